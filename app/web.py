@@ -1,0 +1,79 @@
+"""The web chat: a Gradio page that streams replies from the shared ChatService.
+
+``build_app`` receives its backend (the service) and only builds the page; ``launch`` serves it. The
+chat handler is a plain generator over the growing message list, so it is tested without a browser.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home: Keepsake runs offline
+
+import gradio as gr  # noqa: E402
+
+from app.errors import KeepsakeError  # noqa: E402
+from app.service import ChatService  # noqa: E402
+
+ChatHistory = list[dict[str, Any]]
+
+
+def respond(service: ChatService, user_id: int, message: str, history: ChatHistory,
+            conversation_id: int | None) -> Iterator[tuple[ChatHistory, int | None, str]]:
+    """Stream one turn: yields (messages shown, conversation id, text box value) as the reply grows.
+
+    Errors become a readable assistant message instead of a stack trace or a frozen spinner.
+    """
+    history = list(history) + [{"role": "user", "content": message}]
+    try:
+        live = service.send(user_id, message, conversation_id=conversation_id)
+    except KeepsakeError as exc:
+        yield history + [{"role": "assistant", "content": f"⚠️ {exc}"}], conversation_id, message
+        return
+    reply = {"role": "assistant", "content": ""}
+    history.append(reply)
+    yield history, live.conversation_id, ""
+    try:
+        for piece in live:
+            reply["content"] += piece
+            yield history, live.conversation_id, ""
+    except KeepsakeError as exc:
+        reply["content"] += f"\n\n⚠️ {exc}"
+        yield history, live.conversation_id, ""
+
+
+def build_app(service: ChatService, user_name: str = "local") -> gr.Blocks:
+    """The page; nothing is served until ``launch``."""
+    user_id = service.store.user_id(user_name)
+    with gr.Blocks(title="Keepsake") as demo:
+        gr.Markdown("## Keepsake")
+        conversation = gr.State(None)
+        chatbot = gr.Chatbot(label="Conversation", height=520, elem_id="chat")
+        with gr.Row():
+            box = gr.Textbox(placeholder="Write a message…", show_label=False, scale=8, elem_id="message",
+                             autofocus=True)
+            send = gr.Button("Send", variant="primary", scale=1, elem_id="send")
+            stop = gr.Button("Stop", scale=1, elem_id="stop")
+        new = gr.Button("New chat", size="sm", elem_id="new-chat")
+
+        def handler(message: str, history: ChatHistory, conversation_id: int | None):  # type: ignore[no-untyped-def]
+            yield from respond(service, user_id, message, history, conversation_id)
+
+        events = [
+            trigger(handler, [box, chatbot, conversation], [chatbot, conversation, box])
+            for trigger in (box.submit, send.click)
+        ]
+        stop.click(None, cancels=events)
+        new.click(lambda: ([], None, ""), None, [chatbot, conversation, box])
+    return demo
+
+
+def launch(service: ChatService, *, share: bool = False, block: bool = True) -> gr.Blocks:
+    """Serve the page on the configured host and port."""
+    demo = build_app(service)
+    demo.queue(default_concurrency_limit=max(1, service.settings.parallel) * 4)
+    demo.launch(server_name=service.settings.host, server_port=service.settings.port or None, share=share,
+                prevent_thread_lock=not block, quiet=not block)
+    return demo

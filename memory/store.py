@@ -1,0 +1,269 @@
+"""The conversation store: users, conversations and messages, durable in SQL.
+
+The database is the source of truth. A user's turn is committed before the reply starts; the reply
+row is created as ``streaming``, its partial text saved as it grows, and set ``complete`` when it
+ends (or ``interrupted`` if generation stops). A process that dies mid-reply leaves a ``streaming``
+row, which the next ``Store()`` marks ``interrupted``. Every read and write is scoped by user id:
+another user's conversation is reported as not found, never shown.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.errors import NotFound, StoreError
+from memory.db import open_engine
+from memory.schema import Conversation, StoredMessage, User, utcnow
+
+LOCAL_USER = "local"
+
+
+@dataclass(frozen=True)
+class MessageRecord:
+    id: int
+    conversation_id: int
+    parent_id: int | None
+    role: str
+    content: str
+    status: str
+    token_count: int
+    created_at: datetime
+    model: str | None = None
+    prompt_tokens: int | None = None
+    ttft_ms: float | None = None
+    total_ms: float | None = None
+    safety_action: str | None = None
+    safety_category: str | None = None
+    safety_reward: float | None = None
+
+    @classmethod
+    def of(cls, m: StoredMessage) -> MessageRecord:
+        return cls(**{f: getattr(m, f) for f in cls.__dataclass_fields__})
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d["created_at"] = self.created_at.isoformat()
+        return d
+
+
+@dataclass(frozen=True)
+class ConversationRecord:
+    id: int
+    user_id: int
+    persona_id: int | None
+    title: str
+    head_id: int | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, c: Conversation) -> ConversationRecord:
+        return cls(**{f: getattr(c, f) for f in cls.__dataclass_fields__})
+
+
+class Store:
+    """Conversations and messages in SQL. Thread-safe: each call uses its own session."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = open_engine(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.recovered = self._recover_interrupted()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Session]:
+        """A transaction; database errors come out as StoreError with the cause."""
+        try:
+            with self._sessions.begin() as s:
+                yield s
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database error: {getattr(exc, 'orig', None) or exc}") from None
+
+    def _recover_interrupted(self) -> int:
+        with self.session() as s:
+            result = s.execute(
+                update(StoredMessage).where(StoredMessage.status == "streaming").values(status="interrupted")
+            )
+            return result.rowcount or 0
+
+    # -- users ---------------------------------------------------------------------------------
+
+    def user_id(self, name: str = LOCAL_USER, *, create: bool = True) -> int:
+        """The id of the named user, created on first use when ``create``."""
+        with self.session() as s:
+            uid = s.scalar(select(User.id).where(User.name == name))
+            if uid is None:
+                if not create:
+                    raise NotFound(f"no user named {name!r}")
+                user = User(name=name, is_admin=(name == LOCAL_USER))
+                s.add(user)
+                s.flush()
+                uid = user.id
+            return uid
+
+    # -- conversations -------------------------------------------------------------------------
+
+    def _conversation(self, s: Session, user_id: int, conversation_id: int) -> Conversation:
+        conv = s.get(Conversation, conversation_id)
+        if conv is None or conv.user_id != user_id:
+            raise NotFound(f"no conversation {conversation_id}")
+        return conv
+
+    def create_conversation(self, user_id: int, persona_id: int | None = None, title: str = "New chat") -> ConversationRecord:
+        with self.session() as s:
+            conv = Conversation(user_id=user_id, persona_id=persona_id, title=title[:200])
+            s.add(conv)
+            s.flush()
+            return ConversationRecord.of(conv)
+
+    def get_conversation(self, user_id: int, conversation_id: int) -> ConversationRecord:
+        with self.session() as s:
+            return ConversationRecord.of(self._conversation(s, user_id, conversation_id))
+
+    def list_conversations(self, user_id: int, persona_id: int | None = None) -> list[ConversationRecord]:
+        """The user's conversations, most recently active first."""
+        with self.session() as s:
+            q = select(Conversation).where(Conversation.user_id == user_id)
+            if persona_id is not None:
+                q = q.where(Conversation.persona_id == persona_id)
+            return [ConversationRecord.of(c) for c in s.scalars(q.order_by(Conversation.updated_at.desc(), Conversation.id.desc()))]
+
+    def rename(self, user_id: int, conversation_id: int, title: str) -> None:
+        with self.session() as s:
+            self._conversation(s, user_id, conversation_id).title = title.strip()[:200] or "Untitled"
+
+    def delete_conversation(self, user_id: int, conversation_id: int) -> None:
+        with self.session() as s:
+            conv = self._conversation(s, user_id, conversation_id)
+            # Children before parents: not every database cascades self-references in one statement.
+            for m in sorted(s.scalars(select(StoredMessage).where(StoredMessage.conversation_id == conv.id)),
+                            key=lambda m: -m.id):
+                s.delete(m)
+            s.flush()
+            s.delete(conv)
+
+    # -- messages ------------------------------------------------------------------------------
+
+    def _all_messages(self, s: Session, conversation_id: int) -> dict[int, StoredMessage]:
+        rows = s.scalars(select(StoredMessage).where(StoredMessage.conversation_id == conversation_id))
+        return {m.id: m for m in rows}
+
+    def thread(self, user_id: int, conversation_id: int, upto: int | None = None) -> list[MessageRecord]:
+        """The messages of the branch being shown (or the branch ending at ``upto``), oldest first."""
+        with self.session() as s:
+            conv = self._conversation(s, user_id, conversation_id)
+            messages = self._all_messages(s, conv.id)
+            node = messages.get(upto if upto is not None else conv.head_id or -1)
+            path = []
+            while node is not None:
+                path.append(MessageRecord.of(node))
+                node = messages.get(node.parent_id) if node.parent_id is not None else None
+            return path[::-1]
+
+    def add_message(self, user_id: int, conversation_id: int, role: str, content: str, *,
+                    parent_id: int | None = -1, status: str = "complete", **fields: object) -> MessageRecord:
+        """Append a message under ``parent_id`` (default: the current head) and make it the head."""
+        with self.session() as s:
+            conv = self._conversation(s, user_id, conversation_id)
+            parent = conv.head_id if parent_id == -1 else parent_id
+            if parent is not None:
+                p = s.get(StoredMessage, parent)
+                if p is None or p.conversation_id != conv.id:
+                    raise NotFound(f"no message {parent} in conversation {conv.id}")
+            msg = StoredMessage(conversation_id=conv.id, parent_id=parent, role=role, content=content,
+                                status=status, **fields)
+            if status == "complete":
+                msg.finished_at = utcnow()
+            s.add(msg)
+            s.flush()
+            conv.head_id = msg.id
+            conv.updated_at = utcnow()
+            return MessageRecord.of(msg)
+
+    def save_partial(self, message_id: int, content: str) -> None:
+        """Persist the text generated so far, so a crash keeps it."""
+        with self.session() as s:
+            s.execute(update(StoredMessage).where(StoredMessage.id == message_id).values(content=content))
+
+    def finish_message(self, message_id: int, content: str, *, status: str = "complete", **fields: object) -> None:
+        """Record the final text, status and counts of a reply."""
+        with self.session() as s:
+            s.execute(update(StoredMessage).where(StoredMessage.id == message_id)
+                      .values(content=content, status=status, finished_at=utcnow(), **fields))
+
+    def alternatives(self, user_id: int, message_id: int) -> list[MessageRecord]:
+        """The message and its siblings (regenerated replies, edited messages), oldest first."""
+        with self.session() as s:
+            m = s.get(StoredMessage, message_id)
+            if m is None:
+                raise NotFound(f"no message {message_id}")
+            self._conversation(s, user_id, m.conversation_id)
+            q = select(StoredMessage).where(StoredMessage.conversation_id == m.conversation_id)
+            q = q.where(StoredMessage.parent_id.is_(None) if m.parent_id is None else StoredMessage.parent_id == m.parent_id)
+            return [MessageRecord.of(x) for x in s.scalars(q.order_by(StoredMessage.id))]
+
+    def switch_to(self, user_id: int, message_id: int) -> None:
+        """Show the branch through ``message_id``, down to its most recent leaf."""
+        with self.session() as s:
+            m = s.get(StoredMessage, message_id)
+            if m is None:
+                raise NotFound(f"no message {message_id}")
+            conv = self._conversation(s, user_id, m.conversation_id)
+            messages = self._all_messages(s, conv.id)
+            node = m
+            while True:
+                children = [c for c in messages.values() if c.parent_id == node.id]
+                if not children:
+                    break
+                node = max(children, key=lambda c: c.id)
+            conv.head_id = node.id
+
+    def delete_turn(self, user_id: int, message_id: int) -> None:
+        """Delete a message and everything after it on its branch; the head moves to its parent."""
+        with self.session() as s:
+            m = s.get(StoredMessage, message_id)
+            if m is None:
+                raise NotFound(f"no message {message_id}")
+            conv = self._conversation(s, user_id, m.conversation_id)
+            messages = self._all_messages(s, conv.id)
+            doomed, frontier = [], [m.id]
+            while frontier:
+                mid = frontier.pop()
+                doomed.append(mid)
+                frontier.extend(c.id for c in messages.values() if c.parent_id == mid)
+            if conv.head_id in doomed:
+                conv.head_id = m.parent_id
+            for mid in sorted(doomed, reverse=True):
+                s.delete(messages[mid])
+
+    # -- export --------------------------------------------------------------------------------
+
+    def export(self, user_id: int, conversation_id: int, fmt: str = "json", persona_name: str = "Assistant") -> str:
+        """The shown branch as JSON or Markdown."""
+        conv = self.get_conversation(user_id, conversation_id)
+        thread = self.thread(user_id, conversation_id)
+        if fmt == "json":
+            return json.dumps({
+                "id": conv.id, "title": conv.title, "persona_id": conv.persona_id,
+                "created_at": conv.created_at.isoformat(),
+                "messages": [m.as_dict() for m in thread],
+            }, ensure_ascii=False, indent=2)
+        if fmt in ("md", "markdown"):
+            lines = [f"# {conv.title}", "", f"*{conv.created_at:%Y-%m-%d %H:%M} UTC*", ""]
+            for m in thread:
+                who = {"user": "**You**", "assistant": f"**{persona_name}**"}.get(m.role, f"**{m.role}**")
+                note = " *(interrupted)*" if m.status == "interrupted" else ""
+                lines += [f"{who}{note}:", "", m.content, ""]
+            return "\n".join(lines)
+        raise ValueError(f"unknown export format {fmt!r}; choose json or markdown")
