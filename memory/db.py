@@ -32,17 +32,22 @@ def _sqlite_pragmas(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``, set up for our transactions (SQLite: WAL, foreign keys, transactional DDL)."""
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[1] if "///" in url else ""
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+        _sqlite_pragmas(engine)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
 def open_engine(url: str) -> Engine:
     """An engine for ``url`` with the schema migrated to the newest version."""
     try:
-        if url.startswith("sqlite"):
-            path = url.split("///", 1)[1] if "///" in url else ""
-            if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
-            engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
-            _sqlite_pragmas(engine)
-        else:
-            engine = create_engine(url, pool_pre_ping=True)
+        engine = make_engine(url)
         migrate(engine)
         return engine
     except (SQLAlchemyError, OSError) as exc:

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -146,11 +146,7 @@ class Store:
     def delete_conversation(self, user_id: int, conversation_id: int) -> None:
         with self.session() as s:
             conv = self._conversation(s, user_id, conversation_id)
-            # Children before parents: not every database cascades self-references in one statement.
-            for m in sorted(s.scalars(select(StoredMessage).where(StoredMessage.conversation_id == conv.id)),
-                            key=lambda m: -m.id):
-                s.delete(m)
-            s.flush()
+            s.execute(delete(StoredMessage).where(StoredMessage.conversation_id == conv.id))
             s.delete(conv)
 
     # -- messages ------------------------------------------------------------------------------
@@ -244,8 +240,7 @@ class Store:
                 frontier.extend(c.id for c in messages.values() if c.parent_id == mid)
             if conv.head_id in doomed:
                 conv.head_id = m.parent_id
-            for mid in sorted(doomed, reverse=True):
-                s.delete(messages[mid])
+            s.execute(delete(StoredMessage).where(StoredMessage.id.in_(doomed)))
 
     # -- export --------------------------------------------------------------------------------
 

@@ -1,0 +1,94 @@
+"""Shared fixtures. Every test gets its own KEEPSAKE_HOME; the real embedded model is loaded once."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from app.backends import ScriptedBackend
+from app.llama import LlamaCppBackend
+from app.models import embedded_model_path
+from app.service import ChatService
+from app.settings import Settings, load_settings
+from memory.store import Store
+
+PG_URL = os.environ.get("KEEPSAKE_TEST_PG_URL", "")
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+@pytest.fixture(autouse=True)
+def keepsake_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point everything Keepsake writes at a fresh directory; ignore the developer's own settings."""
+    for name in list(os.environ):
+        if name.startswith("KEEPSAKE_") and name != "KEEPSAKE_TEST_PG_URL":
+            monkeypatch.delenv(name)
+    home = tmp_path / "home"
+    monkeypatch.setenv("KEEPSAKE_HOME", str(home))
+    return home
+
+
+@pytest.fixture(scope="session")
+def model_path() -> Path:
+    return embedded_model_path()
+
+
+@pytest.fixture(scope="session")
+def llama(model_path: Path) -> LlamaCppBackend:
+    """The real embedded SmolLM2 GGUF, shared by the tests that generate."""
+    return LlamaCppBackend(model_path, n_ctx=2048, n_threads=2)
+
+
+def _db_params() -> list:
+    pg = pytest.param("postgresql", marks=pytest.mark.postgres)
+    return ["sqlite", pg]
+
+
+@pytest.fixture(params=_db_params())
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each store test runs on SQLite and on the real PostgreSQL server started by scripts/test."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'keepsake.db'}"
+    if not PG_URL:
+        if os.environ.get("CI"):
+            pytest.fail("KEEPSAKE_TEST_PG_URL is not set: run the suite through scripts/test")
+        pytest.skip("no PostgreSQL server: run through scripts/test to include the PostgreSQL run")
+    return _fresh_pg_database(PG_URL)
+
+
+def _fresh_pg_database(url: str) -> str:
+    """An empty database of its own on the test server, so tests never see each other's rows."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return make_url(url).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def store(db_url: str) -> Store:
+    s = Store(db_url)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def settings(keepsake_home: Path) -> Settings:
+    return load_settings()
+
+
+@pytest.fixture
+def scripted() -> ScriptedBackend:
+    return ScriptedBackend()
+
+
+@pytest.fixture
+def scripted_service(settings: Settings, scripted: ScriptedBackend, tmp_path: Path) -> ChatService:
+    return ChatService(settings, backend=scripted, store=Store(f"sqlite:///{tmp_path / 'svc.db'}"))

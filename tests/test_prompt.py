@@ -1,0 +1,58 @@
+"""Prompt budgeting with a counter we can reason about: every word is a token, 4 per message."""
+
+import pytest
+
+from app.backends import FakeBackend
+from app.errors import ContextOverflow
+from memory.prompt import MEMORY_HEADER, PromptParts, build_prompt
+
+count = FakeBackend().count_tokens
+
+
+def turns(n: int) -> list[dict]:
+    return [{"role": "user" if i % 2 == 0 else "assistant", "content": f"turn {i} " + "w " * 8} for i in range(n)]
+
+
+def test_everything_fits_in_position_order() -> None:
+    parts = PromptParts(system="be kind", user="hello there", history=turns(4), summary="they met", memories=["likes tea"])
+    plan = build_prompt(parts, count, context_size=1000, reply_reserve=100)
+    roles = [m["role"] for m in plan.messages]
+    assert roles == ["system", "user", "assistant", "user", "assistant", "user"]
+    assert "they met" in plan.messages[0]["content"]
+    assert plan.messages[-1]["content"].startswith(MEMORY_HEADER) and plan.messages[-1]["content"].endswith("hello there")
+    assert (plan.history_dropped, plan.memories_dropped, plan.summary_used) == (0, 0, True)
+    assert plan.tokens == count(plan.messages) <= plan.budget == 900
+
+
+def test_oldest_history_goes_first_and_the_message_is_never_cut() -> None:
+    history = turns(20)
+    user = "please remember " * 10
+    plan = build_prompt(PromptParts(system="sys", user=user, history=history), count, context_size=150, reply_reserve=30)
+    assert plan.tokens <= 120
+    assert plan.history_dropped > 0 and plan.history_kept > 0
+    kept = plan.messages[1:-1]
+    assert kept == history[len(history) - len(kept):]  # a suffix: the newest turns survive
+    assert kept[0]["role"] == "user"
+    assert plan.messages[-1]["content"] == user
+
+
+def test_message_alone_too_long_says_so() -> None:
+    with pytest.raises(ContextOverflow, match="does not fit the model's 100-token context"):
+        build_prompt(PromptParts(system="sys", user="word " * 200), count, context_size=100, reply_reserve=20)
+
+
+def test_memories_capped_at_their_share_before_history() -> None:
+    memories = [f"memory number {i} " + "x " * 10 for i in range(10)]
+    plan = build_prompt(PromptParts(system="s", user="u", history=turns(30), memories=memories), count,
+                        context_size=300, reply_reserve=50)
+    assert 0 < len(plan.memories_kept) < 10 and plan.memories_kept == memories[: len(plan.memories_kept)]
+    assert plan.history_kept > 0
+
+
+def test_stable_prefix_between_turns() -> None:
+    """Turn n+1's prompt starts with turn n's history: what lets llama.cpp reuse its KV cache."""
+    history = turns(6)
+    first = build_prompt(PromptParts(system="s", user="q1", history=history, memories=["m1"]), count, 1000, 100)
+    later = history + [{"role": "user", "content": "q1"}, {"role": "assistant", "content": "a1"}]
+    second = build_prompt(PromptParts(system="s", user="q2", history=later, memories=["m2"]), count, 1000, 100)
+    assert second.messages[: len(first.messages) - 1] == first.messages[:-1]
