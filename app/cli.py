@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import types
 import typing
 from collections.abc import Callable
 from pathlib import Path
@@ -26,8 +27,9 @@ SERVE_FLAGS = ("host", "port")
 
 def _click_type(annotation: Any) -> tuple[Any, bool]:
     """(click type, multiple) for a settings field's annotation."""
-    args = [a for a in typing.get_args(annotation) if a is not type(None)]
-    base = args[0] if args else annotation
+    base = annotation
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):  # Optional[X] -> X
+        base = next(a for a in typing.get_args(annotation) if a is not type(None))
     if typing.get_origin(base) is list:
         return str, True
     if typing.get_origin(base) is typing.Literal:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from app.backends import ChatBackend, Message, register
 from app.errors import BackendError, ModelLoadError
-from app.models import check_gguf, embedded_model_path
+from app.models import check_gguf, embedded_model_path, explain_load_failure
 from app.settings import Sampling, Settings
 
 # Used when a GGUF carries no chat template: ChatML, which most small instruct models were tuned on.
@@ -59,8 +59,8 @@ class LlamaCppBackend(ChatBackend):
                     lora_path=str(lora_path) if lora_path else None,
                     verbose=False,
                 )
-            except (ValueError, RuntimeError) as exc:
-                raise ModelLoadError(f"llama.cpp could not load {self.path}: {exc}") from None
+            except (ValueError, RuntimeError):
+                raise ModelLoadError(f"llama.cpp could not load {self.path}: {explain_load_failure(self.path)}") from None
             self._contexts.put(llm)
         self.llm = llm  # any one context, for tokenizing and metadata (both are read-only)
         self.context_size = llm.n_ctx()

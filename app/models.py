@@ -36,10 +36,10 @@ def embedded_model_path() -> Path:
 
 
 def check_gguf(path: Path) -> Path:
-    """Return ``path`` if it looks like a complete GGUF file, else raise with what to do.
+    """Return ``path`` if it exists and starts like a GGUF file, else raise with what to do.
 
-    Checks existence, the magic bytes, that the header parses, and that every tensor's data lies inside
-    the file (a truncated download passes the first two checks and crashes llama.cpp later).
+    Cheap on purpose (it runs at every start); a deeper look happens only when llama.cpp then fails
+    to load the file (``explain_load_failure``).
     """
     path = Path(path).expanduser()
     if not path.exists():
@@ -56,16 +56,26 @@ def check_gguf(path: Path) -> Path:
             f"{path} is not a GGUF model file; Keepsake runs GGUF models through llama.cpp "
             "(convert other formats with llama.cpp's convert_hf_to_gguf.py)"
         )
-    from gguf import GGUFReader  # imported late: it is only needed here
+    return path
+
+
+def explain_load_failure(path: Path) -> str:
+    """Why llama.cpp may have refused a GGUF file, in words a user can act on.
+
+    Parses the whole header with the ``gguf`` package (seconds on a large file, so only after a
+    failure): a truncated download is the usual cause, then an architecture this llama.cpp build does
+    not know.
+    """
+    from gguf import GGUFReader
 
     try:
         reader = GGUFReader(path)
         end = max((t.data_offset + int(t.n_bytes) for t in reader.tensors), default=0)
     except Exception as exc:  # the reader raises assorted errors on damaged headers
-        raise ModelLoadError(f"{path} is damaged or truncated ({type(exc).__name__}); download or copy it again") from None
-    size = path.stat().st_size
+        return f"the file is damaged or truncated ({type(exc).__name__}); download or copy it again"
+    size = Path(path).stat().st_size
     if end > size:
-        raise ModelLoadError(
-            f"{path} is truncated ({size} of {end} bytes); download or copy it again"
-        )
-    return path
+        return f"the file is truncated ({size} of {end} bytes); download or copy it again"
+    field = reader.fields.get("general.architecture")
+    arch = bytes(field.parts[-1]).decode(errors="replace") if field else "unknown"
+    return f"its architecture {arch!r} may not be supported by this llama.cpp build; try upgrading llama-cpp-python"

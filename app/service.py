@@ -106,16 +106,14 @@ class ChatService:
         an earlier point. Bad input (empty or oversized message) raises before anything is stored.
         """
         store = self.store
-        if conversation_id is None:
-            title = " ".join(text.split())[:60] or "New chat"
-            conv = store.create_conversation(user_id, persona_id, title)
-        else:
-            conv = store.get_conversation(user_id, conversation_id)
-        upto = conv.head_id if parent_id == -1 else parent_id
-        thread = store.thread(user_id, conv.id, upto=upto) if upto is not None else []
+        conv = store.get_conversation(user_id, conversation_id) if conversation_id is not None else None
+        upto = (conv.head_id if parent_id == -1 else parent_id) if conv else None
+        thread = store.thread(user_id, conv.id, upto=upto) if conv and upto is not None else []
         sampling = sampling or self.settings.sampling
-        turn = self.engine.start(system=self.system_prompt(conv.persona_id), user=text,
+        turn = self.engine.start(system=self.system_prompt(conv.persona_id if conv else persona_id), user=text,
                                  history=self.history(thread), sampling=sampling)
+        if conv is None:  # created only once the message is known to be valid
+            conv = store.create_conversation(user_id, persona_id, " ".join(text.split())[:60])
         user_msg = store.add_message(user_id, conv.id, "user", text, parent_id=upto,
                                      token_count=self.backend.count_text(text))
         reply = store.add_message(user_id, conv.id, "assistant", "", status="streaming",

@@ -86,6 +86,8 @@ def m001_chat(conn: Connection) -> None:
         Column("sampling", JSON),
         Column("created_at", DateTime, nullable=False),
         Column("finished_at", DateTime),
+        Column("writer", String(120)),
+        Column("heartbeat_at", DateTime),
     )
     md.create_all(conn)
 

@@ -72,6 +72,9 @@ class StoredMessage(Base):
     sampling: Mapped[dict | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column()
+    # While streaming: which process writes the reply ("host:pid") and when it last saved.
+    writer: Mapped[str | None] = mapped_column(String(120))
+    heartbeat_at: Mapped[datetime | None] = mapped_column()
     # Filled by the safety filter: see safety/ for what each column means.
     safety_category: Mapped[str | None] = mapped_column(String(64))
     safety_scores: Mapped[dict | None] = mapped_column(JSON)

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import socket
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import SQLAlchemyError
@@ -24,6 +26,22 @@ from memory.db import open_engine
 from memory.schema import Conversation, StoredMessage, User, utcnow
 
 LOCAL_USER = "local"
+STALE_AFTER = timedelta(minutes=2)
+WRITER = f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _writer_gone(writer: str | None) -> bool:
+    """True when ``writer`` ("host:pid") is a process of this host that no longer runs."""
+    host, _, pid = (writer or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # exists, owned by someone else
+        return False
+    return False
 
 
 @dataclass(frozen=True)
@@ -76,7 +94,7 @@ class Store:
         self.url = url
         self.engine = open_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self.recovered = self._recover_interrupted()
+        self.recovered = self.recover()
 
     def close(self) -> None:
         self.engine.dispose()
@@ -90,12 +108,21 @@ class Store:
         except SQLAlchemyError as exc:
             raise StoreError(f"database error: {getattr(exc, 'orig', None) or exc}") from None
 
-    def _recover_interrupted(self) -> int:
+    def recover(self) -> int:
+        """Mark replies whose writer died mid-stream as interrupted; returns how many.
+
+        Another live process (the web server while the CLI runs) may be streaming into the same
+        database, so a row is only taken over when its writer is gone: a process of this host
+        that no longer exists, or no heartbeat for STALE_AFTER.
+        """
+        stale = utcnow() - STALE_AFTER
         with self.session() as s:
-            result = s.execute(
-                update(StoredMessage).where(StoredMessage.status == "streaming").values(status="interrupted")
-            )
-            return result.rowcount or 0
+            rows = s.execute(select(StoredMessage.id, StoredMessage.writer, StoredMessage.heartbeat_at)
+                             .where(StoredMessage.status == "streaming")).all()
+            dead = [mid for mid, writer, beat in rows if _writer_gone(writer) or beat is None or beat < stale]
+            if dead:
+                s.execute(update(StoredMessage).where(StoredMessage.id.in_(dead)).values(status="interrupted"))
+            return len(dead)
 
     # -- users ---------------------------------------------------------------------------------
 
@@ -181,6 +208,8 @@ class Store:
                                 status=status, **fields)
             if status == "complete":
                 msg.finished_at = utcnow()
+            elif status == "streaming":
+                msg.writer, msg.heartbeat_at = WRITER, utcnow()
             s.add(msg)
             s.flush()
             conv.head_id = msg.id
@@ -190,7 +219,8 @@ class Store:
     def save_partial(self, message_id: int, content: str) -> None:
         """Persist the text generated so far, so a crash keeps it."""
         with self.session() as s:
-            s.execute(update(StoredMessage).where(StoredMessage.id == message_id).values(content=content))
+            s.execute(update(StoredMessage).where(StoredMessage.id == message_id)
+                      .values(content=content, heartbeat_at=utcnow()))
 
     def finish_message(self, message_id: int, content: str, *, status: str = "complete", **fields: object) -> None:
         """Record the final text, status and counts of a reply."""

@@ -1,6 +1,7 @@
 """The conversation store, run on SQLite and on the real PostgreSQL server."""
 
 import json
+import socket
 
 import pytest
 from sqlalchemy import inspect, text
@@ -131,6 +132,9 @@ def test_streaming_reply_is_recovered_as_interrupted(db_url: str) -> None:
     store.add_message(uid, conv.id, "user", "tell me a story")
     reply = store.add_message(uid, conv.id, "assistant", "", status="streaming")
     store.save_partial(reply.id, "Once upon a")
+    assert store.recover() == 0  # its writer (this process) is alive
+    with store.session() as s:  # pretend the writer was another process of this host that died
+        s.execute(text("UPDATE messages SET writer = :w WHERE id = :i"), {"w": f"{socket.gethostname()}:999999999", "i": reply.id})
     store.close()
     reopened = Store(db_url)
     assert reopened.recovered == 1

@@ -1,0 +1,121 @@
+"""The durable chat flow: what is stored when, with scripted and with the real model."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from sqlalchemy import text
+
+from app.backends import ScriptedBackend
+from app.errors import ContextOverflow, EmptyMessage
+from app.service import ChatService
+from memory.store import Store
+
+
+def test_user_message_is_committed_before_the_reply_streams(scripted_service: ChatService, scripted: ScriptedBackend) -> None:
+    scripted.enqueue("Hello there my dear")
+    svc = scripted_service
+    uid = svc.store.user_id()
+    live = svc.send(uid, "Hi Grandpa")
+    thread = svc.store.thread(uid, live.conversation_id)
+    assert [(m.role, m.content, m.status) for m in thread] == [("user", "Hi Grandpa", "complete"), ("assistant", "", "streaming")]
+    pieces = list(live)
+    assert "".join(pieces) == "Hello there my dear" and len(pieces) == 4
+    last = svc.store.thread(uid, live.conversation_id)[-1]
+    assert (last.content, last.status, last.token_count) == ("Hello there my dear", "complete", 4)
+    assert scripted.calls[0][0]["role"] == "system" and scripted.calls[0][-1] == {"role": "user", "content": "Hi Grandpa"}
+
+
+def test_history_is_sent_on_the_next_turn(scripted_service: ChatService, scripted: ScriptedBackend) -> None:
+    scripted.enqueue("first answer", "second answer")
+    svc = scripted_service
+    uid = svc.store.user_id()
+    cid = svc.send(uid, "first question").run() and None
+    conv = svc.store.list_conversations(uid)[0].id
+    svc.send(uid, "second question", conversation_id=conv).run()
+    sent = scripted.calls[1]
+    assert [m["content"] for m in sent[1:]] == ["first question", "first answer", "second question"]
+    assert cid is None
+
+
+def test_stopping_early_keeps_the_partial_reply_marked(scripted_service: ChatService, scripted: ScriptedBackend) -> None:
+    scripted.enqueue("one two three four five six")
+    svc = scripted_service
+    uid = svc.store.user_id()
+    live = svc.send(uid, "count")
+    stream = iter(live)
+    next(stream), next(stream)
+    stream.close()
+    last = svc.store.thread(uid, live.conversation_id)[-1]
+    assert (last.content, last.status) == ("one two", "interrupted")
+
+
+def test_bad_input_stores_nothing(scripted_service: ChatService) -> None:
+    svc = scripted_service
+    uid = svc.store.user_id()
+    with pytest.raises(EmptyMessage):
+        svc.send(uid, "   ")
+    svc.backend.context_size = 64
+    with pytest.raises(ContextOverflow):
+        svc.send(uid, "word " * 200)
+    assert svc.store.list_conversations(uid) == []
+
+
+def test_regenerate_keeps_the_old_reply(scripted_service: ChatService, scripted: ScriptedBackend) -> None:
+    scripted.enqueue("first try", "second try")
+    svc = scripted_service
+    uid = svc.store.user_id()
+    live = svc.send(uid, "tell me a joke")
+    live.run()
+    svc.regenerate(uid, live.conversation_id).run()
+    thread = svc.store.thread(uid, live.conversation_id)
+    assert [m.content for m in thread] == ["tell me a joke", "second try"]
+    assert [m.content for m in svc.store.alternatives(uid, thread[-1].id)] == ["first try", "second try"]
+    assert scripted.calls[1] == scripted.calls[0]
+
+
+def test_real_model_conversation_is_persisted(settings, llama, tmp_path) -> None:
+    svc = ChatService(settings, backend=llama, store=Store(f"sqlite:///{tmp_path / 'real.db'}"))
+    uid = svc.store.user_id()
+    live = svc.send(uid, "Hello! What is your favourite flower?", sampling=settings.sampling.model_copy(update={"seed": 2, "max_tokens": 40}))
+    reply = live.run()
+    assert reply.text and reply.completion_tokens > 3 and reply.ttft_s < reply.total_s
+    stored = svc.store.thread(uid, live.conversation_id)[-1]
+    assert stored.content == reply.text and stored.model == "SmolLM2-135M-Instruct.Q4_1"
+    assert stored.prompt_tokens == reply.prompt_tokens and stored.ttft_ms > 0
+
+
+def test_sigkill_mid_reply_loses_nothing_committed(tmp_path, keepsake_home) -> None:
+    """A real process generating with the real model is killed -9 mid-reply; the store recovers."""
+    db = tmp_path / "kill.db"
+    env = {**os.environ, "KEEPSAKE_HOME": str(keepsake_home), "KEEPSAKE_DATABASE_URL": f"sqlite:///{db}"}
+    # A first, complete turn, then a long one that we kill while it streams.
+    subprocess.run([sys.executable, "-m", "app", "ask", "Hi there", "--max-tokens", "16", "--seed", "1"],
+                   env=env, check=True, capture_output=True, timeout=120)
+    proc = subprocess.Popen([sys.executable, "-m", "app", "ask", "Count from 1 to 500, separated by commas.",
+                             "--conversation", "1", "--max-tokens", "1500", "--temperature", "0"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    store = Store(f"sqlite:///{db}")
+    deadline = time.monotonic() + 60
+    partial = ""
+    while time.monotonic() < deadline and not partial:
+        with store.engine.connect() as conn:
+            partial = conn.execute(text("SELECT content FROM messages WHERE status = 'streaming'")).scalar() or ""
+        time.sleep(0.05)
+    assert partial, "the reply never started streaming"
+    assert store.recover() == 0  # another live process's reply is left alone
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+    store.close()
+    reopened = Store(f"sqlite:///{db}")
+    assert reopened.recovered == 1
+    with reopened.engine.connect() as conn:
+        assert conn.execute(text("PRAGMA integrity_check")).scalar() == "ok"
+    uid = reopened.user_id()
+    thread = reopened.thread(uid, 1)
+    assert [m.role for m in thread] == ["user", "assistant", "user", "assistant"]
+    assert [m.status for m in thread] == ["complete", "complete", "complete", "interrupted"]
+    assert thread[-1].content.startswith(partial)
