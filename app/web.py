@@ -32,16 +32,16 @@ def respond(service: ChatService, user_id: int, message: str, history: ChatHisto
     except KeepsakeError as exc:
         yield history + [{"role": "assistant", "content": f"⚠️ {exc}"}], conversation_id, message
         return
-    reply = {"role": "assistant", "content": ""}
-    history.append(reply)
-    yield history, live.conversation_id, ""
+    # Fresh lists on every yield: Gradio sends the difference from the previous value, and a list
+    # mutated in place would look unchanged.
+    text = ""
+    yield history + [{"role": "assistant", "content": text}], live.conversation_id, ""
     try:
         for piece in live:
-            reply["content"] += piece
-            yield history, live.conversation_id, ""
+            text += piece
+            yield history + [{"role": "assistant", "content": text}], live.conversation_id, ""
     except KeepsakeError as exc:
-        reply["content"] += f"\n\n⚠️ {exc}"
-        yield history, live.conversation_id, ""
+        yield history + [{"role": "assistant", "content": f"{text}\n\n⚠️ {exc}"}], live.conversation_id, ""
 
 
 def build_app(service: ChatService, user_name: str = "local") -> gr.Blocks:
@@ -70,10 +70,16 @@ def build_app(service: ChatService, user_name: str = "local") -> gr.Blocks:
     return demo
 
 
+def theme() -> gr.themes.Base:
+    """Gradio's default theme fetches web fonts; ours uses the system's, so the page works offline."""
+    return gr.themes.Soft(font=["ui-sans-serif", "system-ui", "sans-serif"],
+                          font_mono=["ui-monospace", "monospace"])
+
+
 def launch(service: ChatService, *, share: bool = False, block: bool = True) -> gr.Blocks:
     """Serve the page on the configured host and port."""
     demo = build_app(service)
     demo.queue(default_concurrency_limit=max(1, service.settings.parallel) * 4)
     demo.launch(server_name=service.settings.host, server_port=service.settings.port or None, share=share,
-                prevent_thread_lock=not block, quiet=not block)
+                prevent_thread_lock=not block, quiet=not block, theme=theme(), footer_links=[])
     return demo

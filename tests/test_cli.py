@@ -1,0 +1,84 @@
+"""The command line, through click's runner and as a real subprocess."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from app.cli import main
+
+
+def invoke(*args: str):  # noqa: ANN201
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_ask_prints_a_real_reply_and_json_parses() -> None:
+    result = invoke("ask", "Hello", "--seed", "1", "--max-tokens", "30", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["reply"].strip() and data["model"] == "SmolLM2-135M-Instruct.Q4_1"
+    assert data["usage"]["completion_tokens"] > 0 and data["usage"]["prompt_tokens"] > 10
+    assert data["timings"]["ttft_s"] <= data["timings"]["total_s"]
+    again = invoke("ask", "And then?", "--conversation", str(data["conversation_id"]), "--json", "--max-tokens", "10")
+    assert json.loads(again.stdout)["conversation_id"] == data["conversation_id"]
+
+
+def test_ask_streams_plain_text_in_a_real_process(keepsake_home: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "app", "ask", "Say hello.", "--seed", "3", "--max-tokens", "20"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() and "[conversation 1]" in proc.stderr
+    assert (keepsake_home / "keepsake.db").exists()  # written under KEEPSAKE_HOME
+
+
+def test_missing_model_is_one_line_without_traceback(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "app", "ask", "hi", "--model", str(tmp_path / "gone.gguf")],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == f"error: model file not found: {tmp_path / 'gone.gguf'} (set --model PATH or KEEPSAKE_MODEL to a .gguf file)"
+    assert "Traceback" not in proc.stderr
+
+
+def test_model_from_environment_variable(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    bad = tmp_path / "notes.gguf"
+    bad.write_text("not a model")
+    monkeypatch.setenv("KEEPSAKE_MODEL", str(bad))
+    result = CliRunner().invoke(main, ["ask", "hi"])
+    assert result.exit_code == 1 and "is not a GGUF model file" in result.stderr
+
+
+def test_empty_message_is_rejected() -> None:
+    result = CliRunner().invoke(main, ["ask", "   "])
+    assert result.exit_code == 2 and "the message is empty" in result.stderr
+
+
+def test_echo_backend_runs_without_weights() -> None:
+    result = invoke("ask", "repeat after me", "--model", "echo")
+    assert result.exit_code == 0 and result.stdout.startswith("echo: repeat after me")
+
+
+def test_bad_setting_is_a_clean_error() -> None:
+    result = CliRunner().invoke(main, ["ask", "hi", "--temperature", "99"])
+    assert result.exit_code == 2 and "temperature" in result.stderr and "Traceback" not in result.output
+
+
+def test_unknown_conversation() -> None:
+    result = CliRunner().invoke(main, ["ask", "hi", "--model", "echo", "--conversation", "42"])
+    assert result.exit_code == 1 and "no conversation 42" in result.stderr
+
+
+def test_interactive_chat_session() -> None:
+    result = CliRunner().invoke(main, ["chat", "--model", "echo"], input="first\nsecond\n/new\nthird\n/quit\n")
+    assert result.exit_code == 0
+    assert result.stdout.count("bot> echo:") == 3
+    listing = invoke("ask", "x", "--model", "echo", "--conversation", "2", "--json")
+    assert json.loads(listing.stdout)["conversation_id"] == 2
+
+
+def test_interactive_chat_with_the_real_model() -> None:
+    result = CliRunner().invoke(main, ["chat", "--max-tokens", "20", "--seed", "1"], input="Hello there\n")
+    assert result.exit_code == 0
+    reply = result.stdout.split("bot> ", 1)[1].strip()
+    assert reply and not reply.startswith("echo")

@@ -1,0 +1,85 @@
+"""The web chat: the handler as a plain generator, then the real page in headless Chromium."""
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from app.backends import ScriptedBackend
+from app.service import ChatService
+from app.web import launch, respond
+from memory.store import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_handler_streams_growing_messages(scripted_service: ChatService, scripted: ScriptedBackend) -> None:
+    scripted.enqueue("I remember the farm well")
+    uid = scripted_service.store.user_id()
+    frames = list(respond(scripted_service, uid, "Tell me about the farm", [], None))
+    contents = [f[0][-1]["content"] for f in frames]
+    assert contents[0] == "" and contents[-1] == "I remember the farm well"
+    assert len(set(contents)) == len(contents) == 6  # one frame per piece, each longer than the last
+    history, conversation_id, box = frames[-1]
+    assert history[0] == {"role": "user", "content": "Tell me about the farm"} and box == ""
+    assert [m.content for m in scripted_service.store.thread(uid, conversation_id)] == ["Tell me about the farm", "I remember the farm well"]
+
+
+def test_handler_shows_errors_as_a_message(scripted_service: ChatService) -> None:
+    uid = scripted_service.store.user_id()
+    history, conversation_id, box = list(respond(scripted_service, uid, "  ", [], None))[-1]
+    assert history[-1]["role"] == "assistant" and "message is empty" in history[-1]["content"]
+    assert conversation_id is None and box == "  "  # the text is kept for the user to fix
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def browser():  # noqa: ANN201
+    playwright = pytest.importorskip("playwright.sync_api")
+    chromium = Path("/usr/bin/chromium")
+    if not chromium.exists():
+        pytest.fail("Debian's chromium is not installed: run the suite through scripts/test")
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(chromium), headless=True,
+                              args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                                    "--disable-component-update", "--disable-sync", "--no-first-run"])
+        yield b
+        b.close()
+
+
+@pytest.mark.browser
+def test_first_page_streams_a_real_reply(browser, llama, settings, tmp_path) -> None:  # noqa: ANN001
+    settings = settings.model_copy(update={"port": _free_port(), "seed": 5, "max_tokens": 60})
+    service = ChatService(settings, backend=llama, store=Store(f"sqlite:///{tmp_path / 'web.db'}"))
+    demo = launch(service, block=False)
+    try:
+        page = browser.new_page()
+        external = []
+        page.on("request", lambda r: external.append(r.url) if not r.url.startswith(("http://127.0.0.1", "data:", "blob:")) else None)
+        page.goto(f"http://127.0.0.1:{settings.port}/")
+        page.locator("#message textarea").fill("Hello! What did you do today?")
+        page.locator("#send").click()
+        bot = page.locator("#chat .message.bot, #chat [data-testid='bot']").last
+        bot.wait_for(timeout=30_000)
+        seen = set()
+        for _ in range(100):  # sample the reply as it grows: streaming shows several lengths
+            seen.add(len(bot.inner_text()))
+            page.wait_for_timeout(20)
+        page.wait_for_function("() => !document.querySelector('.generating, .pending')", timeout=60_000)
+        final = bot.inner_text().strip()
+        assert final, "no reply text"
+        assert len(seen) > 2, f"the reply did not stream: {seen}"
+        assert external == [], f"the page reached outside the machine: {external[:5]}"
+        out = ROOT / "test-output"
+        out.mkdir(exist_ok=True)
+        page.screenshot(path=str(out / "first-page.png"), full_page=True)
+        uid = service.store.user_id()
+        stored = service.store.thread(uid, service.store.list_conversations(uid)[0].id)
+        assert stored[-1].content.strip() == final.strip() or final.startswith(stored[-1].content.strip()[:20])
+    finally:
+        demo.close()
