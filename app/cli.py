@@ -175,6 +175,96 @@ def chat(persona: str | None, conversation_id: int | None, user: str, **kwargs: 
         click.echo()
 
 
+@main.group(cls=KeepsakeGroup)
+def conversations() -> None:
+    """List, show, export, rename and delete stored conversations."""
+
+
+def _store_and_user(kwargs: dict[str, Any], user: str):  # type: ignore[no-untyped-def]
+    from memory.store import Store
+
+    store = Store(settings_from(kwargs).db_url)
+    return store, store.user_id(user)
+
+
+@conversations.command("list")
+@click.option("--user", default="local", show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@settings_options(*STORE_FLAGS)
+def conversations_list(user: str, as_json: bool, **kwargs: Any) -> None:
+    """Your conversations, most recent first."""
+    store, uid = _store_and_user(kwargs, user)
+    rows = store.list_conversations(uid)
+    if as_json:
+        click.echo(json.dumps([{"id": c.id, "title": c.title, "persona_id": c.persona_id,
+                                "updated_at": c.updated_at.isoformat()} for c in rows], ensure_ascii=False))
+        return
+    for c in rows:
+        click.echo(f"{c.id:>5}  {c.updated_at:%Y-%m-%d %H:%M}  {c.title}")
+    if not rows:
+        click.echo("no conversations yet", err=True)
+
+
+@conversations.command("show")
+@click.argument("conversation_id", type=int)
+@click.option("--user", default="local", show_default=True)
+@settings_options(*STORE_FLAGS)
+def conversations_show(conversation_id: int, user: str, **kwargs: Any) -> None:
+    """Print a conversation."""
+    store, uid = _store_and_user(kwargs, user)
+    for m in store.thread(uid, conversation_id):
+        note = " (interrupted)" if m.status == "interrupted" else ""
+        click.echo(f"[{m.id}] {m.role}{note}: {m.content}")
+
+
+@conversations.command("export")
+@click.argument("conversation_id", type=int)
+@click.option("--format", "fmt", type=click.Choice(["json", "markdown"]), default="markdown", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of stdout.")
+@click.option("--user", default="local", show_default=True)
+@settings_options(*STORE_FLAGS)
+def conversations_export(conversation_id: int, fmt: str, output: Path | None, user: str, **kwargs: Any) -> None:
+    """Export a conversation as JSON or Markdown."""
+    store, uid = _store_and_user(kwargs, user)
+    text = store.export(uid, conversation_id, fmt)
+    if output is None:
+        click.echo(text)
+        return
+    try:
+        tmp = output.with_name(output.name + ".partial")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(output)  # all or nothing: a full disk leaves no half-written export
+    except OSError as exc:
+        raise KeepsakeError(f"cannot write {output}: {exc.strerror}") from None
+    click.echo(f"wrote {output}", err=True)
+
+
+@conversations.command("rename")
+@click.argument("conversation_id", type=int)
+@click.argument("title")
+@click.option("--user", default="local", show_default=True)
+@settings_options(*STORE_FLAGS)
+def conversations_rename(conversation_id: int, title: str, user: str, **kwargs: Any) -> None:
+    """Give a conversation a new title."""
+    store, uid = _store_and_user(kwargs, user)
+    store.rename(uid, conversation_id, title)
+
+
+@conversations.command("delete")
+@click.argument("conversation_id", type=int)
+@click.option("--user", default="local", show_default=True)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@settings_options(*STORE_FLAGS)
+def conversations_delete(conversation_id: int, user: str, yes: bool, **kwargs: Any) -> None:
+    """Delete a conversation and its messages."""
+    store, uid = _store_and_user(kwargs, user)
+    conv = store.get_conversation(uid, conversation_id)
+    if not yes:
+        click.confirm(f"Delete conversation {conv.id} ({conv.title!r})?", abort=True)
+    store.delete_conversation(uid, conversation_id)
+    click.echo(f"deleted conversation {conv.id}", err=True)
+
+
 def run() -> None:
     """Entry point for ``python -m app`` and the ``keepsake`` script."""
     main(prog_name="python -m app")

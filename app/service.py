@@ -137,6 +137,16 @@ class ChatService:
                                        status="streaming", model=self.backend.name, sampling=sampling.model_dump())
         return LiveReply(self, turn, conversation_id, last_user, reply.id)
 
+    def edit(self, user_id: int, message_id: int, text: str, sampling: Sampling | None = None) -> LiveReply:
+        """Replace a user message with ``text`` and continue from there; the old branch is kept."""
+        original = self.store.get_message(user_id, message_id)
+        if original.role != "user":
+            from app.errors import KeepsakeError
+
+            raise KeepsakeError("only your own messages can be edited; regenerate a reply instead")
+        return self.send(user_id, text, conversation_id=original.conversation_id, sampling=sampling,
+                         parent_id=original.parent_id)
+
     def persona_id(self, user_id: int, name: str) -> int:
         """The id of a persona visible to the user (their own or a shared one), by name."""
         from sqlalchemy import or_, select

@@ -228,6 +228,15 @@ class Store:
             s.execute(update(StoredMessage).where(StoredMessage.id == message_id)
                       .values(content=content, status=status, finished_at=utcnow(), **fields))
 
+    def get_message(self, user_id: int, message_id: int) -> MessageRecord:
+        """One message of one of the user's conversations."""
+        with self.session() as s:
+            m = s.get(StoredMessage, message_id)
+            if m is None:
+                raise NotFound(f"no message {message_id}")
+            self._conversation(s, user_id, m.conversation_id)
+            return MessageRecord.of(m)
+
     def alternatives(self, user_id: int, message_id: int) -> list[MessageRecord]:
         """The message and its siblings (regenerated replies, edited messages), oldest first."""
         with self.session() as s:

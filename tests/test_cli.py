@@ -82,3 +82,28 @@ def test_interactive_chat_with_the_real_model() -> None:
     assert result.exit_code == 0
     reply = result.stdout.split("bot> ", 1)[1].strip()
     assert reply and not reply.startswith("echo")
+
+
+def test_conversations_commands(tmp_path: Path) -> None:
+    for text in ("first chat", "second chat"):
+        assert invoke("ask", text, "--model", "echo").exit_code == 0
+    listing = invoke("conversations", "list", "--json")
+    assert [c["title"] for c in json.loads(listing.stdout)] == ["second chat", "first chat"]
+    shown = invoke("conversations", "show", "1")
+    assert "user: first chat" in shown.stdout and "assistant: echo: first chat" in shown.stdout
+    out = tmp_path / "chat.md"
+    assert invoke("conversations", "export", "1", "-o", str(out)).exit_code == 0
+    assert out.read_text().startswith("# first chat")
+    data = json.loads(invoke("conversations", "export", "1", "--format", "json").stdout)
+    assert [m["role"] for m in data["messages"]] == ["user", "assistant"]
+    assert invoke("conversations", "rename", "1", "Renamed").exit_code == 0
+    assert invoke("conversations", "delete", "2", "--yes").exit_code == 0
+    assert [c["title"] for c in json.loads(invoke("conversations", "list", "--json").stdout)] == ["Renamed"]
+    other = CliRunner().invoke(main, ["conversations", "show", "1", "--user", "mallory"])
+    assert other.exit_code == 1 and "no conversation 1" in other.stderr
+
+
+def test_export_to_an_unwritable_place_is_a_clean_error(tmp_path: Path) -> None:
+    invoke("ask", "hello", "--model", "echo")
+    result = CliRunner().invoke(main, ["conversations", "export", "1", "-o", str(tmp_path / "no" / "such" / "dir" / "x.md")])
+    assert result.exit_code == 1 and "cannot write" in result.stderr

@@ -119,3 +119,19 @@ def test_sigkill_mid_reply_loses_nothing_committed(tmp_path, keepsake_home) -> N
     assert [m.role for m in thread] == ["user", "assistant", "user", "assistant"]
     assert [m.status for m in thread] == ["complete", "complete", "complete", "interrupted"]
     assert thread[-1].content.startswith(partial)
+
+
+def test_edit_branches_from_the_edited_message(scripted_service: ChatService, scripted: ScriptedBackend) -> None:
+    scripted.enqueue("A1", "A2", "A2 edited")
+    svc = scripted_service
+    uid = svc.store.user_id()
+    first = svc.send(uid, "Q1")
+    first.run()
+    second = svc.send(uid, "Q2", conversation_id=first.conversation_id)
+    second.run()
+    svc.edit(uid, second.user_message.id, "Q2 edited").run()
+    assert [m.content for m in svc.store.thread(uid, first.conversation_id)] == ["Q1", "A1", "Q2 edited", "A2 edited"]
+    assert [m["content"] for m in scripted.calls[2][1:]] == ["Q1", "A1", "Q2 edited"]
+    assert [m.content for m in svc.store.alternatives(uid, second.user_message.id)] == ["Q2", "Q2 edited"]
+    with pytest.raises(Exception, match="only your own messages"):
+        svc.edit(uid, second.message_id, "rewrite the bot")
