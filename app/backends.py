@@ -41,8 +41,12 @@ class ChatBackend(Protocol):
     def count_text(self, text: str) -> int:
         """Tokens of a bare piece of text (used for stored token counts)."""
 
-    def stream(self, messages: list[Message], sampling: Sampling) -> Iterator[str]:
-        """Yield the reply piece by piece. Closing the iterator early stops generation."""
+    def stream(self, messages: list[Message], sampling: Sampling, *, json_schema: dict | None = None) -> Iterator[str]:
+        """Yield the reply piece by piece. Closing the iterator early stops generation.
+
+        ``json_schema`` asks for output constrained to that schema where the backend can (llama.cpp
+        grammars, OpenAI-style ``response_format``); callers still validate what comes back.
+        """
 
 
 _REGISTRY: dict[str, Callable[[Settings], ChatBackend]] = {}
@@ -93,7 +97,7 @@ class EchoBackend(FakeBackend):
 
     name = "echo"
 
-    def stream(self, messages: list[Message], sampling: Sampling) -> Iterator[str]:
+    def stream(self, messages: list[Message], sampling: Sampling, *, json_schema: dict | None = None) -> Iterator[str]:
         last = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
         words = f"echo: {last}".split(" ")
         for i, word in enumerate(words[: sampling.max_tokens]):
@@ -114,7 +118,7 @@ class ScriptedBackend(FakeBackend):
         self.replies.extend(replies)
         return self
 
-    def stream(self, messages: list[Message], sampling: Sampling) -> Iterator[str]:
+    def stream(self, messages: list[Message], sampling: Sampling, *, json_schema: dict | None = None) -> Iterator[str]:
         with self._lock:
             self.calls.append([dict(m) for m in messages])  # type: ignore[misc]
             reply = self.replies.pop(0) if self.replies else "ok"

@@ -98,8 +98,8 @@ class ChatEngine:
         self.sampling = sampling or Sampling()
 
     def reply_reserve(self, sampling: Sampling) -> int:
-        """Tokens kept free for the reply: max_tokens, but never more than half the context."""
-        return min(sampling.max_tokens, self.backend.context_size // 2)
+        """Tokens kept free for the reply: max_tokens (+1, see LlamaCppBackend.stream), at most half the context."""
+        return min(sampling.max_tokens + 1, self.backend.context_size // 2)
 
     def start(
         self,

@@ -10,6 +10,7 @@ ids: llama.cpp then reuses its KV cache for the longest common prefix with the p
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import queue
 import random
@@ -63,7 +64,9 @@ class LlamaCppBackend(ChatBackend):
                 raise ModelLoadError(f"llama.cpp could not load {self.path}: {explain_load_failure(self.path)}") from None
             self._contexts.put(llm)
         self.llm = llm  # any one context, for tokenizing and metadata (both are read-only)
-        self.context_size = llm.n_ctx()
+        # llama.cpp may round the context up (to 512 for 384), but llama-cpp-python sizes its token
+        # buffers by the number asked for: the smaller one is the real limit.
+        self.context_size = min(n_ctx, llm.n_ctx())
         self.metadata = dict(llm.metadata)
         eos, bos = llm.token_eos(), llm.token_bos()
         self._formatter = Jinja2ChatFormatter(
@@ -98,9 +101,16 @@ class LlamaCppBackend(ChatBackend):
         finally:
             self._contexts.put(llm)
 
-    def stream(self, messages: list[Message], sampling: Sampling) -> Iterator[str]:
+    def stream(self, messages: list[Message], sampling: Sampling, *, json_schema: dict | None = None) -> Iterator[str]:
         tokens, stop = self.render(messages)
-        room = self.context_size - len(tokens)
+        grammar = None
+        if json_schema is not None:
+            from llama_cpp import LlamaGrammar
+
+            grammar = LlamaGrammar.from_json_schema(json.dumps(json_schema), verbose=False)
+        # One slot short of full: llama-cpp-python evaluates the last sampled token too, and a context
+        # filled to the brim makes that evaluation fail.
+        room = self.context_size - len(tokens) - 1
         if room <= 0:
             raise BackendError(f"prompt of {len(tokens)} tokens leaves no room in the {self.context_size}-token context")
         # llama.cpp would otherwise reuse one fixed seed, and "regenerate" would give the same reply.
@@ -117,6 +127,7 @@ class LlamaCppBackend(ChatBackend):
                     repeat_penalty=sampling.repeat_penalty,
                     seed=seed,
                     stop=stop + list(sampling.stop),
+                    grammar=grammar,
                     stream=True,
                 )
                 for chunk in pieces:

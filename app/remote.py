@@ -67,7 +67,7 @@ class RemoteBackend(ChatBackend):
         exact = self._tokenize(text) if text else 0
         return exact if exact is not None else _estimate(text)
 
-    def stream(self, messages: list[Message], sampling: Sampling) -> Iterator[str]:
+    def stream(self, messages: list[Message], sampling: Sampling, *, json_schema: dict | None = None) -> Iterator[str]:
         body = {
             "model": self.model or "default",
             "messages": messages,
@@ -84,6 +84,8 @@ class RemoteBackend(ChatBackend):
             body["seed"] = sampling.seed
         if sampling.stop:
             body["stop"] = list(sampling.stop)
+        if json_schema is not None:
+            body["response_format"] = {"type": "json_object", "schema": json_schema}
         try:
             with self._http.stream("POST", f"{self.base_url}/chat/completions", json=body) as r:
                 if r.status_code >= 400:

@@ -16,6 +16,7 @@ from app.backends import ChatBackend, Message, load_backend
 from app.chat import ChatEngine, Reply, Turn
 from app.settings import Sampling, Settings
 from memory.store import MessageRecord, Store
+from memory.summaries import fold_count, summarize
 
 PARTIAL_SAVE_S = 0.5
 
@@ -110,8 +111,8 @@ class ChatService:
         upto = (conv.head_id if parent_id == -1 else parent_id) if conv else None
         thread = store.thread(user_id, conv.id, upto=upto) if conv and upto is not None else []
         sampling = sampling or self.settings.sampling
-        turn = self.engine.start(system=self.system_prompt(conv.persona_id if conv else persona_id), user=text,
-                                 history=self.history(thread), sampling=sampling)
+        system = self.system_prompt(conv.persona_id if conv else persona_id)
+        turn = self._plan(user_id, conv.id if conv else None, system, text, thread, sampling)
         if conv is None:  # created only once the message is known to be valid
             conv = store.create_conversation(user_id, persona_id, " ".join(text.split())[:60])
         user_msg = store.add_message(user_id, conv.id, "user", text, parent_id=upto,
@@ -131,11 +132,30 @@ class ChatService:
         history = thread[: thread.index(last_user)]
         sampling = sampling or self.settings.sampling
         conv = self.store.get_conversation(user_id, conversation_id)
-        turn = self.engine.start(system=self.system_prompt(conv.persona_id), user=last_user.content,
-                                 history=self.history(history), sampling=sampling)
+        turn = self._plan(user_id, conversation_id, self.system_prompt(conv.persona_id), last_user.content,
+                          history, sampling)
         reply = self.store.add_message(user_id, conversation_id, "assistant", "", parent_id=last_user.id,
                                        status="streaming", model=self.backend.name, sampling=sampling.model_dump())
         return LiveReply(self, turn, conversation_id, last_user, reply.id)
+
+    def _plan(self, user_id: int, conversation_id: int | None, system: str, text: str,
+              thread: list[MessageRecord], sampling: Sampling) -> Turn:
+        """Plan the turn; when old history would be dropped, fold it into a summary first.
+
+        The fold happens before generating, so the model never loses what was said: it reads a
+        summary of the oldest turns instead of nothing.
+        """
+        summary, covered = self.store.latest_summary(user_id, conversation_id, thread) if conversation_id else ("", 0)
+        recent = thread[covered:]
+        turn = self.engine.start(system=system, user=text, summary=summary, history=self.history(recent),
+                                 sampling=sampling)
+        if turn.plan.history_dropped == 0 or conversation_id is None:
+            return turn
+        fold = recent[: fold_count(len(recent), turn.plan.history_dropped)]
+        summary, _ = summarize(self.backend, summary, self.history(fold))
+        self.store.add_summary(user_id, conversation_id, fold[-1].id, summary)
+        return self.engine.start(system=system, user=text, summary=summary, history=self.history(recent[len(fold):]),
+                                 sampling=sampling)
 
     def edit(self, user_id: int, message_id: int, text: str, sampling: Sampling | None = None) -> LiveReply:
         """Replace a user message with ``text`` and continue from there; the old branch is kept."""

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.errors import NotFound, StoreError
 from memory.db import open_engine
-from memory.schema import Conversation, StoredMessage, User, utcnow
+from memory.schema import Conversation, StoredMessage, Summary, User, utcnow
 
 LOCAL_USER = "local"
 STALE_AFTER = timedelta(minutes=2)
@@ -280,6 +280,30 @@ class Store:
             if conv.head_id in doomed:
                 conv.head_id = m.parent_id
             s.execute(delete(StoredMessage).where(StoredMessage.id.in_(doomed)))
+
+    # -- summaries -----------------------------------------------------------------------------
+
+    def add_summary(self, user_id: int, conversation_id: int, upto_message_id: int, text: str) -> None:
+        """Record that the messages up to ``upto_message_id`` are folded into ``text``."""
+        with self.session() as s:
+            self._conversation(s, user_id, conversation_id)
+            s.add(Summary(conversation_id=conversation_id, upto_message_id=upto_message_id, text=text))
+
+    def latest_summary(self, user_id: int, conversation_id: int, thread: list[MessageRecord]) -> tuple[str, int]:
+        """(summary text, how many leading messages of ``thread`` it covers); ("", 0) when none applies.
+
+        Only a summary of messages on this branch counts: after an edit above the summarized part,
+        the old summary no longer describes what the model sees.
+        """
+        position = {m.id: i for i, m in enumerate(thread)}
+        with self.session() as s:
+            self._conversation(s, user_id, conversation_id)
+            rows = s.scalars(select(Summary).where(Summary.conversation_id == conversation_id)
+                             .order_by(Summary.id.desc()))
+            for row in rows:
+                if row.upto_message_id in position:
+                    return row.text, position[row.upto_message_id] + 1
+        return "", 0
 
     # -- export --------------------------------------------------------------------------------
 

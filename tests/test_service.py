@@ -97,11 +97,12 @@ def test_sigkill_mid_reply_loses_nothing_committed(tmp_path, keepsake_home) -> N
                    env=env, check=True, capture_output=True, timeout=120)
     proc = subprocess.Popen([sys.executable, "-m", "app", "ask", "Count from 1 to 500, separated by commas.",
                              "--conversation", "1", "--max-tokens", "1500", "--temperature", "0"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     store = Store(f"sqlite:///{db}")
     deadline = time.monotonic() + 60
     partial = ""
     while time.monotonic() < deadline and not partial:
+        assert proc.poll() is None, f"the chat process ended early: {proc.stderr.read().decode()[-2000:]}"
         with store.engine.connect() as conn:
             partial = conn.execute(text("SELECT content FROM messages WHERE status = 'streaming'")).scalar() or ""
         time.sleep(0.05)
