@@ -265,6 +265,17 @@ def conversations_delete(conversation_id: int, user: str, yes: bool, **kwargs: A
     click.echo(f"deleted conversation {conv.id}", err=True)
 
 
+@main.command()
+@click.option("--quick", is_flag=True, help="A smoke run that finishes in under two minutes.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+def bench(quick: bool, as_json: bool) -> None:
+    """Measure speed side by side and print medians and ratios."""
+    from app import bench as benchmarks
+
+    results = benchmarks.run(quick=quick)
+    click.echo(json.dumps(results, indent=2) if as_json else benchmarks.render(results))
+
+
 def run() -> None:
     """Entry point for ``python -m app`` and the ``keepsake`` script."""
     main(prog_name="python -m app")

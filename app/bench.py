@@ -1,0 +1,119 @@
+"""``python -m app bench``: side-by-side measurements printed as medians and ratios.
+
+Each figure is measured in this one run against a baseline measured the same way, so the ratios
+hold on a noisy machine even when the absolute numbers move. What limits each figure is said next
+to it in BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+SCRIPT = [
+    "Hello! It's me again. How are you today?",
+    "I found your old letters in the attic.",
+    "You wrote about the farm and the big storm of 1962.",
+    "Do you remember the name of the dog we had?",
+    "Mum says you used to sing in the church choir.",
+    "What was your favourite hymn?",
+    "I planted tomatoes this year, like you taught me.",
+    "They are growing well, but the snails are eating the leaves.",
+    "How did you keep the snails away?",
+    "I also started learning the violin.",
+    "It is harder than I thought it would be.",
+    "My teacher says I should practise every day.",
+    "Did you ever play an instrument?",
+    "Grandma's garden still has the roses you planted.",
+    "They bloom every June, right on time.",
+    "I think about you when I see them.",
+    "Next week I am going back to the village.",
+    "What should I visit while I am there?",
+    "I will bring some roses to the churchyard.",
+    "Thank you for listening. I miss you.",
+]
+
+
+def ttft_by_turn(service, turns=(2, 10, 20), repeats: int = 3, max_tokens: int = 32) -> dict:  # noqa: ANN001
+    """Median time to first token at the given turns of a scripted conversation, warm cache vs cold.
+
+    The same seeded conversation is played twice per repeat: "warm" is the normal path (llama.cpp
+    reuses the KV cache of the previous turn's prompt); "cold" clears the cache before each measured
+    turn, which is what every turn would cost without a stable prompt prefix.
+    """
+    from app.settings import Sampling
+
+    llm = getattr(service.backend, "llm", None)
+    modes = ("warm", "cold") if llm is not None else ("warm",)
+    times: dict[str, dict[int, list[float]]] = {m: {t: [] for t in turns} for m in modes}
+    uid = service.store.user_id("bench")
+    sampling = Sampling(seed=1, max_tokens=max_tokens, temperature=0.7)
+    for _ in range(repeats):
+        for mode in modes:
+            conversation = None
+            for n, text in enumerate(SCRIPT[: max(turns)], start=1):
+                if mode == "cold" and n in turns:
+                    llm.reset()
+                live = service.send(uid, text, conversation_id=conversation, sampling=sampling)
+                reply = live.run()
+                conversation = live.conversation_id
+                if n in turns:
+                    times[mode][n].append(reply.ttft_s)
+    return {mode: {t: statistics.median(v) for t, v in by_turn.items()} for mode, by_turn in times.items()}
+
+
+def machine() -> dict:
+    import llama_cpp
+
+    info = {"cores": os.cpu_count(), "cpu": platform.processor() or platform.machine(),
+            "python": platform.python_version(), "llama_cpp_python": llama_cpp.__version__}
+    try:
+        info["llama_cpp_system"] = llama_cpp.llama_print_system_info().decode().strip()
+    except Exception:  # informative only
+        pass
+    return info
+
+
+def run(quick: bool = False) -> dict:
+    """All measurements; ``quick`` shrinks them to a smoke test."""
+    from app.service import ChatService
+    from app.settings import load_settings
+    from memory.store import Store
+
+    results: dict = {"machine": machine(), "date": time.strftime("%Y-%m-%d")}
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = load_settings(home=Path(tmp), n_ctx=4096)
+        service = ChatService(settings, store=Store(f"sqlite:///{Path(tmp) / 'bench.db'}"))
+        turns = (2, 5) if quick else (2, 10, 20)
+        results["ttft"] = ttft_by_turn(service, turns=turns, repeats=1 if quick else 3)
+    try:
+        from memory.bench import bench_retrieval
+    except ImportError:
+        pass
+    else:
+        results["retrieval"] = bench_retrieval(sizes=(10_000,) if quick else (10_000, 100_000),
+                                               queries=50 if quick else 200)
+    return results
+
+
+def render(results: dict) -> str:
+    """The results as a plain-text table."""
+    m = results["machine"]
+    lines = [f"Keepsake benchmark, {results['date']}: {m['cores']} cores, {m['cpu']}, llama-cpp-python {m['llama_cpp_python']}"]
+    t = results["ttft"]
+    turns = sorted(t["warm"])
+    lines.append("\nTime to first token (median s)   " + "".join(f"turn {n:<7}" for n in turns) + f"  turn {turns[-1]}/turn {turns[0]}")
+    for kind in ("warm", "cold"):
+        row = t.get(kind) or {}
+        if row:
+            ratio = row[turns[-1]] / row[turns[0]]
+            lines.append(f"  {kind + (' (KV cache reused)' if kind == 'warm' else ' (cache cleared)'):<31}"
+                         + "".join(f"{row[n]:<12.3f}" for n in turns) + f"  {ratio:.2f}  (target <= 1.5)" * (kind == "warm")
+                         + (f"  {ratio:.2f}" if kind == "cold" else ""))
+    for r in results.get("retrieval", []):
+        lines.append(f"\nRetrieval at {r['size']:>7,} memories: p50 {r['p50_ms']:.2f} ms, p95 {r['p95_ms']:.2f} ms (target p95 <= 20 ms)")
+    return "\n".join(lines)
