@@ -20,7 +20,8 @@ from app.errors import KeepsakeError
 from app.settings import Settings, load_settings
 
 MODEL_FLAGS = ("model", "backend", "n_ctx", "n_threads", "n_gpu_layers", "parallel", "remote_url", "remote_model",
-               "temperature", "top_p", "top_k", "min_p", "repeat_penalty", "seed", "max_tokens", "stop")
+               "temperature", "top_p", "top_k", "min_p", "repeat_penalty", "seed", "max_tokens", "stop",
+               "memory", "embedder", "memory_k", "memory_min_score")
 STORE_FLAGS = ("home", "database_url")
 SERVE_FLAGS = ("host", "port")
 
@@ -43,9 +44,12 @@ def settings_options(*names: str) -> Callable[[Callable], Callable]:
     def decorate(fn: Callable) -> Callable:
         for name in reversed(names):
             field = Settings.model_fields[name]
+            flag = name.replace("_", "-")
+            if field.annotation is bool:
+                fn = click.option(f"--{flag}/--no-{flag}", name, default=None, help=field.description)(fn)
+                continue
             kind, multiple = _click_type(field.annotation)
-            fn = click.option(f"--{name.replace('_', '-')}", name, type=kind, multiple=multiple,
-                              default=None, help=field.description)(fn)
+            fn = click.option(f"--{flag}", name, type=kind, multiple=multiple, default=None, help=field.description)(fn)
         return fn
 
     return decorate

@@ -1,9 +1,11 @@
 """The durable chat flow shared by the CLI, the web UI and the API.
 
-``ChatService.send`` stores the user's message (committed before generation starts), creates the
-reply row as ``streaming``, and returns a ``LiveReply``: iterating it streams the reply, saving the
-partial text about twice a second, and marks the row ``complete`` at the end or ``interrupted`` if
-generation stops early (client gone, error, stop button). The model is loaded on first use.
+``ChatService.send`` plans the turn (prompt budget, summary of old turns, recalled memories), stores
+the user's message (committed before generation starts), creates the reply row as ``streaming``,
+and returns a ``LiveReply``: iterating it streams the reply, saving the partial text about twice a
+second, and marks the row ``complete`` at the end or ``interrupted`` if generation stops early
+(client gone, error, stop button). A completed exchange becomes a long-term memory. The model and
+the embedder are loaded on first use.
 """
 
 from __future__ import annotations
@@ -11,27 +13,35 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from app.backends import ChatBackend, Message, load_backend
 from app.chat import ChatEngine, Reply, Turn
+from app.errors import KeepsakeError, NotFound
 from app.settings import Sampling, Settings
-from memory.store import MessageRecord, Store
+from memory.embedder import load_embedder
+from memory.memories import LongTermMemory
+from memory.store import ConversationRecord, MessageRecord, Store
 from memory.summaries import fold_count, summarize
 
 PARTIAL_SAVE_S = 0.5
 
 
+@dataclass
 class LiveReply:
     """A reply being generated and persisted. Iterate for text pieces; then read ``reply``."""
 
-    def __init__(self, service: ChatService, turn: Turn, conversation_id: int, user_message: MessageRecord,
-                 message_id: int) -> None:
-        self.service = service
-        self.turn = turn
-        self.conversation_id = conversation_id
-        self.user_message = user_message
-        self.message_id = message_id
-        self.reply: Reply | None = None
+    service: ChatService
+    turn: Turn
+    user_id: int
+    conversation: ConversationRecord
+    user_message: MessageRecord
+    message_id: int
+    reply: Reply | None = None
+
+    @property
+    def conversation_id(self) -> int:
+        return self.conversation.id
 
     def __iter__(self) -> Iterator[str]:
         store = self.service.store
@@ -55,6 +65,7 @@ class LiveReply:
                 ttft_ms=round(self.reply.ttft_s * 1000, 1),
                 total_ms=round(self.reply.total_s * 1000, 1),
             )
+        self.service.remember_turn(self)
 
     def run(self) -> Reply:
         """Generate the whole reply without streaming."""
@@ -65,11 +76,13 @@ class LiveReply:
 
 
 class ChatService:
-    """Settings, model, store and engine together; one instance serves every user."""
+    """Settings, model, store, memory and engine together; one instance serves every user."""
 
-    def __init__(self, settings: Settings, *, backend: ChatBackend | None = None, store: Store | None = None) -> None:
+    def __init__(self, settings: Settings, *, backend: ChatBackend | None = None, store: Store | None = None,
+                 memory: LongTermMemory | None = None) -> None:
         self.settings = settings
         self._backend = backend
+        self._memory = memory
         self._load_lock = threading.Lock()
         self.store = store or Store(settings.db_url)
 
@@ -81,6 +94,17 @@ class ChatService:
                 if self._backend is None:
                     self._backend = load_backend(self.settings)
         return self._backend
+
+    @property
+    def memory(self) -> LongTermMemory | None:
+        """Long-term memory, or None when ``settings.memory`` is off."""
+        if not self.settings.memory:
+            return None
+        if self._memory is None:
+            with self._load_lock:
+                if self._memory is None:
+                    self._memory = LongTermMemory(self.store, load_embedder(self.settings.embedder), self.settings.home)
+        return self._memory
 
     @property
     def engine(self) -> ChatEngine:
@@ -99,6 +123,56 @@ class ChatService:
             if m.role in ("user", "assistant") and m.content
         ]
 
+    # -- memory ---------------------------------------------------------------------------------
+
+    def recall(self, user_id: int, persona_id: int | None, text: str, visible: list[MessageRecord]) -> list[str]:
+        """Memories relevant to ``text``, leaving out what the model already sees in the history."""
+        memory = self.memory
+        if memory is None or self.settings.memory_k == 0:
+            return []
+        hits = memory.search(text, persona_id=persona_id, user_id=user_id, k=self.settings.memory_k,
+                             min_score=self.settings.memory_min_score,
+                             exclude_texts=[m.content for m in visible],
+                             exclude_message_ids=[m.id for m in visible])
+        return [h.text for h in hits]
+
+    def remember_turn(self, live: LiveReply) -> None:
+        """Keep a finished exchange as a long-term memory of this user and persona."""
+        memory = self.memory
+        if memory is None or live.reply is None or live.reply.interrupted or not live.reply.text.strip():
+            return
+        text = f"User: {live.user_message.content}\nAssistant: {live.reply.text.strip()}"
+        memory.add([text], persona_id=live.conversation.persona_id, user_id=live.user_id, kind="turn",
+                    source_message_id=live.message_id)
+
+    # -- turns ----------------------------------------------------------------------------------
+
+    def _plan(self, user_id: int, conv: ConversationRecord | None, persona_id: int | None, text: str,
+              thread: list[MessageRecord], sampling: Sampling) -> Turn:
+        """Plan the turn; when old history would be dropped, fold it into a summary first.
+
+        The fold happens before generating, so the model never loses what was said: it reads a
+        summary of the oldest turns instead of nothing. The summary also becomes a memory.
+        """
+        system = self.system_prompt(persona_id)
+        summary, covered = self.store.latest_summary(user_id, conv.id, thread) if conv else ("", 0)
+        recent = thread[covered:]
+        memories = self.recall(user_id, persona_id, text, recent)
+
+        def start(summary: str, history: list[MessageRecord]) -> Turn:
+            return self.engine.start(system=system, user=text, summary=summary, history=self.history(history),
+                                     memories=memories, sampling=sampling)
+
+        turn = start(summary, recent)
+        if turn.plan.history_dropped == 0 or conv is None:
+            return turn
+        fold = recent[: fold_count(len(recent), turn.plan.history_dropped)]
+        summary, _ = summarize(self.backend, summary, self.history(fold))
+        self.store.add_summary(user_id, conv.id, fold[-1].id, summary)
+        if self.memory is not None:
+            self.memory.add([summary], persona_id=persona_id, user_id=user_id, kind="summary")
+        return start(summary, recent[len(fold):])
+
     def send(self, user_id: int, text: str, *, conversation_id: int | None = None, persona_id: int | None = None,
              sampling: Sampling | None = None, parent_id: int | None = -1) -> LiveReply:
         """Store ``text`` as the user's next message and start the reply.
@@ -108,61 +182,37 @@ class ChatService:
         """
         store = self.store
         conv = store.get_conversation(user_id, conversation_id) if conversation_id is not None else None
+        if conv is not None:
+            persona_id = conv.persona_id
         upto = (conv.head_id if parent_id == -1 else parent_id) if conv else None
         thread = store.thread(user_id, conv.id, upto=upto) if conv and upto is not None else []
         sampling = sampling or self.settings.sampling
-        system = self.system_prompt(conv.persona_id if conv else persona_id)
-        turn = self._plan(user_id, conv.id if conv else None, system, text, thread, sampling)
+        turn = self._plan(user_id, conv, persona_id, text, thread, sampling)
         if conv is None:  # created only once the message is known to be valid
             conv = store.create_conversation(user_id, persona_id, " ".join(text.split())[:60])
         user_msg = store.add_message(user_id, conv.id, "user", text, parent_id=upto,
                                      token_count=self.backend.count_text(text))
         reply = store.add_message(user_id, conv.id, "assistant", "", status="streaming",
                                   model=self.backend.name, sampling=sampling.model_dump())
-        return LiveReply(self, turn, conv.id, user_msg, reply.id)
+        return LiveReply(self, turn, user_id, conv, user_msg, reply.id)
 
     def regenerate(self, user_id: int, conversation_id: int, sampling: Sampling | None = None) -> LiveReply:
         """A new alternative to the last reply; the old one is kept as a sibling."""
         thread = self.store.thread(user_id, conversation_id)
         last_user = next((m for m in reversed(thread) if m.role == "user"), None)
         if last_user is None:
-            from app.errors import NotFound
-
             raise NotFound("nothing to regenerate: the conversation has no message yet")
-        history = thread[: thread.index(last_user)]
-        sampling = sampling or self.settings.sampling
         conv = self.store.get_conversation(user_id, conversation_id)
-        turn = self._plan(user_id, conversation_id, self.system_prompt(conv.persona_id), last_user.content,
-                          history, sampling)
+        sampling = sampling or self.settings.sampling
+        turn = self._plan(user_id, conv, conv.persona_id, last_user.content, thread[: thread.index(last_user)], sampling)
         reply = self.store.add_message(user_id, conversation_id, "assistant", "", parent_id=last_user.id,
                                        status="streaming", model=self.backend.name, sampling=sampling.model_dump())
-        return LiveReply(self, turn, conversation_id, last_user, reply.id)
-
-    def _plan(self, user_id: int, conversation_id: int | None, system: str, text: str,
-              thread: list[MessageRecord], sampling: Sampling) -> Turn:
-        """Plan the turn; when old history would be dropped, fold it into a summary first.
-
-        The fold happens before generating, so the model never loses what was said: it reads a
-        summary of the oldest turns instead of nothing.
-        """
-        summary, covered = self.store.latest_summary(user_id, conversation_id, thread) if conversation_id else ("", 0)
-        recent = thread[covered:]
-        turn = self.engine.start(system=system, user=text, summary=summary, history=self.history(recent),
-                                 sampling=sampling)
-        if turn.plan.history_dropped == 0 or conversation_id is None:
-            return turn
-        fold = recent[: fold_count(len(recent), turn.plan.history_dropped)]
-        summary, _ = summarize(self.backend, summary, self.history(fold))
-        self.store.add_summary(user_id, conversation_id, fold[-1].id, summary)
-        return self.engine.start(system=system, user=text, summary=summary, history=self.history(recent[len(fold):]),
-                                 sampling=sampling)
+        return LiveReply(self, turn, user_id, conv, last_user, reply.id)
 
     def edit(self, user_id: int, message_id: int, text: str, sampling: Sampling | None = None) -> LiveReply:
         """Replace a user message with ``text`` and continue from there; the old branch is kept."""
         original = self.store.get_message(user_id, message_id)
         if original.role != "user":
-            from app.errors import KeepsakeError
-
             raise KeepsakeError("only your own messages can be edited; regenerate a reply instead")
         return self.send(user_id, text, conversation_id=original.conversation_id, sampling=sampling,
                          parent_id=original.parent_id)
@@ -171,7 +221,6 @@ class ChatService:
         """The id of a persona visible to the user (their own or a shared one), by name."""
         from sqlalchemy import or_, select
 
-        from app.errors import NotFound
         from memory.schema import Persona
 
         with self.store.session() as s:

@@ -74,6 +74,10 @@ class Settings(BaseSettings, Sampling):
     remote_api_key: str = Field("", description="API key for the remote server.")
     remote_n_ctx: int = Field(4096, ge=256, description="Context window of the remote model, in tokens.")
     database_url: str = Field("", description="SQLAlchemy URL; empty means SQLite in the data directory.")
+    memory: bool = Field(True, description="Long-term memory: recall relevant past turns and seed text in each prompt.")
+    embedder: str = Field("", description="sentence-transformers model path for memory; empty means the packaged all-MiniLM-L6-v2.")
+    memory_k: int = Field(4, ge=0, le=50, description="Most memories recalled into one prompt.")
+    memory_min_score: float = Field(0.35, ge=-1.0, le=1.0, description="Least cosine similarity for a memory to be recalled.")
     host: str = Field("127.0.0.1", description="Address the web chat listens on.")
     port: int = Field(7860, ge=0, le=65535, description="Port the web chat listens on.")
     system_prompt: str = Field(

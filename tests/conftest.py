@@ -91,4 +91,14 @@ def scripted() -> ScriptedBackend:
 
 @pytest.fixture
 def scripted_service(settings: Settings, scripted: ScriptedBackend, tmp_path: Path) -> ChatService:
-    return ChatService(settings, backend=scripted, store=Store(f"sqlite:///{tmp_path / 'svc.db'}"))
+    """The service on a scripted model, long-term memory off, so prompts are exactly predictable."""
+    return ChatService(settings.model_copy(update={"memory": False}), backend=scripted,
+                       store=Store(f"sqlite:///{tmp_path / 'svc.db'}"))
+
+
+@pytest.fixture(scope="session")
+def real_embedder():
+    """The packaged all-MiniLM-L6-v2, loaded once."""
+    from memory.embedder import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder()
