@@ -128,8 +128,8 @@ class ChatService:
     def recall(self, user_id: int, persona_id: int | None, text: str, visible: list[MessageRecord]) -> list[str]:
         """Memories relevant to ``text``, leaving out what the model already sees in the history."""
         memory = self.memory
-        if memory is None or self.settings.memory_k == 0:
-            return []
+        if memory is None or self.settings.memory_k == 0 or memory.count(persona_id, user_id) == 0:
+            return []  # nothing to recall: do not load the embedding model for nothing
         hits = memory.search(text, persona_id=persona_id, user_id=user_id, k=self.settings.memory_k,
                              min_score=self.settings.memory_min_score,
                              exclude_texts=[m.content for m in visible],
@@ -142,8 +142,10 @@ class ChatService:
         if memory is None or live.reply is None or live.reply.interrupted or not live.reply.text.strip():
             return
         text = f"User: {live.user_message.content}\nAssistant: {live.reply.text.strip()}"
+        # A long-running server has the embedder loaded and indexes at once; a one-shot command
+        # stores the text and leaves the embedding to the next index build.
         memory.add([text], persona_id=live.conversation.persona_id, user_id=live.user_id, kind="turn",
-                    source_message_id=live.message_id)
+                   source_message_id=live.message_id, embed=getattr(memory.embedder, "loaded", True))
 
     # -- turns ----------------------------------------------------------------------------------
 
@@ -154,6 +156,7 @@ class ChatService:
         The fold happens before generating, so the model never loses what was said: it reads a
         summary of the oldest turns instead of nothing. The summary also becomes a memory.
         """
+        self.backend  # load the model first: a bad model file should fail before the embedder loads
         system = self.system_prompt(persona_id)
         summary, covered = self.store.latest_summary(user_id, conv.id, thread) if conv else ("", 0)
         recent = thread[covered:]

@@ -76,6 +76,11 @@ class SentenceTransformerEmbedder:
                 self._model = SentenceTransformer(str(self.path), device=self.device)
             return self._model
 
+    @property
+    def loaded(self) -> bool:
+        """Whether the model is in memory (loading it takes seconds: torch and transformers)."""
+        return self._model is not None
+
     def embed(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)

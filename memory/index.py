@@ -25,8 +25,9 @@ from pathlib import Path
 
 import faiss
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
+from memory.embedder import Embedder
 from memory.schema import Memory
 from memory.store import Store
 
@@ -63,12 +64,13 @@ def fingerprint(store: Store, scope: Scope) -> list:
 class ScopeIndex:
     """The vectors of one scope, searchable by inner product, keyed by memory row id."""
 
-    def __init__(self, store: Store, scope: Scope, dim: int, embedder_name: str, directory: Path) -> None:
-        self.store, self.scope, self.dim, self.embedder_name = store, scope, dim, embedder_name
+    def __init__(self, store: Store, scope: Scope, embedder: Embedder, directory: Path) -> None:
+        self.store, self.scope, self.embedder = store, scope, embedder
+        self.dim, self.embedder_name = embedder.dim, embedder.name
         self.path = directory / f"{scope.filename}.faiss"
         self.meta_path = directory / f"{scope.filename}.json"
         self.lock = threading.RLock()
-        self.index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        self.index = faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
         self.fingerprint: list | None = None
         self.checked_at = 0.0
         self.saved_at = time.monotonic()
@@ -91,14 +93,28 @@ class ScopeIndex:
         self.rebuild(current)
 
     def rebuild(self, current: list | None = None) -> None:
-        """Reload every vector of the scope from the database and save the index."""
+        """Reload every vector of the scope from the database and save the index.
+
+        Rows stored without a vector (added while the embedder was not loaded) or with a vector of
+        another size (another embedder) are embedded now and their vectors written back.
+        """
         with self.lock:
-            ids, vectors = [], []
+            ids, vectors, missing = [], [], []
             with self.store.session() as s:
-                for mid, blob in s.execute(select(Memory.id, Memory.vector).where(self.scope.where())):
+                for mid, blob, text in s.execute(select(Memory.id, Memory.vector, Memory.text).where(self.scope.where())):
                     if blob is not None and len(blob) == 4 * self.dim:
                         ids.append(mid)
                         vectors.append(np.frombuffer(blob, dtype=np.float32))
+                    else:
+                        missing.append((mid, text))
+            if missing:
+                fresh = self.embedder.embed([text for _, text in missing])
+                with self.store.session() as s:
+                    for (mid, _), vec in zip(missing, fresh):
+                        s.execute(update(Memory).where(Memory.id == mid).values(vector=vec.tobytes()))
+                        ids.append(mid)
+                        vectors.append(vec)
+                current = None  # the write-back moved updated_at: read the fingerprint again
             index = faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
             if ids:
                 index.add_with_ids(np.vstack(vectors), np.asarray(ids, dtype=np.int64))

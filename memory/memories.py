@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from app.errors import NotFound
 from memory.embedder import Embedder
@@ -75,7 +75,7 @@ class LongTermMemory:
         scope = Scope(persona_id, user_id)
         with self._lock:
             if scope not in self._indexes:
-                self._indexes[scope] = ScopeIndex(self.store, scope, self.embedder.dim, self.embedder.name, self.directory)
+                self._indexes[scope] = ScopeIndex(self.store, scope, self.embedder, self.directory)
             return self._indexes[scope]
 
     def flush(self) -> None:
@@ -87,15 +87,19 @@ class LongTermMemory:
     # -- writing ------------------------------------------------------------------------------------
 
     def add(self, texts: Iterable[str], *, persona_id: int | None, user_id: int | None = None, kind: str = "note",
-            source_message_id: int | None = None) -> list[int]:
-        """Store and index ``texts``; texts already stored in the scope are skipped (their ids returned)."""
+            source_message_id: int | None = None, embed: bool = True) -> list[int]:
+        """Store and index ``texts``; texts already stored in the scope are skipped (their ids returned).
+
+        With ``embed=False`` the rows are stored without vectors and embedded when the scope's index
+        is next built: a one-shot command then never waits for the embedding model to load.
+        """
         if kind not in KINDS:
             raise ValueError(f"unknown memory kind {kind!r}; choose one of {', '.join(KINDS)}")
         texts = [t.strip() for t in texts if t and t.strip()]
         if not texts:
             return []
         scope = Scope(persona_id, user_id)
-        index = self.index(persona_id, user_id)  # before inserting: a new index loads the rows present now
+        index = self.index(persona_id, user_id) if embed else None  # before inserting: a new index loads current rows
         hashes = [content_hash(t) for t in texts]
         with self.store.session() as s:
             existing = dict(s.execute(select(Memory.content_hash, Memory.id)
@@ -106,15 +110,17 @@ class LongTermMemory:
                 fresh[h] = text
         new_ids: dict[str, int] = {}
         if fresh:
-            vectors = self.embedder.embed(list(fresh.values()))
+            vectors = self.embedder.embed(list(fresh.values())) if index is not None else [None] * len(fresh)
             with self.store.session() as s:
                 rows = [Memory(persona_id=persona_id, user_id=user_id, kind=kind, text=text, content_hash=h,
-                               vector=vec.astype(np.float32).tobytes(), source_message_id=source_message_id)
+                               vector=None if vec is None else vec.astype(np.float32).tobytes(),
+                               source_message_id=source_message_id)
                         for (h, text), vec in zip(fresh.items(), vectors)]
                 s.add_all(rows)
                 s.flush()
                 new_ids = {row.content_hash: row.id for row in rows}
-            index.add(list(new_ids.values()), vectors)
+            if index is not None:
+                index.add(list(new_ids.values()), vectors)
         return [existing.get(h) or new_ids[h] for h in hashes]
 
     def _owned(self, memory_id: int, user_id: int | None) -> Memory:
@@ -157,6 +163,12 @@ class LongTermMemory:
         self.index(persona_id, user_id).rebuild()
 
     # -- reading ------------------------------------------------------------------------------------
+
+    def count(self, persona_id: int | None, user_id: int | None = None) -> int:
+        """How many memories a search for this user and persona would look through."""
+        scopes = [Scope(persona_id, None)] + ([Scope(persona_id, user_id)] if user_id is not None else [])
+        with self.store.session() as s:
+            return sum(s.scalar(select(func.count(Memory.id)).where(sc.where())) or 0 for sc in scopes)
 
     def list(self, persona_id: int | None, user_id: int | None = None, kind: str | None = None,
              limit: int = 50, offset: int = 0, query: str | None = None) -> list[MemoryRecord]:

@@ -198,3 +198,14 @@ def test_real_embedder_vectors(real_embedder) -> None:  # noqa: ANN001
     assert v.shape == (3, 384) and v.dtype == np.float32
     assert np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-4)
     assert float(v[0] @ v[1]) > float(v[0] @ v[2]) + 0.2
+
+
+def test_rows_stored_without_vectors_are_embedded_at_the_next_build(ltm: LongTermMemory, store: Store, keepsake_home: Path) -> None:
+    ltm.add(["the cat sat"], persona_id=None, kind="seed", embed=False)
+    with store.session() as s:
+        assert s.execute(text("SELECT vector FROM memories")).scalar() is None
+    fresh = LongTermMemory(store, WordLengthEmbedder(), keepsake_home)
+    assert fresh.search("big red fox", persona_id=None, min_score=0.9)[0].text == "the cat sat"
+    with store.session() as s:
+        assert len(s.execute(text("SELECT vector FROM memories")).scalar()) == 16 * 4
+    assert fresh.count(None) == 1

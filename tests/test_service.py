@@ -95,7 +95,7 @@ def test_sigkill_mid_reply_loses_nothing_committed(tmp_path, keepsake_home) -> N
     # A first, complete turn, then a long one that we kill while it streams.
     subprocess.run([sys.executable, "-m", "app", "ask", "Hi there", "--max-tokens", "16", "--seed", "1"],
                    env=env, check=True, capture_output=True, timeout=120)
-    proc = subprocess.Popen([sys.executable, "-m", "app", "ask", "Count from 1 to 500, separated by commas.",
+    proc = subprocess.Popen([sys.executable, "-m", "app", "ask", "Write a long essay about the history of lighthouses, with at least ten paragraphs.",
                              "--conversation", "1", "--max-tokens", "1500", "--temperature", "0"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     store = Store(f"sqlite:///{db}")
