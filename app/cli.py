@@ -269,6 +269,87 @@ def conversations_delete(conversation_id: int, user: str, yes: bool, **kwargs: A
     click.echo(f"deleted conversation {conv.id}", err=True)
 
 
+@main.group(cls=KeepsakeGroup)
+def memories() -> None:
+    """See, search, add, edit and delete what the bot remembers."""
+
+
+def _memory(kwargs: dict[str, Any], user: str, persona: str | None):  # type: ignore[no-untyped-def]
+    from app.service import ChatService
+
+    service = ChatService(settings_from(kwargs).model_copy(update={"memory": True}))
+    uid = service.store.user_id(user)
+    pid = service.persona_id(uid, persona) if persona else None
+    return service.memory, uid, pid
+
+
+def _memory_options(fn: Callable) -> Callable:
+    fn = settings_options(*STORE_FLAGS, "embedder")(fn)
+    fn = click.option("--persona", help="Whose memories (default: chats without a persona).")(fn)
+    return click.option("--user", default="local", show_default=True)(fn)
+
+
+@memories.command("list")
+@click.option("--kind", type=click.Choice(["seed", "turn", "summary", "note"]))
+@click.option("--contains", help="Only memories containing this text.")
+@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@_memory_options
+def memories_list(kind: str | None, contains: str | None, limit: int, as_json: bool, user: str, persona: str | None,
+                  **kwargs: Any) -> None:
+    """Memories newest first."""
+    memory, uid, pid = _memory(kwargs, user, persona)
+    rows = memory.list(pid, uid, kind=kind, limit=limit, query=contains)
+    if as_json:
+        click.echo(json.dumps([{"id": m.id, "kind": m.kind, "text": m.text, "created_at": m.created_at.isoformat()}
+                               for m in rows], ensure_ascii=False))
+        return
+    for m in rows:
+        click.echo(f"{m.id:>6}  {m.kind:<7}  {' '.join(m.text.split())[:100]}")
+
+
+@memories.command("search")
+@click.argument("query")
+@click.option("-k", type=int, default=5, show_default=True)
+@click.option("--min-score", type=float, default=0.2, show_default=True)
+@_memory_options
+def memories_search(query: str, k: int, min_score: float, user: str, persona: str | None, **kwargs: Any) -> None:
+    """The memories closest in meaning to QUERY."""
+    memory, uid, pid = _memory(kwargs, user, persona)
+    for h in memory.search(query, persona_id=pid, user_id=uid, k=k, min_score=min_score):
+        click.echo(f"{h.id:>6}  {h.score:.3f}  {h.kind:<7}  {' '.join(h.text.split())[:100]}")
+
+
+@memories.command("add")
+@click.argument("text")
+@_memory_options
+def memories_add(text: str, user: str, persona: str | None, **kwargs: Any) -> None:
+    """Add a note for the bot to remember."""
+    memory, uid, pid = _memory(kwargs, user, persona)
+    click.echo(memory.add([text], persona_id=pid, user_id=uid, kind="note")[0])
+
+
+@memories.command("edit")
+@click.argument("memory_id", type=int)
+@click.argument("text")
+@_memory_options
+def memories_edit(memory_id: int, text: str, user: str, persona: str | None, **kwargs: Any) -> None:
+    """Replace the text of a memory."""
+    memory, uid, _ = _memory(kwargs, user, persona)
+    memory.edit(memory_id, text, user_id=uid)
+
+
+@memories.command("delete")
+@click.argument("memory_ids", type=int, nargs=-1, required=True)
+@_memory_options
+def memories_delete(memory_ids: tuple[int, ...], user: str, persona: str | None, **kwargs: Any) -> None:
+    """Forget memories by id."""
+    memory, uid, _ = _memory(kwargs, user, persona)
+    for mid in memory_ids:
+        memory.delete(mid, user_id=uid)
+    memory.flush()
+
+
 @main.command()
 @click.option("--quick", is_flag=True, help="A smoke run that finishes in under two minutes.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")

@@ -107,3 +107,19 @@ def test_export_to_an_unwritable_place_is_a_clean_error(tmp_path: Path) -> None:
     invoke("ask", "hello", "--model", "echo")
     result = CliRunner().invoke(main, ["conversations", "export", "1", "-o", str(tmp_path / "no" / "such" / "dir" / "x.md")])
     assert result.exit_code == 1 and "cannot write" in result.stderr
+
+
+def test_memories_commands() -> None:
+    invoke("ask", "My cat is called Tom.", "--model", "echo")  # stored as a turn memory
+    assert invoke("memories", "add", "The user's favourite colour is green.", "--embedder", "fake").exit_code == 0
+    rows = json.loads(invoke("memories", "list", "--json", "--embedder", "fake").stdout)
+    assert [r["kind"] for r in rows] == ["note", "turn"]
+    found = invoke("memories", "search", "favourite colour green", "--embedder", "fake", "--min-score", "0.5")
+    assert "green" in found.stdout
+    note = rows[0]["id"]
+    assert invoke("memories", "edit", str(note), "The user's favourite colour is blue.", "--embedder", "fake").exit_code == 0
+    assert "blue" in invoke("memories", "list", "--contains", "colour", "--embedder", "fake").stdout
+    other = CliRunner().invoke(main, ["memories", "delete", str(note), "--user", "mallory", "--embedder", "fake"])
+    assert other.exit_code == 1 and f"no memory {note}" in other.stderr
+    assert invoke("memories", "delete", str(note), "--embedder", "fake").exit_code == 0
+    assert "colour" not in invoke("memories", "list", "--embedder", "fake").stdout
