@@ -50,10 +50,12 @@ def ttft_by_turn(service, turns=(2, 10, 20), repeats: int = 3, max_tokens: int =
     llm = getattr(service.backend, "llm", None)
     modes = ("warm", "cold") if llm is not None else ("warm",)
     times: dict[str, dict[int, list[float]]] = {m: {t: [] for t in turns} for m in modes}
-    uid = service.store.user_id("bench")
+    service.warm_up()
     sampling = Sampling(seed=1, max_tokens=max_tokens, temperature=0.7)
-    for _ in range(repeats):
+    for repeat in range(repeats):
         for mode in modes:
+            # A user of its own per run, so that one run's turns are not recalled as memories in the next.
+            uid = service.store.user_id(f"bench-{repeat}-{mode}")
             conversation = None
             for n, text in enumerate(SCRIPT[: max(turns)], start=1):
                 if mode == "cold" and n in turns:

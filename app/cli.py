@@ -99,7 +99,9 @@ def serve(share: bool = False, **kwargs: Any) -> None:
     from app.web import launch
 
     settings = settings_from(kwargs)
-    launch(_service(settings), share=share)
+    service = _service(settings)
+    service.warm_up()  # a server loads its models before the first visitor, not during their first message
+    launch(service, share=share)
 
 
 @main.command()

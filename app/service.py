@@ -106,6 +106,12 @@ class ChatService:
                     self._memory = LongTermMemory(self.store, load_embedder(self.settings.embedder), self.settings.home)
         return self._memory
 
+    def warm_up(self) -> None:
+        """Load the model and the embedding model now rather than on the first message."""
+        self.backend
+        if self.memory is not None and hasattr(self.memory.embedder, "loaded"):
+            self.memory.embedder.embed(["warm-up"])
+
     @property
     def engine(self) -> ChatEngine:
         return ChatEngine(self.backend, self.settings.sampling)

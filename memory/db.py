@@ -12,7 +12,7 @@ from app.errors import StoreError
 from memory.migrations import migrate
 
 
-def _sqlite_pragmas(engine: Engine) -> None:
+def _sqlite_pragmas(engine: Engine, busy_timeout_s: float) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
         # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin: the module's own
@@ -21,7 +21,7 @@ def _sqlite_pragmas(engine: Engine) -> None:
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=10000")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")  # wait this long for a writer
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
 
@@ -32,22 +32,22 @@ def _sqlite_pragmas(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, busy_timeout_s: float = 10.0) -> Engine:
     """An engine for ``url``, set up for our transactions (SQLite: WAL, foreign keys, transactional DDL)."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[1] if "///" in url else ""
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
-        _sqlite_pragmas(engine)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": busy_timeout_s})
+        _sqlite_pragmas(engine, busy_timeout_s)
         return engine
     return create_engine(url, pool_pre_ping=True)
 
 
-def open_engine(url: str) -> Engine:
+def open_engine(url: str, busy_timeout_s: float = 10.0) -> Engine:
     """An engine for ``url`` with the schema migrated to the newest version."""
     try:
-        engine = make_engine(url)
+        engine = make_engine(url, busy_timeout_s)
         migrate(engine)
         return engine
     except (SQLAlchemyError, OSError) as exc:

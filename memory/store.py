@@ -90,9 +90,9 @@ class ConversationRecord:
 class Store:
     """Conversations and messages in SQL. Thread-safe: each call uses its own session."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, busy_timeout_s: float = 10.0) -> None:
         self.url = url
-        self.engine = open_engine(url)
+        self.engine = open_engine(url, busy_timeout_s)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.recovered = self.recover()
 
@@ -106,7 +106,9 @@ class Store:
             with self._sessions.begin() as s:
                 yield s
         except SQLAlchemyError as exc:
-            raise StoreError(f"database error: {getattr(exc, 'orig', None) or exc}") from None
+            cause = getattr(exc, "orig", None) or exc
+            hint = " (another program holds the database; close it or try again)" if "locked" in str(cause) else ""
+            raise StoreError(f"database error: {cause}{hint}") from None
 
     def recover(self) -> int:
         """Mark replies whose writer died mid-stream as interrupted; returns how many.

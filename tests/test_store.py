@@ -167,3 +167,20 @@ def test_unwritable_database_is_a_clear_error(tmp_path) -> None:
 def test_unreachable_postgres_is_a_clear_error() -> None:
     with pytest.raises(StoreError, match=r"cannot open the database postgresql\+psycopg://u:\*\*\*@127.0.0.1:1/x"):
         Store("postgresql+psycopg://u:secret@127.0.0.1:1/x")
+
+
+def test_locked_sqlite_database_is_a_clear_error(tmp_path) -> None:
+    import sqlite3
+
+    url = f"sqlite:///{tmp_path / 'locked.db'}"
+    store = Store(url, busy_timeout_s=0.5)
+    uid = store.user_id()
+    holder = sqlite3.connect(tmp_path / "locked.db", isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(StoreError, match="database is locked.*another program holds the database"):
+            store.create_conversation(uid)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert store.create_conversation(uid).id == 1  # recovers once the lock is gone
