@@ -46,3 +46,15 @@ class NotFound(KeepsakeError):
 
 class StoreError(KeepsakeError):
     """The database cannot be opened or written."""
+
+
+class SeedFileError(KeepsakeError):
+    """A seed file cannot be used: missing, empty, binary, too large, or of unknown encoding."""
+
+    exit_code = 2
+
+
+class PersonaError(KeepsakeError):
+    """A persona cannot be created or changed as asked (bad name, duplicate, unknown field)."""
+
+    exit_code = 2
