@@ -109,6 +109,7 @@ class ChatEngine:
         history: Sequence[Message] = (),
         summary: str = "",
         memories: Sequence[str] = (),
+        instructions: str = "",
         sampling: Sampling | None = None,
     ) -> Turn:
         """Plan a turn; raises EmptyMessage or ContextOverflow before anything is generated."""
@@ -116,7 +117,8 @@ class ChatEngine:
             raise EmptyMessage("the message is empty; type something to say")
         sampling = sampling or self.sampling
         plan = build_prompt(
-            PromptParts(system=system, user=user, history=tuple(history), summary=summary, memories=tuple(memories)),
+            PromptParts(system=system, user=user, history=tuple(history), summary=summary, memories=tuple(memories),
+                        instructions=instructions),
             self.backend.count_tokens,
             self.backend.context_size,
             self.reply_reserve(sampling),

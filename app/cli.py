@@ -117,6 +117,9 @@ def ask(message: str, persona: str | None, conversation_id: int | None, user: st
     uid = service.store.user_id(user)
     persona_id = service.persona_id(uid, persona) if persona else None
     live = service.send(uid, message, conversation_id=conversation_id, persona_id=persona_id)
+    if conversation_id is None and not as_json:
+        for notice in (m for m in service.store.thread(uid, live.conversation_id) if m.role == "notice"):
+            click.echo(f"[{notice.content}]", err=True)
     for piece in live:
         if not as_json:
             click.echo(piece, nl=False)
@@ -150,20 +153,36 @@ def chat(persona: str | None, conversation_id: int | None, user: str, **kwargs: 
     service = _service(settings_from(kwargs))
     uid = service.store.user_id(user)
     persona_id = service.persona_id(uid, persona) if persona else None
-    if conversation_id is not None:
-        for m in service.store.thread(uid, conversation_id):
-            click.echo(f"{'you' if m.role == 'user' else 'bot'}> {m.content}")
-    click.echo("Type a message; /new for a new conversation, /quit to leave.", err=True)
+    if conversation_id is None and persona_id is not None:
+        conversation_id = service.start_conversation(uid, persona_id).id
+
+    def show(conversation: int | None) -> None:
+        for m in service.store.thread(uid, conversation) if conversation else []:
+            click.echo(f"[{m.content}]" if m.role == "notice" else f"{'you' if m.role == 'user' else 'bot'}> {m.content}")
+
+    show(conversation_id)
+    click.echo("Type a message; /new starts over, /pause, /resume and /end control the conversation, /quit leaves.",
+               err=True)
     while True:
         try:
             text = input("you> ")
         except (EOFError, KeyboardInterrupt):
             click.echo()
             break
-        if text.strip() in ("/quit", "/exit"):
+        command = text.strip()
+        if command in ("/quit", "/exit"):
             break
-        if text.strip() == "/new":
-            conversation_id = None
+        if command == "/new":
+            conversation_id = service.start_conversation(uid, persona_id).id if persona_id is not None else None
+            show(conversation_id)
+            continue
+        if command in ("/pause", "/resume", "/end") and conversation_id is not None:
+            state = {"/pause": "paused", "/resume": "active", "/end": "ended"}[command]
+            try:
+                service.store.set_state(uid, conversation_id, state)
+                click.echo(f"[conversation {state}]", err=True)
+            except KeepsakeError as exc:
+                click.echo(f"error: {exc}", err=True)
             continue
         try:
             live = service.send(uid, text, conversation_id=conversation_id, persona_id=persona_id)

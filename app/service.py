@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from app import persona_prompt
 from app.backends import ChatBackend, Message, load_backend
 from app.chat import ChatEngine, Reply, Turn
 from app.errors import KeepsakeError, NotFound
@@ -23,6 +24,8 @@ from memory.embedder import load_embedder
 from memory.memories import LongTermMemory
 from memory.store import ConversationRecord, MessageRecord, Store
 from memory.summaries import fold_count, summarize
+from personas import persona as personas
+from personas.persona import Persona
 
 PARTIAL_SAVE_S = 0.5
 
@@ -116,9 +119,24 @@ class ChatService:
     def engine(self) -> ChatEngine:
         return ChatEngine(self.backend, self.settings.sampling)
 
-    def system_prompt(self, persona_id: int | None) -> str:
-        """The system prompt for a conversation (the personas feature refines this)."""
-        return self.settings.system_prompt
+    def persona(self, user_id: int, persona_id: int | None) -> Persona | None:
+        """The user's persona (NotFound for someone else's), or None for a chat without one."""
+        return personas.get(self.store, user_id, persona_id) if persona_id is not None else None
+
+    def system_prompt(self, persona: Persona | None) -> str:
+        """The stable system message: the persona's, or the configured default."""
+        return persona_prompt.system_prompt(persona) if persona else self.settings.system_prompt
+
+    def start_conversation(self, user_id: int, persona_id: int | None = None, title: str = "New chat") -> ConversationRecord:
+        """A new conversation, opened by the real-person disclosure and the persona's greeting when they apply."""
+        persona = self.persona(user_id, persona_id)
+        conv = self.store.create_conversation(user_id, persona_id, title)
+        if persona and persona.real_person:
+            self.store.add_message(user_id, conv.id, "notice", persona_prompt.disclosure(persona))
+        if persona and persona.greeting:
+            self.store.add_message(user_id, conv.id, "assistant", persona_prompt.fill(persona.greeting, persona),
+                                   model="greeting")
+        return self.store.get_conversation(user_id, conv.id)
 
     @staticmethod
     def history(thread: list[MessageRecord]) -> list[Message]:
@@ -163,14 +181,17 @@ class ChatService:
         summary of the oldest turns instead of nothing. The summary also becomes a memory.
         """
         self.backend  # load the model first: a bad model file should fail before the embedder loads
-        system = self.system_prompt(persona_id)
+        persona = self.persona(user_id, persona_id)
+        system = self.system_prompt(persona)
         summary, covered = self.store.latest_summary(user_id, conv.id, thread) if conv else ("", 0)
         recent = thread[covered:]
-        memories = self.recall(user_id, persona_id, text, recent)
+        lore = persona_prompt.triggered_lore(persona, [text, *(m.content for m in thread[-2:])]) if persona else []
+        memories = lore + [m for m in self.recall(user_id, persona_id, text, recent) if m not in lore]
+        instructions = persona_prompt.fill(persona.post_history_instructions, persona) if persona else ""
 
         def start(summary: str, history: list[MessageRecord]) -> Turn:
             return self.engine.start(system=system, user=text, summary=summary, history=self.history(history),
-                                     memories=memories, sampling=sampling)
+                                     memories=memories, instructions=instructions, sampling=sampling)
 
         turn = start(summary, recent)
         if turn.plan.history_dropped == 0 or conv is None:
@@ -193,12 +214,16 @@ class ChatService:
         conv = store.get_conversation(user_id, conversation_id) if conversation_id is not None else None
         if conv is not None:
             persona_id = conv.persona_id
+            if conv.state != "active":
+                raise KeepsakeError(f"this conversation is {conv.state}; "
+                                    + ("resume it to go on" if conv.state == "paused" else "start a new one"))
         upto = (conv.head_id if parent_id == -1 else parent_id) if conv else None
         thread = store.thread(user_id, conv.id, upto=upto) if conv and upto is not None else []
         sampling = sampling or self.settings.sampling
         turn = self._plan(user_id, conv, persona_id, text, thread, sampling)
         if conv is None:  # created only once the message is known to be valid
-            conv = store.create_conversation(user_id, persona_id, " ".join(text.split())[:60])
+            conv = self.start_conversation(user_id, persona_id, " ".join(text.split())[:60])
+            upto = conv.head_id
         user_msg = store.add_message(user_id, conv.id, "user", text, parent_id=upto,
                                      token_count=self.backend.count_text(text))
         reply = store.add_message(user_id, conv.id, "assistant", "", status="streaming",
@@ -212,6 +237,8 @@ class ChatService:
         if last_user is None:
             raise NotFound("nothing to regenerate: the conversation has no message yet")
         conv = self.store.get_conversation(user_id, conversation_id)
+        if conv.state != "active":
+            raise KeepsakeError(f"this conversation is {conv.state}")
         sampling = sampling or self.settings.sampling
         turn = self._plan(user_id, conv, conv.persona_id, last_user.content, thread[: thread.index(last_user)], sampling)
         reply = self.store.add_message(user_id, conversation_id, "assistant", "", parent_id=last_user.id,
@@ -227,14 +254,5 @@ class ChatService:
                          parent_id=original.parent_id)
 
     def persona_id(self, user_id: int, name: str) -> int:
-        """The id of a persona visible to the user (their own or a shared one), by name."""
-        from sqlalchemy import or_, select
-
-        from memory.schema import Persona
-
-        with self.store.session() as s:
-            pid = s.scalar(select(Persona.id).where(Persona.name == name,
-                                                    or_(Persona.user_id == user_id, Persona.user_id.is_(None))))
-        if pid is None:
-            raise NotFound(f"no persona named {name!r}; `personas list` shows the ones you have")
-        return pid
+        """The id of the user's persona called ``name``."""
+        return personas.find(self.store, user_id, name)[0]

@@ -134,6 +134,12 @@ def m003_safety_verdicts(conn: Connection) -> None:
         conn.execute(text(ddl))
 
 
+@migration
+def m004_conversation_state(conn: Connection) -> None:
+    # A conversation with a portrait of a real person can be paused or ended by the user.
+    conn.execute(text("ALTER TABLE conversations ADD COLUMN state VARCHAR(16) NOT NULL DEFAULT 'active'"))
+
+
 def applied(engine: Engine) -> list[str]:
     """Names of the steps already applied, in order."""
     if not inspect(engine).has_table("_migrations"):

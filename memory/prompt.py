@@ -41,6 +41,7 @@ class PromptParts:
     history: Sequence[Message] = ()
     summary: str = ""
     memories: Sequence[str] = ()
+    instructions: str = ""  # a persona's post-history instructions: read last, right before the message
 
 
 @dataclass
@@ -80,9 +81,11 @@ def assemble(parts: PromptParts, history: Sequence[Message], memories: Sequence[
     messages: list[Message] = [{"role": "system", "content": system}] if system else []
     messages.extend(history)
     user = parts.user
+    if parts.instructions:
+        user = f"[{parts.instructions}]\n\n{user}"
     if memories:
         notes = "\n".join(f"- {m}" for m in memories)
-        user = f"{MEMORY_HEADER}\n{notes}\n\n{parts.user}"
+        user = f"{MEMORY_HEADER}\n{notes}\n\n{user}"
     messages.append({"role": "user", "content": user})
     return messages
 

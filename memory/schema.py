@@ -51,6 +51,7 @@ class Conversation(Base):
     persona_id: Mapped[int | None] = mapped_column(ForeignKey("personas.id", ondelete="SET NULL"), index=True)
     title: Mapped[str] = mapped_column(String(200), default="New chat")
     head_id: Mapped[int | None] = mapped_column()
+    state: Mapped[str] = mapped_column(String(16), default="active")  # active | paused | ended
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

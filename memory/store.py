@@ -81,6 +81,7 @@ class ConversationRecord:
     head_id: int | None
     created_at: datetime
     updated_at: datetime
+    state: str = "active"
 
     @classmethod
     def of(cls, c: Conversation) -> ConversationRecord:
@@ -171,6 +172,16 @@ class Store:
     def rename(self, user_id: int, conversation_id: int, title: str) -> None:
         with self.session() as s:
             self._conversation(s, user_id, conversation_id).title = title.strip()[:200] or "Untitled"
+
+    def set_state(self, user_id: int, conversation_id: int, state: str) -> None:
+        """Pause, resume (``active``) or end a conversation."""
+        if state not in ("active", "paused", "ended"):
+            raise ValueError(f"unknown conversation state {state!r}")
+        with self.session() as s:
+            conv = self._conversation(s, user_id, conversation_id)
+            if conv.state == "ended" and state != "ended":
+                raise NotFound(f"conversation {conversation_id} was ended; start a new one")
+            conv.state = state
 
     def delete_conversation(self, user_id: int, conversation_id: int) -> None:
         with self.session() as s:
@@ -322,6 +333,9 @@ class Store:
         if fmt in ("md", "markdown"):
             lines = [f"# {conv.title}", "", f"*{conv.created_at:%Y-%m-%d %H:%M} UTC*", ""]
             for m in thread:
+                if m.role == "notice":
+                    lines += [f"> {m.content}", ""]
+                    continue
                 who = {"user": "**You**", "assistant": f"**{persona_name}**"}.get(m.role, f"**{m.role}**")
                 note = " *(interrupted)*" if m.status == "interrupted" else ""
                 lines += [f"{who}{note}:", "", m.content, ""]

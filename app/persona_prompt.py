@@ -1,0 +1,68 @@
+"""What a persona contributes to a turn's prompt.
+
+The static part (card prompt, description, personality, scenario, example dialogue, always-on lore)
+goes into the system message, which stays identical from turn to turn. Lore entries triggered by a
+keyword in the recent conversation change every turn, so they travel with the recalled memories at
+the end of the prompt. Card text is data: ``{{char}}``/``{{user}}`` are filled in, nothing in it is
+interpreted as an instruction to Keepsake itself (the safety filter does not read it).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from personas.persona import Persona
+
+DEFAULT_USER = "you"
+
+
+def fill(text: str, persona: Persona, user: str = DEFAULT_USER) -> str:
+    """Replace the card placeholders: ``{{char}}`` is the persona, ``{{user}}`` the person chatting."""
+    return re.sub(r"\{\{\s*char\s*\}\}|<BOT>", persona.name, re.sub(r"\{\{\s*user\s*\}\}|<USER>", user, text, flags=re.I), flags=re.I)
+
+
+def system_prompt(persona: Persona) -> str:
+    """The stable system message for a persona."""
+    parts = [persona.system_prompt or f"You are {persona.name}. Stay in character."]
+    for label, value in (("About you", persona.description), ("Your personality", persona.personality),
+                         ("The situation", persona.scenario)):
+        if value.strip() and value.strip() not in parts[0]:
+            parts.append(f"{label}: {value.strip()}")
+    constant = [e.content for e in persona.lorebook if e.enabled and e.constant]
+    if constant:
+        parts.append("Facts you always know:\n" + "\n".join(f"- {c}" for c in constant))
+    passages = example_passages(persona.example_dialogue)
+    if passages:
+        parts.append("Examples of how you write:\n" + "\n".join(f'"""\n{p}\n"""' for p in passages))
+    return fill("\n\n".join(parts), persona)
+
+
+def example_passages(dialogue: str) -> list[str]:
+    """The character's lines of card-style example dialogue, as plain passages.
+
+    Small models copy the "Name: line" script format into their replies, so the examples are shown
+    as what the character wrote, without the speaker labels.
+    """
+    passages = []
+    for block in re.split(r"<START>", dialogue):
+        found = re.findall(r"\{\{\s*char\s*\}\}:\s*(.*?)(?=\n\{\{\s*(?:user|char)\s*\}\}:|\Z)", block, flags=re.S | re.I)
+        passages += [f.strip() for f in found if f.strip()]
+        if not found and block.strip():
+            passages.append(block.strip())
+    return passages
+
+
+def triggered_lore(persona: Persona, recent: Sequence[str]) -> list[str]:
+    """Lore entries whose keys appear in the new message or the last few messages (case-insensitive)."""
+    text = "\n".join(recent).casefold()
+    return [fill(e.content, persona) for e in persona.lorebook
+            if e.enabled and not e.constant and any(k.strip() and k.casefold() in text for k in e.keys)]
+
+
+def disclosure(persona: Persona) -> str:
+    """The notice that opens a conversation with a portrait of a real person."""
+    pieces = sum(int(src.get("pieces", 0)) for src in persona.sources)
+    basis = f" based on {pieces} letters and messages they wrote" if pieces else ""
+    return (f"This is an AI simulation of {persona.name}{basis}. It is not {persona.name}: it can be wrong, and it "
+            "does not know anything they did not write down. You can pause or end this conversation at any time.")

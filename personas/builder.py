@@ -1,0 +1,114 @@
+"""Building a persona from seed files, and storing it all or nothing.
+
+``build`` is pure: seeds in, a ``Persona`` and the text chunks for its memory out. ``create``
+embeds the chunks (the slow part, with a progress callback) and then writes the persona row and
+every seed memory in one transaction, so a failure at any point leaves nothing half-made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.errors import NotFound, PersonaError
+from memory.memories import LongTermMemory, content_hash
+from memory.schema import Memory
+from personas import facts as fact_finder
+from personas import persona as personas
+from personas import style as styles
+from personas.persona import Persona
+from personas.seed import Seed, chunks
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class Built:
+    persona: Persona
+    chunks: list[str]
+    name_source: str  # "flag", "sign-off" or "file name"
+
+
+OPENERS = {"en": "it's so good to hear from you.", "zh": "收到你的消息真高兴。"}
+
+
+def greeting(style: dict) -> str:
+    """The first message of a chat: the letters' usual greeting, then a plain opener in their language."""
+    if not style.get("greeting"):
+        return ""
+    opener = OPENERS.get(style.get("language", ""), "")
+    return f"{style['greeting']} {opener}".strip() if opener else style["greeting"]
+
+
+def example_dialogue(passages: Sequence[str]) -> str:
+    """Passages as Character Card example dialogue: the character writing, unprompted."""
+    return "\n".join(f"<START>\n{{{{user}}}}: Write to me.\n{{{{char}}}}: {p.strip()}" for p in passages)
+
+
+def build(seeds: Sequence[Seed], *, name: str | None = None, description: str = "", real_person: bool = False,
+          exemplar_tokens: int = 600) -> Built:
+    """A persona and its memory chunks from decoded seeds."""
+    pieces = [p.text for seed in seeds for p in seed.pieces]
+    if not pieces:
+        raise PersonaError("the seed files contain no text by the persona")
+    style = styles.profile(pieces)
+    if name:
+        source = "flag"
+    elif style["name_from_sign_off"]:
+        name, source = style["name_from_sign_off"], "sign-off"
+    else:
+        name, source = seeds[0].path.stem.replace("_", " ").replace("-", " ").strip().title(), "file name"
+    name = personas.validate_name(name)
+    passages = styles.exemplars(pieces, style, budget_tokens=exemplar_tokens)
+    persona = Persona(
+        name=name,
+        description=description,
+        system_prompt=styles.system_prompt(name, style, description),
+        greeting=greeting(style),
+        example_dialogue=example_dialogue(passages),
+        real_person=real_person,
+        sources=[seed.source_record() for seed in seeds],
+        style=style,
+        facts=[{**f, "status": "candidate"} for f in fact_finder.candidates(pieces)],
+        tags=["from-seed"],
+    )
+    memory_chunks = [c for seed in seeds for p in seed.pieces for c in chunks(p)]
+    return Built(persona, memory_chunks, source)
+
+
+def create(memory: LongTermMemory, user_id: int, built: Built, progress: Progress | None = None,
+           batch: int = 64) -> int:
+    """Embed the chunks, then store persona and memories in one transaction; returns the persona id."""
+    try:
+        personas.find(memory.store, user_id, built.persona.name)
+    except NotFound:
+        pass  # checked before the slow embedding; insert() checks again inside the transaction
+    else:
+        raise PersonaError(f"you already have a persona named {built.persona.name!r}; choose another --name or delete it")
+    unique = list(dict.fromkeys(c for c in built.chunks if c.strip()))
+    vectors = []
+    for start in range(0, len(unique), batch):
+        vectors.append(memory.embedder.embed(unique[start:start + batch]))
+        if progress:
+            progress(min(start + batch, len(unique)), len(unique))
+    matrix = np.vstack(vectors) if vectors else np.zeros((0, memory.embedder.dim), dtype=np.float32)
+    with memory.store.session() as s:
+        persona_id = personas.insert(s, user_id, built.persona)
+        s.add_all(Memory(persona_id=persona_id, user_id=None, kind="seed", text=text, content_hash=content_hash(text),
+                         vector=vec.astype(np.float32).tobytes()) for text, vec in zip(unique, matrix))
+    memory.rebuild_index(persona_id, None)
+    return persona_id
+
+
+def add_seed(memory: LongTermMemory, user_id: int, persona_id: int, seed: Seed) -> int:
+    """Add another seed file to a persona: its chunks become memories, its checksum a source."""
+    persona = personas.get(memory.store, user_id, persona_id)
+    if any(src.get("sha256") == seed.sha256 for src in persona.sources):
+        raise PersonaError(f"{seed.path.name} is already a seed of {persona.name}")
+    texts = [c for p in seed.pieces for c in chunks(p)]
+    memory.add(texts, persona_id=persona_id, user_id=None, kind="seed")
+    persona.sources = [*persona.sources, seed.source_record()]
+    personas.save(memory.store, user_id, persona_id, persona)
+    return len(texts)

@@ -1,0 +1,223 @@
+"""``personas``: create personas from seed text, list, show, edit, delete, review facts, import/export cards."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import click
+
+from app.cli import STORE_FLAGS, KeepsakeGroup, settings_from, settings_options
+from app.errors import KeepsakeError, PersonaError
+from personas import persona as personas
+from personas.persona import LoreEntry, Persona
+
+
+def _context(kwargs: dict[str, Any], user: str):  # type: ignore[no-untyped-def]
+    from app.service import ChatService
+
+    service = ChatService(settings_from(kwargs).model_copy(update={"memory": True}))
+    return service, service.store.user_id(user)
+
+
+def common(fn):  # type: ignore[no-untyped-def]
+    fn = settings_options(*STORE_FLAGS, "embedder")(fn)
+    return click.option("--user", default="local", show_default=True, help="Whose personas.")(fn)
+
+
+@click.group(cls=KeepsakeGroup)
+def main() -> None:
+    """Personas: who the bot is. Build one from letters with `personas create --seed letters.txt`."""
+
+
+@main.command()
+@click.option("--seed", "seeds", multiple=True, required=True, type=click.Path(path_type=Path),
+              help="A file of the person's own writing (repeatable): text, Markdown, JSON or CSV chat export.")
+@click.option("--name", help="The persona's name (default: from the letters' sign-off, else the file name).")
+@click.option("--description", default="", help="Who this person is, in a sentence or two.")
+@click.option("--real-person", is_flag=True, help="It portrays a real person: chats open with a disclosure.")
+@click.option("--encoding", help="The seed files' encoding, when detection guesses wrong (e.g. gb18030, big5).")
+@click.option("--speaker", help="In a chat export, whose lines are the persona's.")
+@common
+def create(seeds: tuple[Path, ...], name: str | None, description: str, real_person: bool, encoding: str | None,
+           speaker: str | None, user: str, **kwargs: Any) -> None:
+    """Build a persona from seed files: style profile, system prompt, exemplars, facts, memories."""
+    from personas.builder import build
+    from personas.builder import create as store_persona
+    from personas.seed import read_seed
+
+    decoded = [read_seed(path, encoding=encoding, speaker=speaker) for path in seeds]
+    built = build(decoded, name=name, description=description, real_person=real_person)
+    service, uid = _context(kwargs, user)
+    with click.progressbar(length=max(len(built.chunks), 1), label="Indexing the seed text", file=click.get_text_stream("stderr")) as bar:
+        last = [0]
+
+        def progress(done: int, total: int) -> None:
+            bar.update(done - last[0])
+            last[0] = done
+
+        persona_id = store_persona(service.memory, uid, built, progress)
+    p = built.persona
+    click.echo(f"Created persona {p.name!r} (name from {built.name_source}), id {persona_id}")
+    click.echo(f"  seed: {sum(s.source_record()['pieces'] for s in decoded)} pieces from {len(decoded)} file(s) "
+               f"({', '.join(f'{s.path.name}: {s.encoding}' for s in decoded)}), {len(built.chunks)} memory chunks")
+    st = p.style
+    click.echo(f"  style: language {st['language'] or '?'}, sentences ~{st['sentence_length']['median']:g} "
+               f"{st['sentence_length']['unit']}, greeting {st['greeting']!r}, sign-off {st['sign_off']!r}")
+    click.echo(f"  {len(p.facts)} fact candidates to review: personas facts {json.dumps(p.name)}")
+    if p.real_person:
+        click.echo("  real person: conversations open with an AI-simulation disclosure")
+
+
+@main.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@common
+def list_(as_json: bool, user: str, **kwargs: Any) -> None:
+    """Your personas."""
+    service, uid = _context(kwargs, user)
+    rows = personas.list_personas(service.store, uid)
+    if as_json:
+        click.echo(json.dumps([{"id": i, "name": p.name, "real_person": p.real_person, "tags": p.tags,
+                                "fine_tuned": bool(p.lora_path)} for i, p in rows], ensure_ascii=False))
+        return
+    for i, p in rows:
+        flags = " [real person]" * p.real_person + " [fine-tuned]" * bool(p.lora_path)
+        click.echo(f"{i:>4}  {p.name}{flags}  {p.description[:60]}")
+    if not rows:
+        click.echo("no personas yet: personas create --seed letters.txt", err=True)
+
+
+@main.command()
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Everything, as JSON.")
+@common
+def show(name: str, as_json: bool, user: str, **kwargs: Any) -> None:
+    """Show a persona: its prompt, style profile, sources and facts."""
+    service, uid = _context(kwargs, user)
+    pid, p = personas.find(service.store, uid, name)
+    if as_json:
+        click.echo(json.dumps({"id": pid, **p.model_dump(mode="json")}, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"{p.name} (id {pid}){' — portrays a real person' if p.real_person else ''}")
+    for label, value in (("description", p.description), ("greeting", p.greeting), ("system prompt", p.system_prompt),
+                         ("LoRA adapter", p.lora_path or "")):
+        if value:
+            click.echo(f"\n{label}:\n  {value}")
+    if p.sources:
+        click.echo("\nseed files:")
+        for src in p.sources:
+            click.echo(f"  {src['file']}  {src['encoding']}  {src['pieces']} pieces  sha256 {src['sha256'][:12]}")
+    if p.lorebook:
+        click.echo("\nlorebook:")
+        for e in p.lorebook:
+            click.echo(f"  [{', '.join(e.keys) or 'always'}] {e.content}")
+
+
+@main.command()
+@click.argument("name")
+@click.option("--name", "new_name", help="Rename.")
+@click.option("--description")
+@click.option("--personality")
+@click.option("--scenario")
+@click.option("--greeting")
+@click.option("--system-prompt")
+@click.option("--post-history-instructions")
+@click.option("--real-person/--not-real-person", default=None)
+@click.option("--editor", is_flag=True, help="Edit all fields as JSON in $EDITOR.")
+@common
+def edit(name: str, new_name: str | None, editor: bool, user: str, **kwargs: Any) -> None:
+    """Change fields by flag, or everything in $EDITOR."""
+    fields = {k: kwargs.pop(k) for k in ("description", "personality", "scenario", "greeting", "system_prompt",
+                                         "post_history_instructions", "real_person")}
+    service, uid = _context(kwargs, user)
+    pid, p = personas.find(service.store, uid, name)
+    changes = {k: v for k, v in fields.items() if v is not None}
+    if new_name:
+        changes["name"] = new_name
+    if editor:
+        changes.update(_edit_in_editor(p))
+    if not changes:
+        raise PersonaError("nothing to change: give a field flag (see --help) or --editor")
+    try:
+        updated = Persona.model_validate({**p.model_dump(), **changes})
+    except Exception as exc:
+        raise PersonaError(f"invalid change: {exc}") from None
+    personas.save(service.store, uid, pid, updated)
+    click.echo(f"updated {updated.name!r}: {', '.join(sorted(changes))}")
+
+
+def _edit_in_editor(p: Persona) -> dict:
+    editable = p.model_dump(mode="json", exclude={"sources", "style", "card", "facts"})
+    with tempfile.NamedTemporaryFile("w+", suffix=".json", delete=False, encoding="utf-8") as f:
+        json.dump(editable, f, ensure_ascii=False, indent=2)
+    try:
+        subprocess.run([os.environ.get("EDITOR", "vi"), f.name], check=True)
+        edited = json.loads(Path(f.name).read_text(encoding="utf-8"))
+    except (OSError, subprocess.CalledProcessError, json.JSONDecodeError) as exc:
+        raise PersonaError(f"edit abandoned ({exc}); nothing was changed") from None
+    finally:
+        os.unlink(f.name)
+    return {k: v for k, v in edited.items() if editable.get(k) != v}
+
+
+@main.command()
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@common
+def delete(name: str, yes: bool, user: str, **kwargs: Any) -> None:
+    """Delete a persona and its seed memories (conversations are kept)."""
+    service, uid = _context(kwargs, user)
+    pid, p = personas.find(service.store, uid, name)
+    if not yes:
+        click.confirm(f"Delete persona {p.name!r} and its memories?", abort=True)
+    personas.delete(service.store, uid, pid)
+    service.memory.rebuild_index(pid, None)
+    click.echo(f"deleted {p.name!r}")
+
+
+@main.command("add-seed")
+@click.argument("name")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--encoding")
+@click.option("--speaker")
+@common
+def add_seed(name: str, file: Path, encoding: str | None, speaker: str | None, user: str, **kwargs: Any) -> None:
+    """Add another seed file to a persona's memory."""
+    from personas.builder import add_seed as add
+    from personas.seed import read_seed
+
+    seed = read_seed(file, encoding=encoding, speaker=speaker)
+    service, uid = _context(kwargs, user)
+    pid, _ = personas.find(service.store, uid, name)
+    click.echo(f"added {add(service.memory, uid, pid, seed)} memory chunks from {file.name}")
+
+
+@main.command()
+@click.argument("name")
+@click.option("--accept", type=int, multiple=True, help="Accept candidate N into the lorebook (repeatable).")
+@click.option("--reject", type=int, multiple=True, help="Reject candidate N (repeatable).")
+@common
+def facts(name: str, accept: tuple[int, ...], reject: tuple[int, ...], user: str, **kwargs: Any) -> None:
+    """Review the facts found in the seed: accepted ones become lorebook entries."""
+    service, uid = _context(kwargs, user)
+    pid, p = personas.find(service.store, uid, name)
+    found = [dict(f) for f in p.facts]
+    for n in (*accept, *reject):
+        if not 1 <= n <= len(found):
+            raise PersonaError(f"no fact candidate {n}; there are {len(found)}")
+    for n in accept:
+        fact = found[n - 1]
+        if fact["status"] != "accepted":
+            fact["status"] = "accepted"
+            p.lorebook = [*p.lorebook, LoreEntry(keys=[fact["text"]], content=fact["example"])]
+    for n in reject:
+        found[n - 1]["status"] = "rejected"
+    if accept or reject:
+        p.facts = found
+        personas.save(service.store, uid, pid, p)
+    for i, f in enumerate(found, start=1):
+        click.echo(f"{i:>3}  {f['status']:<9} {f['kind']:<6} {f['text']:<20} ({f['count']}x) {f['example'][:70]}")
