@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from app import persona_prompt
 from app.backends import ChatBackend, Message, load_backend
 from app.chat import ChatEngine, Reply, Turn
-from app.errors import KeepsakeError, NotFound
+from app.errors import EmptyMessage, KeepsakeError, NotFound
 from app.settings import Sampling, Settings
 from memory.embedder import load_embedder
 from memory.memories import LongTermMemory
@@ -217,13 +217,23 @@ class ChatService:
             if conv.state != "active":
                 raise KeepsakeError(f"this conversation is {conv.state}; "
                                     + ("resume it to go on" if conv.state == "paused" else "start a new one"))
-        upto = (conv.head_id if parent_id == -1 else parent_id) if conv else None
-        thread = store.thread(user_id, conv.id, upto=upto) if conv and upto is not None else []
-        sampling = sampling or self.settings.sampling
-        turn = self._plan(user_id, conv, persona_id, text, thread, sampling)
-        if conv is None:  # created only once the message is known to be valid
+        created = conv is None
+        if created:
+            # The greeting belongs to the history the model sees, so the conversation is opened
+            # first, and removed again if the message turns out not to fit.
+            if not text.strip():
+                raise EmptyMessage("the message is empty; type something to say")
+            self.persona(user_id, persona_id)  # NotFound for someone else's persona, before anything is stored
             conv = self.start_conversation(user_id, persona_id, " ".join(text.split())[:60])
-            upto = conv.head_id
+        upto = conv.head_id if parent_id == -1 or created else parent_id
+        thread = store.thread(user_id, conv.id, upto=upto) if upto is not None else []
+        sampling = sampling or self.settings.sampling
+        try:
+            turn = self._plan(user_id, conv, persona_id, text, thread, sampling)
+        except KeepsakeError:
+            if created:
+                store.delete_conversation(user_id, conv.id)
+            raise
         user_msg = store.add_message(user_id, conv.id, "user", text, parent_id=upto,
                                      token_count=self.backend.count_text(text))
         reply = store.add_message(user_id, conv.id, "assistant", "", status="streaming",

@@ -74,11 +74,8 @@ def decode(data: bytes, path: Path, encoding: str | None = None) -> tuple[str, s
                 return data.decode(name), name
             except UnicodeDecodeError:
                 raise SeedFileError(f"{path.name} starts like {name} but is not valid {name}") from None
-    try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
     head = data[:4096]
+    # Checked before UTF-8: UTF-16 text without a BOM is often valid UTF-8, full of NUL characters.
     if head and head.count(0) > len(head) // 4:
         # UTF-16 without a BOM: ASCII characters leave a NUL in every other byte.
         name = "utf-16-le" if head[1::2].count(0) > head[0::2].count(0) else "utf-16-be"
@@ -86,6 +83,10 @@ def decode(data: bytes, path: Path, encoding: str | None = None) -> tuple[str, s
             return data.decode(name), name
         except UnicodeDecodeError:
             raise SeedFileError(f"{path.name} looks like a binary file, not text") from None
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
     if b"\x00" in data:
         raise SeedFileError(f"{path.name} looks like a binary file, not text")
     from charset_normalizer import from_bytes

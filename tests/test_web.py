@@ -54,7 +54,7 @@ def browser():  # noqa: ANN201
 
 @pytest.mark.browser
 def test_first_page_streams_a_real_reply(browser, llama, settings, tmp_path) -> None:  # noqa: ANN001
-    settings = settings.model_copy(update={"port": _free_port(), "seed": 5, "max_tokens": 60})
+    settings = settings.model_copy(update={"port": _free_port(), "seed": 5, "max_tokens": 200})
     service = ChatService(settings, backend=llama, store=Store(f"sqlite:///{tmp_path / 'web.db'}"))
     demo = launch(service, block=False)
     try:
@@ -62,7 +62,7 @@ def test_first_page_streams_a_real_reply(browser, llama, settings, tmp_path) -> 
         external = []
         page.on("request", lambda r: external.append(r.url) if not r.url.startswith(("http://127.0.0.1", "data:", "blob:")) else None)
         page.goto(f"http://127.0.0.1:{settings.port}/")
-        page.locator("#message textarea").fill("Hello! What did you do today?")
+        page.locator("#message textarea").fill("Write a long story about a lighthouse keeper and his dog.")
         page.locator("#send").click()
         bot = page.locator("#chat .message.bot, #chat [data-testid='bot']").last
         bot.wait_for(timeout=30_000)

@@ -1,0 +1,219 @@
+"""Personas from seed files: building, all-or-nothing storage, the CLI, and use in real conversations."""
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from app.backends import ScriptedBackend
+from app.errors import PersonaError
+from app.service import ChatService
+from memory.embedder import WordLengthEmbedder
+from memory.memories import LongTermMemory
+from memory.schema import Memory, Persona as PersonaRow
+from memory.store import Store
+from personas import persona as personas
+from personas.builder import build, create
+from personas.cli import main as personas_cli
+from personas.seed import read_seed
+
+DATA = Path(__file__).parent / "data"
+LETTERS = DATA / "grandpa_letters.txt"
+GBK = DATA / "waigong_gbk.txt"
+
+
+def run(*args: str):  # noqa: ANN201
+    return CliRunner().invoke(personas_cli, list(args), catch_exceptions=False)
+
+
+@pytest.fixture
+def memory(store: Store, keepsake_home: Path) -> LongTermMemory:
+    return LongTermMemory(store, WordLengthEmbedder(), keepsake_home)
+
+
+def counts(store: Store) -> tuple[int, int]:
+    with store.session() as s:
+        return s.scalar(select(func.count(PersonaRow.id))), s.scalar(select(func.count(Memory.id)))
+
+
+def test_build_from_english_letters() -> None:
+    built = build([read_seed(LETTERS)])
+    p = built.persona
+    assert (p.name, built.name_source) == ("Grandpa", "sign-off")
+    assert p.style["greeting"] == "Dear Annie," and p.style["sign_off"] == "All my love, Grandpa"
+    assert p.style["language"] == "en" and "Annie" in p.style["forms_of_address"]
+    assert p.greeting.startswith("Dear Annie,")
+    assert 'close with "All my love, Grandpa"' in p.system_prompt
+    assert "{{char}}:" in p.example_dialogue and "Biscuit" in p.example_dialogue
+    names = {f["text"] for f in p.facts}
+    assert {"Biscuit", "Albert"} <= names and "Dear" not in names
+    assert len(built.chunks) >= 5 and p.sources[0]["sha256"] and p.sources[0]["pieces"] == 5
+
+
+def test_build_from_a_gbk_chinese_letter() -> None:
+    seed = read_seed(GBK)
+    assert seed.encoding == "gb18030"
+    built = build([seed])
+    p = built.persona
+    assert p.name == "外公" and p.style["language"] == "zh" and p.style["greeting"] == "亲爱的小明："
+    assert "小明" in p.style["forms_of_address"]
+    assert any(f["text"] == "外婆" and f["kind"] == "person" for f in p.facts)
+
+
+def test_name_falls_back_to_the_file_name(tmp_path: Path) -> None:
+    f = tmp_path / "aunt_mary.txt"
+    f.write_text("I went to the market today.\n\nIt was sunny and I bought apples.", encoding="utf-8")
+    built = build([read_seed(f)])
+    assert (built.persona.name, built.name_source) == ("Aunt Mary", "file name")
+
+
+@pytest.mark.parametrize("name", ["../evil", "a/b", "x\\y", ".hidden", "bad\x00name", "  ", "n" * 101])
+def test_bad_names_are_refused(name: str) -> None:
+    with pytest.raises(PersonaError):
+        personas.validate_name(name)
+    if name.strip():
+        with pytest.raises(PersonaError):
+            build([read_seed(LETTERS)], name=name)
+
+
+def test_create_is_all_or_nothing(store: Store, memory: LongTermMemory) -> None:
+    uid = store.user_id()
+    built = build([read_seed(LETTERS)])
+    pid = create(memory, uid, built)
+    n_personas, n_memories = counts(store)
+    assert (n_personas, n_memories) == (1, len(set(built.chunks)))
+    with pytest.raises(PersonaError, match="already have a persona named 'Grandpa'"):
+        create(memory, uid, build([read_seed(LETTERS)]))
+    assert counts(store) == (n_personas, n_memories)
+
+    class Broken(WordLengthEmbedder):
+        def embed(self, texts):  # noqa: ANN001, ANN201
+            raise RuntimeError("disk on fire")
+
+    with pytest.raises(RuntimeError):
+        create(LongTermMemory(store, Broken(), memory.directory.parent), uid, build([read_seed(LETTERS)], name="Other"))
+    assert counts(store) == (n_personas, n_memories)
+    # The seed memories are searchable, and shared by the persona's conversations.
+    hits = memory.search("Biscuit chased a hare", persona_id=pid, user_id=uid, min_score=0.0, k=1)
+    assert hits and hits[0].kind == "seed"
+
+
+def test_personas_are_private_to_their_owner(store: Store, memory: LongTermMemory) -> None:
+    a, b = store.user_id("a"), store.user_id("b")
+    pid = create(memory, a, build([read_seed(LETTERS)]))
+    with pytest.raises(Exception, match="no persona"):
+        personas.find(store, b, "Grandpa")
+    with pytest.raises(Exception, match="no persona"):
+        personas.get(store, b, pid)
+    svc = ChatService(load_settings_without_memory(), backend=ScriptedBackend(), store=store)
+    with pytest.raises(Exception, match="no persona"):
+        svc.send(b, "hello", persona_id=pid)
+
+
+def load_settings_without_memory():  # noqa: ANN201
+    from app.settings import load_settings
+
+    return load_settings(memory=False)
+
+
+def test_cli_create_list_show_edit_facts_delete(keepsake_home: Path) -> None:
+    out = run("create", "--seed", str(LETTERS), "--embedder", "fake")
+    assert "Created persona 'Grandpa' (name from sign-off)" in out.stdout and "5 pieces" in out.stdout
+    listed = json.loads(run("list", "--json", "--embedder", "fake").stdout)
+    assert [p["name"] for p in listed] == ["Grandpa"]
+    shown = run("show", "Grandpa", "--embedder", "fake").stdout
+    assert "greeting:\n  Dear Annie," in shown and "grandpa_letters.txt  utf-8  5 pieces" in shown
+    assert run("edit", "Grandpa", "--description", "A farmer from Yorkshire.", "--real-person", "--embedder", "fake").exit_code == 0
+    data = json.loads(run("show", "Grandpa", "--json", "--embedder", "fake").stdout)
+    assert data["description"] == "A farmer from Yorkshire." and data["real_person"] is True
+    facts = run("facts", "Grandpa", "--embedder", "fake").stdout
+    biscuit = next(int(line.split()[0]) for line in facts.splitlines() if " Biscuit " in line)
+    run("facts", "Grandpa", "--accept", str(biscuit), "--embedder", "fake")
+    lore = json.loads(run("show", "Grandpa", "--json", "--embedder", "fake").stdout)["lorebook"]
+    assert lore[0]["keys"] == ["Biscuit"] and "Biscuit" in lore[0]["content"]
+    bad = CliRunner().invoke(personas_cli, ["edit", "Grandpa", "--name", "../x", "--embedder", "fake"])
+    assert bad.exit_code == 2 and "invalid persona name" in bad.stderr
+    assert run("add-seed", "Grandpa", str(GBK), "--embedder", "fake").exit_code == 0
+    again = CliRunner().invoke(personas_cli, ["add-seed", "Grandpa", str(GBK), "--embedder", "fake"])
+    assert again.exit_code == 2 and "already a seed" in again.stderr
+    assert run("delete", "Grandpa", "--yes", "--embedder", "fake").exit_code == 0
+    assert json.loads(run("list", "--json", "--embedder", "fake").stdout) == []
+
+
+def test_cli_bad_seed_is_a_clean_error_and_writes_nothing(tmp_path: Path, keepsake_home: Path) -> None:
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    result = CliRunner().invoke(personas_cli, ["create", "--seed", str(LETTERS), "--seed", str(empty)])
+    assert result.exit_code == 2 and "empty.txt is empty" in result.stderr and "Traceback" not in result.output
+    assert not (keepsake_home / "keepsake.db").exists() or json.loads(run("list", "--json").stdout) == []
+
+
+def test_persona_shapes_the_prompt(settings, store: Store, memory: LongTermMemory) -> None:  # noqa: ANN001
+    uid = store.user_id()
+    built = build([read_seed(LETTERS)], real_person=True)
+    built.persona.lorebook = [personas.LoreEntry(keys=["tractor"], content="{{char}}'s tractor is a red Ferguson."),
+                              personas.LoreEntry(keys=[], content="{{char}} lives in Yorkshire.", constant=True)]
+    built.persona.post_history_instructions = "Answer as {{char}} in two sentences."
+    pid = create(memory, uid, built)
+    scripted = ScriptedBackend().enqueue("Hello love", "It is red")
+    svc = ChatService(settings, backend=scripted, store=store, memory=memory)
+    live = svc.send(uid, "Hello Grandpa!", persona_id=pid)
+    live.run()
+    thread = store.thread(uid, live.conversation_id)
+    assert [m.role for m in thread] == ["notice", "assistant", "user", "assistant"]
+    assert thread[0].content.startswith("This is an AI simulation of Grandpa based on 5 letters")
+    assert thread[1].content.startswith("Dear Annie,")
+    system = scripted.calls[0][0]["content"]
+    assert system.startswith("You are Grandpa.") and "Grandpa lives in Yorkshire." in system
+    assert "Examples of how you write:" in system and "{{char}}" not in system
+    assert scripted.calls[0][1] == {"role": "assistant", "content": thread[1].content}  # the greeting is history
+    svc.send(uid, "How is the tractor?", conversation_id=live.conversation_id).run()
+    last = scripted.calls[1][-1]["content"]
+    assert "Grandpa's tractor is a red Ferguson." in last and "[Answer as Grandpa in two sentences.]" in last
+    assert scripted.calls[1][0]["content"] == system  # stable system prompt: the KV cache prefix holds
+
+
+def test_pause_and_end(settings, store: Store, memory: LongTermMemory) -> None:  # noqa: ANN001
+    uid = store.user_id()
+    pid = create(memory, uid, build([read_seed(LETTERS)], real_person=True))
+    svc = ChatService(settings, backend=ScriptedBackend(), store=store, memory=memory)
+    conv = svc.start_conversation(uid, pid)
+    store.set_state(uid, conv.id, "paused")
+    with pytest.raises(Exception, match="paused; resume it"):
+        svc.send(uid, "hi", conversation_id=conv.id)
+    store.set_state(uid, conv.id, "active")
+    svc.send(uid, "hi", conversation_id=conv.id).run()
+    store.set_state(uid, conv.id, "ended")
+    with pytest.raises(Exception, match="ended; start a new one"):
+        svc.send(uid, "hi", conversation_id=conv.id)
+    with pytest.raises(Exception, match="was ended"):
+        store.set_state(uid, conv.id, "active")
+
+
+def test_real_conversation_with_a_persona(settings, llama, store: Store, keepsake_home: Path, real_embedder) -> None:  # noqa: ANN001
+    """The real model, the real embedder: greeting, style prompt and a recalled seed passage."""
+    memory = LongTermMemory(store, real_embedder, keepsake_home)
+    uid = store.user_id()
+    pid = create(memory, uid, build([read_seed(LETTERS)], real_person=True))
+    svc = ChatService(settings, backend=llama, store=store, memory=memory)
+    live = svc.send(uid, "Grandpa, do you remember the day the pond froze?", persona_id=pid,
+                    sampling=settings.sampling.model_copy(update={"seed": 3, "max_tokens": 60}))
+    reply = live.run()
+    assert reply.text.strip()
+    messages = live.turn.plan.messages
+    assert messages[0]["content"].startswith("You are Grandpa.") and "Dear Annie," in messages[0]["content"]
+    assert messages[1]["content"].startswith("Dear Annie, it's so good to hear from you.")
+    assert "The pond froze on Tuesday" in messages[-1]["content"]  # the seed passage was recalled
+    shown = [m.role for m in store.thread(uid, live.conversation_id)]
+    assert shown == ["notice", "assistant", "user", "assistant"]
+
+
+def test_ask_with_persona_shows_the_disclosure(keepsake_home: Path) -> None:
+    from app.cli import main as app_cli
+
+    run("create", "--seed", str(LETTERS), "--real-person", "--embedder", "fake")
+    result = CliRunner().invoke(app_cli, ["ask", "--persona", "Grandpa", "Hello", "--model", "echo", "--embedder", "fake"])
+    assert result.exit_code == 0, result.output
+    assert "[This is an AI simulation of Grandpa" in result.stderr and result.stdout.startswith("echo: ")
