@@ -58,3 +58,9 @@ class PersonaError(KeepsakeError):
     """A persona cannot be created or changed as asked (bad name, duplicate, unknown field)."""
 
     exit_code = 2
+
+
+class CardError(KeepsakeError):
+    """A character card file is malformed or not a card."""
+
+    exit_code = 2
