@@ -108,6 +108,14 @@ def persona_from_card(obj: Any) -> Persona:
         raise CardError(f"card field {'.'.join(map(str, err['loc']))}: {err['msg']}") from None
 
 
+def v3_defaults() -> dict:
+    """The V3-only fields of a card converted from V2."""
+    now = int(datetime.now(timezone.utc).timestamp())
+    return {"nickname": "", "creator_notes_multilingual": {}, "source": [], "group_only_greetings": [],
+            "creation_date": now, "modification_date": now,
+            "assets": [{"type": "icon", "uri": "ccdefault:", "name": "main", "ext": "png"}]}
+
+
 def _convert(obj: dict, version: Version) -> dict:
     """The original card moved to ``version`` (V1 and V2 -> V3 gain the V3 fields; V3 -> V2 stashes them)."""
     spec, data = card_data(obj)
@@ -116,15 +124,13 @@ def _convert(obj: dict, version: Version) -> dict:
         data = {k: data[k] for k in ("name", *FIELDS.values()) if k in data}
     if version == "v3" and spec != "chara_card_v3":
         stash = data.get("extensions", {}).pop("keepsake_v3", {}) if isinstance(data.get("extensions"), dict) else {}
-        now = int(datetime.now(timezone.utc).timestamp())
-        defaults = {"nickname": "", "creator_notes_multilingual": {}, "source": [], "group_only_greetings": [],
-                    "creation_date": now, "modification_date": now,
-                    "assets": [{"type": "icon", "uri": "ccdefault:", "name": "main", "ext": "png"}]}
-        data.update({k: stash.get(k, v) for k, v in defaults.items()})
+        data.update({k: stash.get(k, v) for k, v in v3_defaults().items()})
         return {"spec": "chara_card_v3", "spec_version": "3.0", "data": data}
     if version == "v2" and spec == "chara_card_v3":
         stash = {k: data.pop(k) for k in V3_ONLY if k in data}
-        if stash:
+        defaults = v3_defaults()
+        # Only worth keeping when it says something beyond the defaults a V2 -> V3 conversion adds.
+        if any(v != defaults[k] for k, v in stash.items() if not k.endswith("_date")):
             data.setdefault("extensions", {})["keepsake_v3"] = stash
         return {"spec": "chara_card_v2", "spec_version": "2.0", "data": data}
     if spec == "chara_card_v1":

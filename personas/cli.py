@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import tempfile
 from pathlib import Path
@@ -221,3 +222,59 @@ def facts(name: str, accept: tuple[int, ...], reject: tuple[int, ...], user: str
         personas.save(service.store, uid, pid, p)
     for i, f in enumerate(found, start=1):
         click.echo(f"{i:>3}  {f['status']:<9} {f['kind']:<6} {f['text']:<20} ({f['count']}x) {f['example'][:70]}")
+
+
+@main.command("export")
+@click.argument("name")
+@click.option("--format", "fmt", type=click.Choice(["card-json", "card-png", "yaml"]), default="card-png", show_default=True)
+@click.option("--card-version", type=click.Choice(["v2", "v3"]), default="v3", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Default: NAME.png/.json/.yaml here.")
+@common
+def export(name: str, fmt: str, card_version: str, output: Path | None, user: str, **kwargs: Any) -> None:
+    """Export a persona as a Character Card (JSON or PNG) or as YAML."""
+    from personas import cards
+
+    service, uid = _context(kwargs, user)
+    pid, p = personas.find(service.store, uid, name)
+    safe = re.sub(r"[^\w.-]+", "_", p.name).strip("._") or f"persona-{pid}"
+    if fmt == "yaml":
+        import yaml
+
+        data = yaml.safe_dump(p.model_dump(mode="json", exclude={"card"}), allow_unicode=True, sort_keys=False).encode()
+    else:
+        card = cards.card_from_persona(p, card_version)  # type: ignore[arg-type]
+        if fmt == "card-json":
+            data = json.dumps(card, ensure_ascii=False, indent=2).encode("utf-8")
+        else:
+            avatar = avatar_path(service, pid)
+            data = cards.card_png(card, avatar.read_bytes() if avatar.exists() else None)
+    output = output or Path(f"{safe}.{ {'card-json': 'json', 'card-png': 'png', 'yaml': 'yaml'}[fmt] }")
+    cards.write_atomic(output, data)
+    click.echo(f"wrote {output}")
+
+
+@main.command("import")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--name", help="Import under another name (e.g. when you already have one with the card's name).")
+@common
+def import_(file: Path, name: str | None, user: str, **kwargs: Any) -> None:
+    """Import a Character Card V1/V2/V3 (JSON, or PNG with the card embedded)."""
+    from personas import cards
+
+    persona, image = cards.read_card(file)
+    if name:
+        persona.name = name
+    service, uid = _context(kwargs, user)
+    with service.store.session() as s:
+        pid = personas.insert(s, uid, persona)
+    if image:
+        avatar = avatar_path(service, pid)
+        avatar.parent.mkdir(parents=True, exist_ok=True)
+        cards.write_atomic(avatar, image)
+    click.echo(f"Imported persona {persona.name!r} (id {pid}) from a {persona.card.get('spec', 'chara_card_v1') if persona.card else 'card'}"
+               f"{' with its avatar' if image else ''}")
+
+
+def avatar_path(service, persona_id: int) -> Path:  # type: ignore[no-untyped-def]
+    """Where a persona's avatar lives: named by id, inside the data directory, whatever the persona's name."""
+    return service.settings.home / "personas" / str(int(persona_id)) / "avatar.png"
