@@ -20,15 +20,38 @@ from app.service import ChatService  # noqa: E402
 ChatHistory = list[dict[str, Any]]
 
 
+def shown(service: ChatService, user_id: int, conversation_id: int | None) -> ChatHistory:
+    """A stored conversation as chat messages; a notice (the real-person disclosure) is shown as one too."""
+    if conversation_id is None:
+        return []
+    return [{"role": "assistant" if m.role in ("assistant", "notice") else "user",
+             "content": f"ℹ️ *{m.content}*" if m.role == "notice" else m.content}
+            for m in service.store.thread(user_id, conversation_id)]
+
+
+def open_chat(service: ChatService, user_id: int, persona_id: int | None) -> tuple[ChatHistory, int | None]:
+    """A new chat: with a persona it opens at once with its disclosure and greeting."""
+    if persona_id is None:
+        return [], None
+    conv = service.start_conversation(user_id, persona_id)
+    return shown(service, user_id, conv.id), conv.id
+
+
+def persona_choices(service: ChatService, user_id: int) -> list[tuple[str, int | None]]:
+    from personas.persona import list_personas
+
+    return [("No persona", None)] + [(p.name, pid) for pid, p in list_personas(service.store, user_id)]
+
+
 def respond(service: ChatService, user_id: int, message: str, history: ChatHistory,
-            conversation_id: int | None) -> Iterator[tuple[ChatHistory, int | None, str]]:
+            conversation_id: int | None, persona_id: int | None = None) -> Iterator[tuple[ChatHistory, int | None, str]]:
     """Stream one turn: yields (messages shown, conversation id, text box value) as the reply grows.
 
     Errors become a readable assistant message instead of a stack trace or a frozen spinner.
     """
     history = list(history) + [{"role": "user", "content": message}]
     try:
-        live = service.send(user_id, message, conversation_id=conversation_id)
+        live = service.send(user_id, message, conversation_id=conversation_id, persona_id=persona_id)
     except KeepsakeError as exc:
         yield history + [{"role": "assistant", "content": f"⚠️ {exc}"}], conversation_id, message
         return
@@ -50,6 +73,8 @@ def build_app(service: ChatService, user_name: str = "local") -> gr.Blocks:
     with gr.Blocks(title="Keepsake") as demo:
         gr.Markdown("## Keepsake")
         conversation = gr.State(None)
+        persona = gr.Dropdown(choices=persona_choices(service, user_id), value=None, label="Persona",
+                              elem_id="persona", interactive=True)
         chatbot = gr.Chatbot(label="Conversation", height=520, elem_id="chat")
         with gr.Row():
             box = gr.Textbox(placeholder="Write a message…", show_label=False, scale=8, elem_id="message",
@@ -58,15 +83,23 @@ def build_app(service: ChatService, user_name: str = "local") -> gr.Blocks:
             stop = gr.Button("Stop", scale=1, elem_id="stop")
         new = gr.Button("New chat", size="sm", elem_id="new-chat")
 
-        def handler(message: str, history: ChatHistory, conversation_id: int | None):  # type: ignore[no-untyped-def]
-            yield from respond(service, user_id, message, history, conversation_id)
+        def handler(message: str, history: ChatHistory, conversation_id: int | None, persona_id: int | None):  # type: ignore[no-untyped-def]
+            yield from respond(service, user_id, message, history, conversation_id, persona_id)
+
+        def start(persona_id: int | None):  # type: ignore[no-untyped-def]
+            try:
+                return *open_chat(service, user_id, persona_id), ""
+            except KeepsakeError as exc:
+                return [{"role": "assistant", "content": f"⚠️ {exc}"}], None, ""
 
         events = [
-            trigger(handler, [box, chatbot, conversation], [chatbot, conversation, box])
+            trigger(handler, [box, chatbot, conversation, persona], [chatbot, conversation, box])
             for trigger in (box.submit, send.click)
         ]
         stop.click(None, cancels=events)
-        new.click(lambda: ([], None, ""), None, [chatbot, conversation, box])
+        new.click(start, persona, [chatbot, conversation, box])
+        persona.change(start, persona, [chatbot, conversation, box])
+        demo.load(lambda: gr.Dropdown(choices=persona_choices(service, user_id)), None, persona)
     return demo
 
 

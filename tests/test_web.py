@@ -83,3 +83,27 @@ def test_first_page_streams_a_real_reply(browser, llama, settings, tmp_path) -> 
         assert stored[-1].content.strip() == final.strip() or final.startswith(stored[-1].content.strip()[:20])
     finally:
         demo.close()
+
+
+def test_persona_picker_opens_with_greeting_and_disclosure(settings, tmp_path) -> None:  # noqa: ANN001
+    from memory.embedder import WordLengthEmbedder
+    from memory.memories import LongTermMemory
+    from personas.builder import build, create
+    from personas.seed import read_seed
+
+    from app.web import open_chat, persona_choices
+
+    store = Store(f"sqlite:///{tmp_path / 'p.db'}")
+    memory = LongTermMemory(store, WordLengthEmbedder(), settings.home)
+    uid = store.user_id()
+    pid = create(memory, uid, build([read_seed(Path(__file__).parent / "data" / "grandpa_letters.txt")], real_person=True))
+    scripted = ScriptedBackend().enqueue("Hello Annie")
+    svc = ChatService(settings, backend=scripted, store=store, memory=memory)
+    assert persona_choices(svc, uid) == [("No persona", None), ("Grandpa", pid)]
+    history, conversation_id = open_chat(svc, uid, pid)
+    assert history[0]["content"].startswith("ℹ️ *This is an AI simulation of Grandpa")
+    assert history[1] == {"role": "assistant", "content": "Dear Annie, it's so good to hear from you."}
+    frames = list(respond(svc, uid, "Hi Grandpa", history, conversation_id, pid))
+    assert frames[-1][0][-1]["content"] == "Hello Annie" and frames[-1][1] == conversation_id
+    assert scripted.calls[0][0]["content"].startswith("You are Grandpa.")
+    assert persona_choices(svc, store.user_id("stranger")) == [("No persona", None)]
