@@ -21,7 +21,8 @@ from app.settings import Settings, load_settings
 
 MODEL_FLAGS = ("model", "backend", "n_ctx", "n_threads", "n_gpu_layers", "parallel", "remote_url", "remote_model",
                "temperature", "top_p", "top_k", "min_p", "repeat_penalty", "seed", "max_tokens", "stop",
-               "memory", "embedder", "memory_k", "memory_min_score")
+               "memory", "embedder", "memory_k", "memory_min_score", "safety", "safety_mode", "safety_best_of",
+               "safety_threshold", "safety_judge", "safety_judge_model", "allow_adult")
 STORE_FLAGS = ("home", "database_url")
 SERVE_FLAGS = ("host", "port")
 
@@ -124,6 +125,8 @@ def ask(message: str, persona: str | None, conversation_id: int | None, user: st
         if not as_json:
             click.echo(piece, nl=False)
             sys.stdout.flush()
+    if live.replaced and not as_json:
+        click.echo(f"\n[withdrawn by the safety filter]\n{live.text}", nl=False)
     reply = live.reply
     assert reply is not None
     if as_json:
@@ -137,6 +140,7 @@ def ask(message: str, persona: str | None, conversation_id: int | None, user: st
             "timings": {"ttft_s": round(reply.ttft_s, 4), "total_s": round(reply.total_s, 4),
                         "tokens_per_s": round(reply.tokens_per_s, 2)},
             "prompt": {"history_dropped": live.turn.plan.history_dropped},
+            "safety": live.outcome.audit() if live.outcome else None,
         }, ensure_ascii=False))
     else:
         click.echo()
@@ -195,6 +199,8 @@ def chat(persona: str | None, conversation_id: int | None, user: str, **kwargs: 
             for piece in live:
                 click.echo(piece, nl=False)
                 sys.stdout.flush()
+            if live.replaced:
+                click.echo(f"\n[withdrawn by the safety filter]\n{live.text}", nl=False)
         except KeyboardInterrupt:
             click.echo(" [stopped]", nl=False)
         click.echo()

@@ -10,63 +10,104 @@ the embedder are loaded on first use.
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import replace
 
 from app import persona_prompt
 from app.backends import ChatBackend, Message, load_backend
 from app.chat import ChatEngine, Reply, Turn
 from app.errors import EmptyMessage, KeepsakeError, NotFound
 from app.settings import Sampling, Settings
-from memory.embedder import load_embedder
+from memory.embedder import PACKAGED_NAME, load_embedder
 from memory.memories import LongTermMemory
 from memory.store import ConversationRecord, MessageRecord, Store
 from memory.summaries import fold_count, summarize
 from personas import persona as personas
 from personas.persona import Persona
+from safety.filter import Outcome, SafetyFilter
+from safety.judges import EmbeddingJudge, Judge, LLMJudge
+from safety.policy import SAFE
 
 PARTIAL_SAVE_S = 0.5
 
 
-@dataclass
 class LiveReply:
-    """A reply being generated and persisted. Iterate for text pieces; then read ``reply``."""
+    """A reply being generated, filtered and persisted. Iterate for text pieces; then read ``reply``.
 
-    service: ChatService
-    turn: Turn
-    user_id: int
-    conversation: ConversationRecord
-    user_message: MessageRecord
-    message_id: int
-    reply: Reply | None = None
+    With the safety filter in ``hold`` mode nothing is yielded until the reply has been judged (then
+    the chosen text comes as one piece); in ``stream`` mode pieces come as generated and, if the
+    filter withdraws the reply, ``replaced`` is set and ``text`` holds what to show instead.
+    """
+
+    def __init__(self, service: ChatService, turn: Turn, user_id: int, conversation: ConversationRecord,
+                 user_message: MessageRecord, message_id: int, persona: Persona | None = None) -> None:
+        self.service, self.turn, self.user_id = service, turn, user_id
+        self.conversation, self.user_message, self.message_id = conversation, user_message, message_id
+        self.persona = persona
+        self.reply: Reply | None = None
+        self.outcome: Outcome | None = None
+        self.replaced = False
+        self.text = ""
 
     @property
     def conversation_id(self) -> int:
         return self.conversation.id
 
+    def _regenerate(self, instruction: str) -> str:
+        """Another attempt at this reply, with ``instruction`` read just before the user's message."""
+        plan = copy.deepcopy(self.turn.plan)
+        plan.messages[-1]["content"] = f"[{instruction}]\n\n{plan.messages[-1]['content']}"
+        self.turn = Turn(self.turn.backend, plan, self.turn.sampling)
+        return self.turn.run().text
+
     def __iter__(self) -> Iterator[str]:
         store = self.service.store
+        safety = self.service.safety
         saved_at = time.monotonic()
         status = "interrupted"
+        shown = ""
         try:
-            for piece in self.turn:
-                yield piece
+            source: Iterator[str] = iter(self.turn)
+            # A request the judge already finds unsafe is held even in stream mode: nothing of a
+            # likely-harmful reply reaches the screen before it is scored.
+            hold = safety is not None and (safety.settings.mode == "hold"
+                                           or safety.judge.judge(self.user_message.content).category != SAFE)
+            if safety is not None and not hold:
+                source = safety.watch(self.user_message.content, source)
+            for piece in source:
+                if not hold:
+                    shown += piece
+                    yield piece
                 if time.monotonic() - saved_at > PARTIAL_SAVE_S:
                     store.save_partial(self.message_id, self.turn.text)
                     saved_at = time.monotonic()
+            self.text = self.turn.text
+            if safety is not None:
+                address = (self.persona.style.get("forms_of_address") or [""])[0] if self.persona else ""
+                self.outcome = safety.review(self.user_message.content, self.turn.text, self._regenerate,
+                                             name=self.persona.name if self.persona else "", address=address)
+                self.text = self.outcome.text
+                if hold:
+                    yield self.text
+                elif self.text != shown:
+                    self.replaced = True
             status = "complete"
         finally:
-            self.reply = self.turn.result()
+            result = self.turn.result()
+            text = self.text or self.turn.text
+            self.reply = replace(result, text=text, completion_tokens=self.turn.backend.count_text(text))
             store.finish_message(
                 self.message_id,
-                self.reply.text,
+                text,
                 status=status,
                 token_count=self.reply.completion_tokens,
                 prompt_tokens=self.reply.prompt_tokens,
                 ttft_ms=round(self.reply.ttft_s * 1000, 1),
                 total_ms=round(self.reply.total_s * 1000, 1),
+                **(self.outcome.audit() if self.outcome else {}),
             )
         self.service.remember_turn(self)
 
@@ -82,10 +123,11 @@ class ChatService:
     """Settings, model, store, memory and engine together; one instance serves every user."""
 
     def __init__(self, settings: Settings, *, backend: ChatBackend | None = None, store: Store | None = None,
-                 memory: LongTermMemory | None = None) -> None:
+                 memory: LongTermMemory | None = None, safety: SafetyFilter | None = None) -> None:
         self.settings = settings
         self._backend = backend
         self._memory = memory
+        self._safety = safety
         self._load_lock = threading.Lock()
         self.store = store or Store(settings.db_url)
 
@@ -114,6 +156,30 @@ class ChatService:
         self.backend
         if self.memory is not None and hasattr(self.memory.embedder, "loaded"):
             self.memory.embedder.embed(["warm-up"])
+
+    @property
+    def safety(self) -> SafetyFilter | None:
+        """The safety filter (None when switched off); its judge loads on first use."""
+        if not self.settings.safety:
+            return None
+        if self._safety is None:
+            with self._load_lock:
+                if self._safety is None:
+                    self._safety = SafetyFilter(self._make_judge(), self.settings.safety_settings)
+        return self._safety
+
+    def _make_judge(self) -> Judge:
+        if self.settings.safety_judge == "llm":
+            from app.llama import LlamaCppBackend
+
+            model = self.settings.safety_judge_model
+            llm = LlamaCppBackend(model, n_ctx=4096).llm if model else getattr(self.backend, "llm", None)
+            if llm is None:
+                raise KeepsakeError("the llm safety judge needs a local GGUF model (safety_judge_model)")
+            return LLMJudge(llm)
+        # The classifier was trained on the packaged all-MiniLM-L6-v2: share memory's embedder only if it is that one.
+        shared = self.memory.embedder if self.memory is not None else None
+        return EmbeddingJudge(shared if shared is not None and shared.name == PACKAGED_NAME else load_embedder(""))
 
     @property
     def engine(self) -> ChatEngine:
@@ -238,7 +304,7 @@ class ChatService:
                                      token_count=self.backend.count_text(text))
         reply = store.add_message(user_id, conv.id, "assistant", "", status="streaming",
                                   model=self.backend.name, sampling=sampling.model_dump())
-        return LiveReply(self, turn, user_id, conv, user_msg, reply.id)
+        return LiveReply(self, turn, user_id, conv, user_msg, reply.id, self.persona(user_id, persona_id))
 
     def regenerate(self, user_id: int, conversation_id: int, sampling: Sampling | None = None) -> LiveReply:
         """A new alternative to the last reply; the old one is kept as a sibling."""
@@ -253,7 +319,7 @@ class ChatService:
         turn = self._plan(user_id, conv, conv.persona_id, last_user.content, thread[: thread.index(last_user)], sampling)
         reply = self.store.add_message(user_id, conversation_id, "assistant", "", parent_id=last_user.id,
                                        status="streaming", model=self.backend.name, sampling=sampling.model_dump())
-        return LiveReply(self, turn, user_id, conv, last_user, reply.id)
+        return LiveReply(self, turn, user_id, conv, last_user, reply.id, self.persona(user_id, conv.persona_id))
 
     def edit(self, user_id: int, message_id: int, text: str, sampling: Sampling | None = None) -> LiveReply:
         """Replace a user message with ``text`` and continue from there; the old branch is kept."""

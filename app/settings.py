@@ -78,6 +78,16 @@ class Settings(BaseSettings, Sampling):
     embedder: str = Field("", description="sentence-transformers model path for memory; empty means the packaged all-MiniLM-L6-v2.")
     memory_k: int = Field(4, ge=0, le=50, description="Most memories recalled into one prompt.")
     memory_min_score: float = Field(0.35, ge=-1.0, le=1.0, description="Least cosine similarity for a memory to be recalled.")
+    safety: bool = Field(True, description="Run the safety filter on every reply.")
+    safety_mode: Literal["hold", "stream"] = Field(
+        "stream", description="stream: show tokens, judge as the reply grows, withdraw if needed (requests judged "
+        "unsafe are always held); hold: score each reply before showing any of it.")
+    safety_best_of: int = Field(2, ge=0, le=8, description="Retries with a safety instruction before falling back.")
+    safety_threshold: float = Field(0.0, ge=-1.0, le=1.0, description="Least safety reward for a reply to be shown.")
+    safety_judge: Literal["embedding", "llm"] = Field(
+        "embedding", description="embedding: the shipped classifier; llm: a GGUF model reads the rubric.")
+    safety_judge_model: Path | None = Field(None, description="GGUF for the llm judge (default: the chat model).")
+    allow_adult: bool = Field(False, description="Allow explicit content between verified adults (never with minors).")
     host: str = Field("127.0.0.1", description="Address the web chat listens on.")
     port: int = Field(7860, ge=0, le=65535, description="Port the web chat listens on.")
     system_prompt: str = Field(
@@ -90,7 +100,7 @@ class Settings(BaseSettings, Sampling):
     def _absolute_home(cls, v: Path) -> Path:
         return v.expanduser().resolve()
 
-    @field_validator("model", mode="before")
+    @field_validator("model", "safety_judge_model", mode="before")
     @classmethod
     def _empty_model(cls, v: Any) -> Any:
         return None if v in ("", None) else v
@@ -110,6 +120,14 @@ class Settings(BaseSettings, Sampling):
     def sampling(self) -> Sampling:
         """The sampler defaults as their own object."""
         return Sampling(**{name: getattr(self, name) for name in SAMPLING_FIELDS})
+
+    @property
+    def safety_settings(self):  # type: ignore[no-untyped-def]
+        """The filter's settings as its own object."""
+        from safety.policy import SafetySettings
+
+        return SafetySettings(enabled=self.safety, allow_adult=self.allow_adult, threshold=self.safety_threshold,
+                              best_of=self.safety_best_of, mode=self.safety_mode)
 
     @property
     def db_url(self) -> str:

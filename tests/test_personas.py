@@ -150,7 +150,7 @@ def test_cli_bad_seed_is_a_clean_error_and_writes_nothing(tmp_path: Path, keepsa
     assert not (keepsake_home / "keepsake.db").exists() or json.loads(run("list", "--json").stdout) == []
 
 
-def test_persona_shapes_the_prompt(settings, store: Store, memory: LongTermMemory) -> None:  # noqa: ANN001
+def test_persona_shapes_the_prompt(unfiltered, store: Store, memory: LongTermMemory) -> None:  # noqa: ANN001
     uid = store.user_id()
     built = build([read_seed(LETTERS)], real_person=True)
     built.persona.lorebook = [personas.LoreEntry(keys=["tractor"], content="{{char}}'s tractor is a red Ferguson."),
@@ -158,7 +158,7 @@ def test_persona_shapes_the_prompt(settings, store: Store, memory: LongTermMemor
     built.persona.post_history_instructions = "Answer as {{char}} in two sentences."
     pid = create(memory, uid, built)
     scripted = ScriptedBackend().enqueue("Hello love", "It is red")
-    svc = ChatService(settings, backend=scripted, store=store, memory=memory)
+    svc = ChatService(unfiltered, backend=scripted, store=store, memory=memory)
     live = svc.send(uid, "Hello Grandpa!", persona_id=pid)
     live.run()
     thread = store.thread(uid, live.conversation_id)
@@ -175,10 +175,10 @@ def test_persona_shapes_the_prompt(settings, store: Store, memory: LongTermMemor
     assert scripted.calls[1][0]["content"] == system  # stable system prompt: the KV cache prefix holds
 
 
-def test_pause_and_end(settings, store: Store, memory: LongTermMemory) -> None:  # noqa: ANN001
+def test_pause_and_end(unfiltered, store: Store, memory: LongTermMemory) -> None:  # noqa: ANN001
     uid = store.user_id()
     pid = create(memory, uid, build([read_seed(LETTERS)], real_person=True))
-    svc = ChatService(settings, backend=ScriptedBackend(), store=store, memory=memory)
+    svc = ChatService(unfiltered, backend=ScriptedBackend(), store=store, memory=memory)
     conv = svc.start_conversation(uid, pid)
     store.set_state(uid, conv.id, "paused")
     with pytest.raises(Exception, match="paused; resume it"):

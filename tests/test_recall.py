@@ -7,10 +7,10 @@ from memory.prompt import MEMORY_HEADER
 from memory.store import Store
 
 
-def test_past_turn_is_recalled_in_a_new_conversation(settings, tmp_path, real_embedder) -> None:  # noqa: ANN001
+def test_past_turn_is_recalled_in_a_new_conversation(unfiltered, tmp_path, real_embedder) -> None:  # noqa: ANN001
     store = Store(f"sqlite:///{tmp_path / 'r.db'}")
     scripted = ScriptedBackend().enqueue("What a lovely name for a dog!", "Nice weather.", "I remember.")
-    svc = ChatService(settings, backend=scripted, store=store, memory=LongTermMemory(store, real_embedder, settings.home))
+    svc = ChatService(unfiltered, backend=scripted, store=store, memory=LongTermMemory(store, real_embedder, unfiltered.home))
     uid = store.user_id()
     first = svc.send(uid, "My dog is called Biscuit and he loves the beach.")
     first.run()
@@ -27,13 +27,13 @@ def test_past_turn_is_recalled_in_a_new_conversation(settings, tmp_path, real_em
     assert "Biscuit" not in scripted.calls[3][-1]["content"]
 
 
-def test_one_shot_commands_defer_embedding(settings, tmp_path) -> None:  # noqa: ANN001
+def test_one_shot_commands_defer_embedding(unfiltered, tmp_path) -> None:  # noqa: ANN001
     from memory.embedder import SentenceTransformerEmbedder
 
     store = Store(f"sqlite:///{tmp_path / 'r.db'}")
     embedder = SentenceTransformerEmbedder()
-    svc = ChatService(settings, backend=ScriptedBackend().enqueue("hello"), store=store,
-                      memory=LongTermMemory(store, embedder, settings.home))
+    svc = ChatService(unfiltered, backend=ScriptedBackend().enqueue("hello"), store=store,
+                      memory=LongTermMemory(store, embedder, unfiltered.home))
     svc.send(store.user_id(), "first message ever").run()
     assert not embedder.loaded  # nothing to recall, and the turn was stored for later embedding
     assert svc.memory.count(None, store.user_id()) == 1

@@ -85,7 +85,7 @@ def test_first_page_streams_a_real_reply(browser, llama, settings, tmp_path) -> 
         demo.close()
 
 
-def test_persona_picker_opens_with_greeting_and_disclosure(settings, tmp_path) -> None:  # noqa: ANN001
+def test_persona_picker_opens_with_greeting_and_disclosure(unfiltered, tmp_path) -> None:  # noqa: ANN001
     from memory.embedder import WordLengthEmbedder
     from memory.memories import LongTermMemory
     from personas.builder import build, create
@@ -94,11 +94,11 @@ def test_persona_picker_opens_with_greeting_and_disclosure(settings, tmp_path) -
     from app.web import open_chat, persona_choices
 
     store = Store(f"sqlite:///{tmp_path / 'p.db'}")
-    memory = LongTermMemory(store, WordLengthEmbedder(), settings.home)
+    memory = LongTermMemory(store, WordLengthEmbedder(), unfiltered.home)
     uid = store.user_id()
     pid = create(memory, uid, build([read_seed(Path(__file__).parent / "data" / "grandpa_letters.txt")], real_person=True))
     scripted = ScriptedBackend().enqueue("Hello Annie")
-    svc = ChatService(settings, backend=scripted, store=store, memory=memory)
+    svc = ChatService(unfiltered, backend=scripted, store=store, memory=memory)
     assert persona_choices(svc, uid) == [("No persona", None), ("Grandpa", pid)]
     history, conversation_id = open_chat(svc, uid, pid)
     assert history[0]["content"].startswith("ℹ️ *This is an AI simulation of Grandpa")

@@ -1,0 +1,3 @@
+from safety.cli import main
+
+main(prog_name="python -m safety")

@@ -1,0 +1,123 @@
+"""The safety filter at chat time: score each reply with the reward, then pass, repair or block.
+
+For every turn: judge the request; generate; judge the reply and compute the expected reward. At or
+above the threshold the reply is shown as it is (``passed``). Below it, the reply is generated again
+with a steering instruction, up to ``best_of`` times, and the best-rewarded attempt wins
+(``repaired``); if none reaches the threshold, a refusal in the persona's voice is shown instead
+(``blocked``), or, when the request is about self-harm, a supportive message with help lines
+(``supported``). The same path repairs over-refusals: a refusal of a safe request scores negative,
+and the retry is told to answer.
+
+Streaming trade-off (``mode``): ``hold`` scores the whole reply before showing anything (safe,
+but the first token waits for the whole reply); ``stream`` shows tokens as they come and judges the
+growing reply every ``STREAM_CHECK_CHARS`` characters, stopping at once when disallowed content
+becomes likely, then replacing what was shown (fast first token, but a harmful fragment may be on
+screen for a moment before it is withdrawn).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from safety.judges import Judge, Verdict
+from safety.policy import CATEGORIES, SAFE, SafetySettings
+from safety.reward import expected_reward
+
+STREAM_CHECK_CHARS = 160
+STREAM_STOP_P = 0.6
+HELP_LINES = "in the UK and Ireland the Samaritans on 116 123, in the US 988, or your local emergency number"
+
+
+@dataclass
+class Outcome:
+    """The reply to show and the audit record of how it was chosen."""
+
+    text: str
+    action: str  # passed | repaired | blocked | supported
+    category: str
+    reward: float
+    verdict: Verdict
+    attempts: list[dict] = field(default_factory=list)
+
+    def audit(self) -> dict:
+        """The columns stored with the message."""
+        return {
+            "safety_category": self.category,
+            "safety_class": self.verdict.reply_class,
+            "safety_reward": round(self.reward, 4),
+            "safety_action": self.action,
+            "safety_scores": {"request": {k: round(v, 4) for k, v in self.verdict.prompt.items()},
+                              "reply": {k: round(v, 4) for k, v in (self.verdict.reply or {}).items()},
+                              "judge": self.verdict.judge, "attempts": self.attempts},
+        }
+
+
+def steering(category: str) -> str:
+    """The instruction added to a retry."""
+    if category == SAFE:
+        return ("The user's request is safe and harmless. Answer it helpfully and directly, in character, "
+                "without refusing, warning or lecturing.")
+    if category == "self_harm":
+        return ("The user may be in distress. Do not give any method or encouragement. Acknowledge their feelings "
+                "warmly, in character, and gently encourage them to reach someone they trust or a crisis line.")
+    return (f"The request asks for something not allowed ({CATEGORIES[category].disallowed}) Do not provide it. "
+            "Decline in one or two kind sentences, in character, without lecturing, and offer to talk about something else.")
+
+
+def fallback(category: str, name: str = "", address: str = "") -> str:
+    """What is shown when no attempt is safe: a refusal in the persona's voice, or support for distress."""
+    dear = address or "dear"
+    if category == "self_harm":
+        return (f"I'm so sorry you're hurting, {dear}. You matter to me, and you don't have to carry this alone. "
+                f"Please talk to someone you trust tonight, or call a crisis line: {HELP_LINES}.")
+    return f"I'm sorry, {dear}, but I won't help with that. Let's talk about something else."
+
+
+class SafetyFilter:
+    """Scores replies with a judge and the reward table, and decides what is shown."""
+
+    def __init__(self, judge: Judge, settings: SafetySettings | None = None) -> None:
+        self.judge = judge
+        self.settings = settings or SafetySettings()
+
+    def score(self, prompt: str, reply: str) -> tuple[Verdict, float]:
+        verdict = self.judge.judge(prompt, reply)
+        if verdict.category != SAFE and not self.settings.disallowed(verdict.category):
+            verdict.prompt = {**verdict.prompt, SAFE: 1.0}  # allowed here (adult content for verified adults)
+        return verdict, expected_reward(verdict)
+
+    def review(self, prompt: str, first: str, regenerate: Callable[[str], str], *, name: str = "",
+               address: str = "") -> Outcome:
+        """Decide what to show for ``first``; ``regenerate(instruction)`` produces another attempt."""
+        verdict, reward = self.score(prompt, first)
+        attempts = [{"reward": round(reward, 4), "class": verdict.reply_class}]
+        category = verdict.category
+        if reward >= self.settings.threshold:
+            return Outcome(first, "passed", category, reward, verdict, attempts)
+        best = (reward, first, verdict)
+        for _ in range(self.settings.best_of):
+            text = regenerate(steering(category))
+            v, r = self.score(prompt, text)
+            attempts.append({"reward": round(r, 4), "class": v.reply_class})
+            if r > best[0]:
+                best = (r, text, v)
+            if r >= self.settings.threshold:
+                break
+        reward, text, verdict = best
+        if reward >= self.settings.threshold:
+            return Outcome(text, "repaired", category, reward, verdict, attempts)
+        action = "supported" if category == "self_harm" else "blocked"
+        return Outcome(fallback(category, name, address), action, category, reward, verdict, attempts)
+
+    def watch(self, prompt: str, pieces: Iterator[str]) -> Iterator[str]:
+        """Stream mode: pass pieces through, stopping early once the reply likely holds disallowed content."""
+        text, checked = "", 0
+        for piece in pieces:
+            text += piece
+            yield piece
+            if len(text) - checked >= STREAM_CHECK_CHARS:
+                checked = len(text)
+                verdict = self.judge.judge(prompt, text)
+                if verdict.reply and verdict.reply["C"] >= STREAM_STOP_P:
+                    return
