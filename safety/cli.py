@@ -1,0 +1,86 @@
+"""``python -m safety``: score JSONL files with the shipped judge, and run the evaluation.
+
+``score`` is a contract other tools rely on: one output line per input line, in order, with at least
+``unsafe``, ``categories``, ``reply_class`` (when a response was given) and ``reward``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from app.cli import KeepsakeGroup
+from app.errors import KeepsakeError
+from safety.policy import SAFE
+from safety.reward import expected_reward
+
+
+def _judge():  # type: ignore[no-untyped-def]
+    from memory.embedder import load_embedder
+    from safety.judges import EmbeddingJudge
+
+    return EmbeddingJudge(load_embedder(""))
+
+
+@click.group(cls=KeepsakeGroup)
+def main() -> None:
+    """Keepsake's safety classifier and its evaluation."""
+
+
+@main.command()
+@click.option("--input", "source", type=click.Path(path_type=Path), required=True,
+              help='JSONL with {"prompt": ..., "response": ...} per line ("response" optional); - for stdin.')
+@click.option("--output", type=click.Path(path_type=Path), help="Write here instead of stdout.")
+@click.option("--batch", type=int, default=64, show_default=True)
+def score(source: Path, output: Path | None, batch: int) -> None:
+    """Score requests (and replies) line by line."""
+    lines = (sys.stdin if str(source) == "-" else _open(source)).read().splitlines()
+    rows = []
+    for n, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+            prompt, response = obj["prompt"], obj.get("response")
+            if not isinstance(prompt, str) or not (response is None or isinstance(response, str)):
+                raise TypeError
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
+            raise KeepsakeError(f"line {n} of {source}: expected a JSON object with a string \"prompt\" "
+                                "and an optional string \"response\"") from None
+        rows.append((prompt, response))
+    judge = _judge()
+    out = open(output, "w", encoding="utf-8") if output else sys.stdout  # noqa: SIM115
+    try:
+        for start in range(0, len(rows), batch):
+            for (prompt, response), v in zip(rows[start:start + batch], judge.judge_many(rows[start:start + batch])):
+                unsafe = v.unsafe if response is None else v.reply["C"]
+                record = {"unsafe": round(unsafe, 4), "request_unsafe": round(v.unsafe, 4),
+                          "category": v.category,
+                          "categories": {k: round(p, 4) for k, p in v.prompt.items() if k != SAFE},
+                          "reply_class": {k: round(p, 4) for k, p in v.reply.items()} if v.reply else None,
+                          "reward": round(expected_reward(v), 4) if v.reply else None}
+                out.write(json.dumps(record) + "\n")
+    finally:
+        if output:
+            out.close()
+
+
+def _open(path: Path):  # type: ignore[no-untyped-def]
+    try:
+        return path.open(encoding="utf-8")
+    except OSError as exc:
+        raise KeepsakeError(f"cannot read {path}: {exc.strerror}") from None
+
+
+@main.command("eval")
+@click.option("--quick", is_flag=True, help="A sample of each set (about a minute), as CI runs it.")
+@click.option("--json", "as_json", is_flag=True)
+def evaluate_command(quick: bool, as_json: bool) -> None:
+    """Measure the shipped judge on the public sets in ../shared/data/safety."""
+    from safety.evaluate import evaluate, render
+
+    results = evaluate(_judge(), quick=quick)
+    click.echo(json.dumps(results, indent=2) if as_json else render(results))
