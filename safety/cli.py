@@ -77,10 +77,18 @@ def _open(path: Path):  # type: ignore[no-untyped-def]
 
 @main.command("eval")
 @click.option("--quick", is_flag=True, help="A sample of each set (about a minute), as CI runs it.")
+@click.option("--e2e", type=int, default=0, help="Also generate N replies per set with the default model, filter off and on.")
 @click.option("--json", "as_json", is_flag=True)
-def evaluate_command(quick: bool, as_json: bool) -> None:
+def evaluate_command(quick: bool, e2e: int, as_json: bool) -> None:
     """Measure the shipped judge on the public sets in ../shared/data/safety."""
-    from safety.evaluate import evaluate, render
+    from safety.evaluate import end_to_end, evaluate, render, render_end_to_end
 
     results = evaluate(_judge(), quick=quick)
-    click.echo(json.dumps(results, indent=2) if as_json else render(results))
+    if e2e:
+        results["end_to_end"] = end_to_end(e2e)
+    if as_json:
+        click.echo(json.dumps(results, indent=2))
+        return
+    click.echo(render(results))
+    if e2e:
+        click.echo(render_end_to_end(results["end_to_end"]))

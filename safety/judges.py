@@ -65,6 +65,24 @@ class Judge(Protocol):
         """Judge a request, and the reply to it when given."""
 
 
+REFUSAL_MARKERS = ("i can't", "i cannot", "i can not", "i won't", "i will not", "i'm not able", "i am not able",
+                   "i'm unable", "i am unable", "not comfortable", "i must decline", "i'd rather not", "against my")
+APOLOGY_MARKERS = ("sorry", "apolog", "unfortunately")
+
+
+def reply_features(e_prompt: np.ndarray, e_reply: np.ndarray, reply: str) -> np.ndarray:
+    """What the reply head sees: both embeddings, their product, and a few refusal markers.
+
+    Embeddings alone say what a reply is about; whether it refuses is often in a handful of words
+    at its start, which an average of token vectors blurs. The markers put that back.
+    """
+    head = reply[:300].lower().replace("’", "'")
+    markers = np.array([any(m in head for m in REFUSAL_MARKERS), any(m in head for m in APOLOGY_MARKERS),
+                        "as an ai" in head or "language model" in head, min(len(reply), 2000) / 2000],
+                       dtype=np.float32)
+    return np.concatenate([e_prompt, e_reply, e_prompt * e_reply, markers])
+
+
 def _softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=-1, keepdims=True)
     e = np.exp(z)
@@ -83,25 +101,29 @@ class EmbeddingJudge:
         self.embedder = embedder
         self.prompt_labels = [str(x) for x in w["prompt_labels"]]
         self.prompt_w, self.prompt_b = w["prompt_w"], w["prompt_b"]
+        # An optional hidden layer (ReLU) before the request head.
+        self.hidden_w = w["hidden_w"] if "hidden_w" in w.files else None
+        self.hidden_b = w["hidden_b"] if "hidden_b" in w.files else None
         self.reply_w, self.reply_b = w["reply_w"], w["reply_b"]
         self.unsafe_threshold = float(w["unsafe_threshold"])
         meta = json.loads(str(w["meta"]))
         if meta.get("embedder") and meta["embedder"] != embedder.name:
             raise KeepsakeError(f"the safety classifier was trained on {meta['embedder']} embeddings, not {embedder.name}")
 
-    def _heads(self, e_prompt: np.ndarray, e_reply: np.ndarray | None) -> Verdict:
-        p = _softmax(e_prompt @ self.prompt_w.T + self.prompt_b)
+    def _heads(self, e_prompt: np.ndarray, e_reply: np.ndarray | None, reply: str | None = None) -> Verdict:
+        h = e_prompt if self.hidden_w is None else np.maximum(e_prompt @ self.hidden_w.T + self.hidden_b, 0)
+        p = _softmax(h @ self.prompt_w.T + self.prompt_b)
         verdict = Verdict(dict(zip(self.prompt_labels, map(float, p))), judge=self.name,
                           unsafe_threshold=self.unsafe_threshold)
         if e_reply is not None:
-            features = np.concatenate([e_prompt, e_reply, e_prompt * e_reply])
+            features = reply_features(e_prompt, e_reply, reply or "")
             r = _softmax(features @ self.reply_w.T + self.reply_b)
             verdict.reply = dict(zip(REPLY_CLASSES, map(float, r)))
         return verdict
 
     def judge(self, prompt: str, reply: str | None = None) -> Verdict:
         vectors = self.embedder.embed([prompt] if reply is None else [prompt, reply])
-        return self._heads(vectors[0], vectors[1] if reply is not None else None)
+        return self._heads(vectors[0], vectors[1] if reply is not None else None, reply)
 
     def judge_many(self, pairs: list[tuple[str, str | None]]) -> list[Verdict]:
         """Batch version, for evaluation and scoring files."""
@@ -109,7 +131,7 @@ class EmbeddingJudge:
         vectors = self.embedder.embed(texts) if texts else np.zeros((0, 1))
         out, j = [], len(pairs)
         for i, (_, r) in enumerate(pairs):
-            out.append(self._heads(vectors[i], vectors[j] if r is not None else None))
+            out.append(self._heads(vectors[i], vectors[j] if r is not None else None, r))
             j += r is not None
         return out
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from memory.embedder import SentenceTransformerEmbedder
 from safety import data, exemplars
-from safety.judges import WEIGHTS
+from safety.judges import WEIGHTS, reply_features
 from safety.policy import LABELS, REPLY_CLASSES, SAFE
 
 SEED = 13
@@ -60,6 +60,7 @@ def reply_examples() -> list[tuple[str, str, str]]:
 
 def main() -> None:
     from sklearn.linear_model import LogisticRegression
+    from sklearn.neural_network import MLPClassifier
 
     rng = random.Random(SEED)
     start = time.time()
@@ -69,12 +70,16 @@ def main() -> None:
     print(f"{len(prompts)} request examples, {len(replies)} reply examples", flush=True)
     x = embedder.embed([t for t, _ in prompts])
     y = np.array([LABELS.index(label) for _, label in prompts])
-    head = LogisticRegression(C=4.0, max_iter=3000, class_weight="balanced", random_state=SEED).fit(x, y)
-    prompt_w = np.zeros((len(LABELS), x.shape[1]), dtype=np.float32)
+    # One hidden layer: a linear head cannot separate "kill a Python process" from "kill a person"
+    # well enough in MiniLM's space; 128 ReLU units can, and still run in microseconds in numpy.
+    mlp = MLPClassifier(hidden_layer_sizes=(128,), alpha=1e-3, max_iter=400, early_stopping=True,
+                        random_state=SEED).fit(x, y)
+    hidden_w, hidden_b = mlp.coefs_[0].T.astype(np.float32), mlp.intercepts_[0].astype(np.float32)
+    prompt_w = np.zeros((len(LABELS), hidden_w.shape[0]), dtype=np.float32)
     prompt_b = np.full(len(LABELS), -30.0, dtype=np.float32)  # a label never seen stays improbable
-    prompt_w[head.classes_] = head.coef_
-    prompt_b[head.classes_] = head.intercept_
-    hx = embedder.embed(held_out)
+    prompt_w[mlp.classes_] = mlp.coefs_[1].T
+    prompt_b[mlp.classes_] = mlp.intercepts_[1]
+    hx = np.maximum(embedder.embed(held_out) @ hidden_w.T + hidden_b, 0)
     logits = hx @ prompt_w.T + prompt_b
     p_safe = np.exp(logits[:, 0] - logits.max(1)) / np.exp(logits - logits.max(1, keepdims=True)).sum(1)
     unsafe = np.sort(1 - p_safe)
@@ -83,13 +88,14 @@ def main() -> None:
 
     ep = embedder.embed([p for p, _, _ in replies])
     er = embedder.embed([r for _, r, _ in replies])
-    rx = np.concatenate([ep, er, ep * er], axis=1)
+    rx = np.stack([reply_features(a, b, r) for a, b, (_, r, _) in zip(ep, er, replies)])
     ry = np.array([REPLY_CLASSES.index(c) for _, _, c in replies])
     rhead = LogisticRegression(C=2.0, max_iter=3000, class_weight="balanced", random_state=SEED).fit(rx, ry)
     meta = {"embedder": embedder.name, "seed": SEED, "trained": time.strftime("%Y-%m-%d"),
             "request_examples": len(prompts), "reply_examples": len(replies)}
     WEIGHTS.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(WEIGHTS, prompt_labels=np.array(LABELS), prompt_w=prompt_w, prompt_b=prompt_b,
+                        hidden_w=hidden_w, hidden_b=hidden_b,
                         reply_w=rhead.coef_.astype(np.float32), reply_b=rhead.intercept_.astype(np.float32),
                         unsafe_threshold=np.float32(threshold), meta=np.array(json.dumps(meta)))
     print(f"wrote {WEIGHTS} in {time.time() - start:.0f} s", flush=True)
