@@ -43,9 +43,21 @@ def persona_choices(service: ChatService, user_id: int) -> list[tuple[str, int |
     return [("No persona", None)] + [(p.name, pid) for pid, p in list_personas(service.store, user_id)]
 
 
+BADGES = {"passed": "🛡️ passed", "repaired": "🛡️ repaired", "blocked": "⛔ blocked", "supported": "💛 support offered"}
+
+
+def verdict_text(live) -> str:  # noqa: ANN001
+    """The safety verdict of a finished reply, one line for the page."""
+    outcome = getattr(live, "outcome", None)
+    if outcome is None:
+        return "Safety filter off" if not live.service.settings.safety else ""
+    return (f"{BADGES.get(outcome.action, outcome.action)} · request: {outcome.category} · "
+            f"reply class {outcome.verdict.reply_class} · reward {outcome.reward:+.2f}")
+
+
 def respond(service: ChatService, user_id: int, message: str, history: ChatHistory,
-            conversation_id: int | None, persona_id: int | None = None) -> Iterator[tuple[ChatHistory, int | None, str]]:
-    """Stream one turn: yields (messages shown, conversation id, text box value) as the reply grows.
+            conversation_id: int | None, persona_id: int | None = None) -> Iterator[tuple[ChatHistory, int | None, str, str]]:
+    """Stream one turn: yields (messages shown, conversation id, text box value, verdict) as the reply grows.
 
     Errors become a readable assistant message instead of a stack trace or a frozen spinner.
     """
@@ -53,20 +65,20 @@ def respond(service: ChatService, user_id: int, message: str, history: ChatHisto
     try:
         live = service.send(user_id, message, conversation_id=conversation_id, persona_id=persona_id)
     except KeepsakeError as exc:
-        yield history + [{"role": "assistant", "content": f"⚠️ {exc}"}], conversation_id, message
+        yield history + [{"role": "assistant", "content": f"⚠️ {exc}"}], conversation_id, message, ""
         return
     # Fresh lists on every yield: Gradio sends the difference from the previous value, and a list
     # mutated in place would look unchanged.
     text = ""
-    yield history + [{"role": "assistant", "content": text}], live.conversation_id, ""
+    yield history + [{"role": "assistant", "content": text}], live.conversation_id, "", "…"
     try:
         for piece in live:
             text += piece
-            yield history + [{"role": "assistant", "content": text}], live.conversation_id, ""
-        if live.text != text:  # withdrawn and replaced by the safety filter
-            yield history + [{"role": "assistant", "content": live.text}], live.conversation_id, ""
+            yield history + [{"role": "assistant", "content": text}], live.conversation_id, "", "…"
+        # live.text differs when the safety filter withdrew the streamed reply and chose another
+        yield history + [{"role": "assistant", "content": live.text}], live.conversation_id, "", verdict_text(live)
     except KeepsakeError as exc:
-        yield history + [{"role": "assistant", "content": f"{text}\n\n⚠️ {exc}"}], live.conversation_id, ""
+        yield history + [{"role": "assistant", "content": f"{text}\n\n⚠️ {exc}"}], live.conversation_id, "", ""
 
 
 def build_app(service: ChatService, user_name: str = "local") -> gr.Blocks:
@@ -83,6 +95,7 @@ def build_app(service: ChatService, user_name: str = "local") -> gr.Blocks:
                              autofocus=True)
             send = gr.Button("Send", variant="primary", scale=1, elem_id="send")
             stop = gr.Button("Stop", scale=1, elem_id="stop")
+        verdict = gr.Markdown("", elem_id="verdict")
         new = gr.Button("New chat", size="sm", elem_id="new-chat")
 
         def handler(message: str, history: ChatHistory, conversation_id: int | None, persona_id: int | None):  # type: ignore[no-untyped-def]
@@ -95,7 +108,7 @@ def build_app(service: ChatService, user_name: str = "local") -> gr.Blocks:
                 return [{"role": "assistant", "content": f"⚠️ {exc}"}], None, ""
 
         events = [
-            trigger(handler, [box, chatbot, conversation, persona], [chatbot, conversation, box])
+            trigger(handler, [box, chatbot, conversation, persona], [chatbot, conversation, box, verdict])
             for trigger in (box.submit, send.click)
         ]
         stop.click(None, cancels=events)

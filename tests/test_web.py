@@ -19,15 +19,16 @@ def test_handler_streams_growing_messages(scripted_service: ChatService, scripte
     frames = list(respond(scripted_service, uid, "Tell me about the farm", [], None))
     contents = [f[0][-1]["content"] for f in frames]
     assert contents[0] == "" and contents[-1] == "I remember the farm well"
-    assert len(set(contents)) == len(contents) == 6  # one frame per piece, each longer than the last
-    history, conversation_id, box = frames[-1]
+    assert len(set(contents)) == 6 and len(contents) == 7  # one frame per piece, then the final text
+    history, conversation_id, box, verdict = frames[-1]
+    assert verdict == "Safety filter off"  # this service runs without the filter, and says so
     assert history[0] == {"role": "user", "content": "Tell me about the farm"} and box == ""
     assert [m.content for m in scripted_service.store.thread(uid, conversation_id)] == ["Tell me about the farm", "I remember the farm well"]
 
 
 def test_handler_shows_errors_as_a_message(scripted_service: ChatService) -> None:
     uid = scripted_service.store.user_id()
-    history, conversation_id, box = list(respond(scripted_service, uid, "  ", [], None))[-1]
+    history, conversation_id, box, _ = list(respond(scripted_service, uid, "  ", [], None))[-1]
     assert history[-1]["role"] == "assistant" and "message is empty" in history[-1]["content"]
     assert conversation_id is None and box == "  "  # the text is kept for the user to fix
 
@@ -75,6 +76,8 @@ def test_first_page_streams_a_real_reply(browser, llama, settings, tmp_path) -> 
         assert final, "no reply text"
         assert len(seen) > 2, f"the reply did not stream: {seen}"
         assert external == [], f"the page reached outside the machine: {external[:5]}"
+        page.wait_for_function("() => document.querySelector('#verdict').innerText.includes('reward')", timeout=30_000)
+        assert "passed" in page.locator("#verdict").inner_text() or "repaired" in page.locator("#verdict").inner_text()
         out = ROOT / "test-output"
         out.mkdir(exist_ok=True)
         page.screenshot(path=str(out / "first-page.png"), full_page=True)
