@@ -191,6 +191,13 @@ class Store:
 
     # -- messages ------------------------------------------------------------------------------
 
+    def _message(self, s: Session, user_id: int, message_id: int) -> tuple[StoredMessage, Conversation]:
+        """A message and its conversation, if both are the user's."""
+        m = s.get(StoredMessage, message_id)
+        if m is None:
+            raise NotFound(f"no message {message_id}")
+        return m, self._conversation(s, user_id, m.conversation_id)
+
     def _all_messages(self, s: Session, conversation_id: int) -> dict[int, StoredMessage]:
         rows = s.scalars(select(StoredMessage).where(StoredMessage.conversation_id == conversation_id))
         return {m.id: m for m in rows}
@@ -244,19 +251,12 @@ class Store:
     def get_message(self, user_id: int, message_id: int) -> MessageRecord:
         """One message of one of the user's conversations."""
         with self.session() as s:
-            m = s.get(StoredMessage, message_id)
-            if m is None:
-                raise NotFound(f"no message {message_id}")
-            self._conversation(s, user_id, m.conversation_id)
-            return MessageRecord.of(m)
+            return MessageRecord.of(self._message(s, user_id, message_id)[0])
 
     def alternatives(self, user_id: int, message_id: int) -> list[MessageRecord]:
         """The message and its siblings (regenerated replies, edited messages), oldest first."""
         with self.session() as s:
-            m = s.get(StoredMessage, message_id)
-            if m is None:
-                raise NotFound(f"no message {message_id}")
-            self._conversation(s, user_id, m.conversation_id)
+            m, _ = self._message(s, user_id, message_id)
             q = select(StoredMessage).where(StoredMessage.conversation_id == m.conversation_id)
             q = q.where(StoredMessage.parent_id.is_(None) if m.parent_id is None else StoredMessage.parent_id == m.parent_id)
             return [MessageRecord.of(x) for x in s.scalars(q.order_by(StoredMessage.id))]
@@ -264,10 +264,7 @@ class Store:
     def switch_to(self, user_id: int, message_id: int) -> None:
         """Show the branch through ``message_id``, down to its most recent leaf."""
         with self.session() as s:
-            m = s.get(StoredMessage, message_id)
-            if m is None:
-                raise NotFound(f"no message {message_id}")
-            conv = self._conversation(s, user_id, m.conversation_id)
+            m, conv = self._message(s, user_id, message_id)
             messages = self._all_messages(s, conv.id)
             node = m
             while True:
@@ -280,10 +277,7 @@ class Store:
     def delete_turn(self, user_id: int, message_id: int) -> None:
         """Delete a message and everything after it on its branch; the head moves to its parent."""
         with self.session() as s:
-            m = s.get(StoredMessage, message_id)
-            if m is None:
-                raise NotFound(f"no message {message_id}")
-            conv = self._conversation(s, user_id, m.conversation_id)
+            m, conv = self._message(s, user_id, message_id)
             messages = self._all_messages(s, conv.id)
             doomed, frontier = [], [m.id]
             while frontier:
