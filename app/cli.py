@@ -378,6 +378,28 @@ def memories_delete(memory_ids: tuple[int, ...], user: str, persona: str | None,
 
 
 @main.command()
+@click.option("--action", "actions", multiple=True, type=click.Choice(["passed", "repaired", "blocked", "supported"]),
+              help="Which actions to list (repeatable; default: everything the filter changed).")
+@click.option("--category", help="Only this policy category.")
+@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@settings_options(*STORE_FLAGS)
+def moderation(actions: tuple[str, ...], category: str | None, limit: int, as_json: bool, **kwargs: Any) -> None:
+    """Replies the safety filter repaired, blocked or answered with support, for review."""
+    from memory.store import Store
+
+    rows = Store(settings_from(kwargs).db_url).flagged(actions or ("repaired", "blocked", "supported"), category, limit)
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False))
+        return
+    for r in rows:
+        click.echo(f"{r['created_at'][:16]}  {r['user']:<12} conv {r['conversation_id']:<5} {r['action']:<9} "
+                   f"{r['category']:<18} {r['reward']:+.2f}  {' '.join(r['reply'].split())[:60]}")
+    if not rows:
+        click.echo("nothing flagged", err=True)
+
+
+@main.command()
 @click.option("--quick", is_flag=True, help="A smoke run that finishes in under two minutes.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 def bench(quick: bool, as_json: bool) -> None:

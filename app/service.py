@@ -66,6 +66,8 @@ class LiveReply:
     def __iter__(self) -> Iterator[str]:
         store = self.service.store
         safety = self.service.safety
+        if safety is not None and self.persona is not None:
+            safety = safety.for_persona(self.persona.safety)
         saved_at = time.monotonic()
         status = "interrupted"
         shown = ""

@@ -312,6 +312,24 @@ class Store:
                     return row.text, position[row.upto_message_id] + 1
         return "", 0
 
+    # -- moderation ------------------------------------------------------------------------------
+
+    def flagged(self, actions: tuple[str, ...] = ("repaired", "blocked", "supported"), category: str | None = None,
+                limit: int = 100) -> list[dict]:
+        """Replies the safety filter acted on, newest first, across all users (an administrator's view)."""
+        q = (select(StoredMessage, Conversation.title, User.name)
+             .join(Conversation, Conversation.id == StoredMessage.conversation_id)
+             .join(User, User.id == Conversation.user_id)
+             .where(StoredMessage.safety_action.in_(actions)))
+        if category:
+            q = q.where(StoredMessage.safety_category == category)
+        with self.session() as s:
+            rows = s.execute(q.order_by(StoredMessage.id.desc()).limit(limit)).all()
+            return [{"message_id": m.id, "conversation_id": m.conversation_id, "conversation": title, "user": user,
+                     "created_at": m.created_at.isoformat(), "category": m.safety_category, "action": m.safety_action,
+                     "reward": m.safety_reward, "reply_class": m.safety_class, "reply": m.content[:200]}
+                    for m, title, user in rows]
+
     # -- export --------------------------------------------------------------------------------
 
     def export(self, user_id: int, conversation_id: int, fmt: str = "json", persona_name: str = "Assistant") -> str:

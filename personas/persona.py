@@ -57,6 +57,7 @@ class Persona(BaseModel):
     facts: list[dict] = Field(default_factory=list)
     lora_path: str | None = None
     avatar: str | None = None
+    safety: dict = Field(default_factory=dict)  # per-persona tightening: {"threshold": 0.3, "allow_adult": false}
     card: dict | None = None  # the imported card as it was, so export loses nothing we do not model
 
 

@@ -81,6 +81,10 @@ class SafetyFilter:
         self.judge = judge
         self.settings = settings or SafetySettings()
 
+    def for_persona(self, overrides: dict) -> SafetyFilter:
+        """The same judge under a persona's (only stricter) settings."""
+        return SafetyFilter(self.judge, self.settings.for_persona(overrides)) if overrides else self
+
     def score(self, prompt: str, reply: str) -> tuple[Verdict, float]:
         verdict = self.judge.judge(prompt, reply)
         if verdict.category != SAFE and not self.settings.disallowed(verdict.category):

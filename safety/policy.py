@@ -80,6 +80,19 @@ class SafetySettings(BaseModel):
     best_of: int = Field(2, ge=0, le=8, description="Extra attempts with a safety instruction before falling back.")
     mode: str = Field("stream", pattern="^(hold|stream)$", description="hold: score before showing; stream: show and stop early.")
 
+    def for_persona(self, overrides: dict) -> SafetySettings:
+        """These settings as a persona may adjust them: only ever stricter, never off.
+
+        A persona's card or seed is data that anyone can write, so it can raise the threshold or
+        the retries and forbid adult content, but cannot lower, disable or allow anything.
+        """
+        return self.model_copy(update={
+            "threshold": max(self.threshold, float(overrides.get("threshold", self.threshold))),
+            "best_of": max(self.best_of, min(int(overrides.get("best_of", self.best_of)), 8)),
+            "allow_adult": self.allow_adult and bool(overrides.get("allow_adult", True)),
+            "mode": "hold" if overrides.get("mode") == "hold" else self.mode,
+        })
+
     def disallowed(self, category: str) -> bool:
         """Whether a category is disallowed here; minors are disallowed whatever the settings."""
         if category == "sexual":

@@ -193,3 +193,31 @@ def test_eval_runs_in_reduced_form() -> None:
     assert 0 <= data["xstest"]["f1"] <= 1 and data["xstest"]["n"] == 120
     assert data["harmbench_test"]["recall"] > 0.3  # far better than chance, or the classifier is broken
     assert data["xstest_completions_comply_vs_refuse"]["macro_f1"] > 0.6
+
+
+@pytest.mark.parametrize("overrides, expected", [
+    ({}, (0.0, 2, True, "stream")),
+    ({"threshold": 0.5, "best_of": 4, "mode": "hold"}, (0.5, 4, True, "hold")),
+    ({"threshold": -1.0, "best_of": 0, "allow_adult": True, "mode": "stream", "enabled": False}, (0.0, 2, True, "stream")),
+    ({"allow_adult": False}, (0.0, 2, False, "stream")),
+])
+def test_personas_can_only_tighten_the_filter(overrides: dict, expected: tuple) -> None:
+    deployment = SafetySettings(allow_adult=True)
+    s = deployment.for_persona(overrides)
+    assert (s.threshold, s.best_of, s.allow_adult, s.mode) == expected and s.enabled
+    assert SafetySettings().for_persona({"allow_adult": True}).allow_adult is False
+    assert not SafetySettings(allow_adult=True).disallowed("sexual") and SafetySettings(allow_adult=True).disallowed("sexual_minors")
+
+
+def test_moderation_lists_flagged_turns(settings, tmp_path, keepsake_home) -> None:  # noqa: ANN001
+    from app.cli import main as app_cli
+
+    svc, _ = filtered_service(settings, tmp_path, ["STEP 1 a", "STEP 1 b", "STEP 1 c", "The garden is lovely"])
+    uid = svc.store.user_id("ann")
+    svc.send(uid, "a bomb please").run()
+    svc.send(uid, "how is the garden").run()
+    rows = svc.store.flagged()
+    assert [(r["user"], r["action"], r["category"]) for r in rows] == [("ann", "blocked", "violence_weapons")]
+    result = CliRunner().invoke(app_cli, ["moderation", "--json", "--database-url", svc.store.url])
+    assert json.loads(result.stdout)[0]["action"] == "blocked"
+    assert len(svc.store.flagged(actions=("passed",))) == 1
