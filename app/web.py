@@ -55,30 +55,63 @@ def verdict_text(live) -> str:  # noqa: ANN001
             f"reply class {outcome.verdict.reply_class} · reward {outcome.reward:+.2f}")
 
 
-def respond(service: ChatService, user_id: int, message: str, history: ChatHistory,
-            conversation_id: int | None, persona_id: int | None = None) -> Iterator[tuple[ChatHistory, int | None, str, str]]:
-    """Stream one turn: yields (messages shown, conversation id, text box value, verdict) as the reply grows.
+Frame = tuple[ChatHistory, "int | None", str, str, dict]
 
-    Errors become a readable assistant message instead of a stack trace or a frozen spinner.
-    """
+
+def stream_reply(live, history: ChatHistory) -> Iterator[Frame]:  # noqa: ANN001
+    """Frames of a reply as it grows: (messages, conversation id, text box, verdict, prompt inspector)."""
+    inspector = {**live.turn.plan.report(), "context_used": f"{live.turn.plan.tokens} / {live.turn.plan.context_size} tokens"}
+    text = ""
+    yield history + [{"role": "assistant", "content": text}], live.conversation_id, "", "…", inspector
+    try:
+        for piece in live:
+            text += piece
+            yield history + [{"role": "assistant", "content": text}], live.conversation_id, "", "…", inspector
+        # live.text differs when the safety filter withdrew the streamed reply and chose another
+        yield history + [{"role": "assistant", "content": live.text}], live.conversation_id, "", verdict_text(live), inspector
+    except KeepsakeError as exc:
+        yield history + [{"role": "assistant", "content": f"{text}\n\n⚠️ {exc}"}], live.conversation_id, "", "", inspector
+
+
+def respond(service: ChatService, user_id: int, message: str, history: ChatHistory,
+            conversation_id: int | None, persona_id: int | None = None) -> Iterator[Frame]:
+    """Stream one turn. Errors become a readable assistant message, never a stack trace or a frozen spinner."""
     history = list(history) + [{"role": "user", "content": message}]
     try:
         live = service.send(user_id, message, conversation_id=conversation_id, persona_id=persona_id)
     except KeepsakeError as exc:
-        yield history + [{"role": "assistant", "content": f"⚠️ {exc}"}], conversation_id, message, ""
+        yield history + [{"role": "assistant", "content": f"⚠️ {exc}"}], conversation_id, message, "", {}
         return
-    # Fresh lists on every yield: Gradio sends the difference from the previous value, and a list
-    # mutated in place would look unchanged.
-    text = ""
-    yield history + [{"role": "assistant", "content": text}], live.conversation_id, "", "…"
+    yield from stream_reply(live, history)
+
+
+def regenerate(service: ChatService, user_id: int, conversation_id: int | None) -> Iterator[Frame]:
+    """Replace the last reply with a new one; the old one stays stored as an alternative."""
+    if conversation_id is None:
+        yield [], None, "", "", {}
+        return
     try:
-        for piece in live:
-            text += piece
-            yield history + [{"role": "assistant", "content": text}], live.conversation_id, "", "…"
-        # live.text differs when the safety filter withdrew the streamed reply and chose another
-        yield history + [{"role": "assistant", "content": live.text}], live.conversation_id, "", verdict_text(live)
+        live = service.regenerate(user_id, conversation_id)
     except KeepsakeError as exc:
-        yield history + [{"role": "assistant", "content": f"{text}\n\n⚠️ {exc}"}], live.conversation_id, "", ""
+        yield shown(service, user_id, conversation_id) + [{"role": "assistant", "content": f"⚠️ {exc}"}], conversation_id, "", "", {}
+        return
+    yield from stream_reply(live, shown(service, user_id, conversation_id)[:-1])
+
+
+def conversation_choices(service: ChatService, user_id: int) -> list[tuple[str, int]]:
+    return [(f"{c.title} (#{c.id})", c.id) for c in service.store.list_conversations(user_id)]
+
+
+def export_conversation(service: ChatService, user_id: int, conversation_id: int | None, fmt: str) -> str | None:
+    """Write the conversation under the data directory for the browser to download; returns the path."""
+    if conversation_id is None:
+        return None
+    text = service.store.export(user_id, conversation_id, fmt)
+    folder = service.settings.home / "exports" / str(user_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"conversation-{conversation_id}.{'json' if fmt == 'json' else 'md'}"
+    path.write_text(text, encoding="utf-8")
+    return str(path)
 
 
 def build_app(service: ChatService, user_name: str = "local") -> gr.Blocks:
@@ -87,16 +120,31 @@ def build_app(service: ChatService, user_name: str = "local") -> gr.Blocks:
     with gr.Blocks(title="Keepsake") as demo:
         gr.Markdown("## Keepsake")
         conversation = gr.State(None)
-        persona = gr.Dropdown(choices=persona_choices(service, user_id), value=None, label="Persona",
-                              elem_id="persona", interactive=True)
-        chatbot = gr.Chatbot(label="Conversation", height=520, elem_id="chat")
         with gr.Row():
-            box = gr.Textbox(placeholder="Write a message…", show_label=False, scale=8, elem_id="message",
-                             autofocus=True)
-            send = gr.Button("Send", variant="primary", scale=1, elem_id="send")
-            stop = gr.Button("Stop", scale=1, elem_id="stop")
-        verdict = gr.Markdown("", elem_id="verdict")
-        new = gr.Button("New chat", size="sm", elem_id="new-chat")
+            with gr.Column(scale=1, min_width=240):
+                persona = gr.Dropdown(choices=persona_choices(service, user_id), value=None, label="Persona",
+                                      elem_id="persona", interactive=True)
+                new = gr.Button("New chat", size="sm", elem_id="new-chat")
+                history_pick = gr.Dropdown(choices=conversation_choices(service, user_id), value=None,
+                                           label="Conversations", elem_id="conversations", interactive=True)
+                title = gr.Textbox(label="Rename to", elem_id="title")
+                with gr.Row():
+                    rename = gr.Button("Rename", size="sm", elem_id="rename")
+                    delete = gr.Button("Delete", size="sm", variant="stop", elem_id="delete")
+                fmt = gr.Radio(["markdown", "json"], value="markdown", label="Export as", elem_id="export-format")
+                export = gr.Button("Export", size="sm", elem_id="export")
+                download = gr.File(label="Download", elem_id="download", interactive=False)
+            with gr.Column(scale=4):
+                chatbot = gr.Chatbot(label="Conversation", height=520, elem_id="chat")
+                with gr.Row():
+                    box = gr.Textbox(placeholder="Write a message…", show_label=False, scale=8, elem_id="message",
+                                     autofocus=True)
+                    send = gr.Button("Send", variant="primary", scale=1, elem_id="send")
+                    stop = gr.Button("Stop", scale=1, elem_id="stop")
+                    again = gr.Button("Regenerate", scale=1, elem_id="regenerate")
+                verdict = gr.Markdown("", elem_id="verdict")
+                with gr.Accordion("Prompt inspector", open=False, elem_id="inspector"):
+                    inspector = gr.JSON(label="What the model was given, and what did not fit", elem_id="inspector-json")
 
         def handler(message: str, history: ChatHistory, conversation_id: int | None, persona_id: int | None):  # type: ignore[no-untyped-def]
             yield from respond(service, user_id, message, history, conversation_id, persona_id)
@@ -107,14 +155,42 @@ def build_app(service: ChatService, user_name: str = "local") -> gr.Blocks:
             except KeepsakeError as exc:
                 return [{"role": "assistant", "content": f"⚠️ {exc}"}], None, ""
 
-        events = [
-            trigger(handler, [box, chatbot, conversation, persona], [chatbot, conversation, box, verdict])
-            for trigger in (box.submit, send.click)
-        ]
+        def resume(conversation_id: int | None):  # type: ignore[no-untyped-def]
+            return shown(service, user_id, conversation_id), conversation_id
+
+        def refreshed_list():  # type: ignore[no-untyped-def]
+            return gr.Dropdown(choices=conversation_choices(service, user_id))
+
+        def rename_current(conversation_id: int | None, new_title: str):  # type: ignore[no-untyped-def]
+            if conversation_id is not None and new_title.strip():
+                service.store.rename(user_id, conversation_id, new_title)
+            return refreshed_list(), ""
+
+        def delete_current(conversation_id: int | None):  # type: ignore[no-untyped-def]
+            if conversation_id is not None:
+                service.store.delete_conversation(user_id, conversation_id)
+            return [], None, refreshed_list()
+
+        outputs = [chatbot, conversation, box, verdict, inspector]
+        events = [trigger(handler, [box, chatbot, conversation, persona], outputs) for trigger in (box.submit, send.click)]
+        events.append(again.click(lambda c: (yield from regenerate(service, user_id, c)), conversation, outputs))
         stop.click(None, cancels=events)
+        for event in events:
+            event.then(refreshed_list, None, history_pick)
         new.click(start, persona, [chatbot, conversation, box])
         persona.change(start, persona, [chatbot, conversation, box])
-        demo.load(lambda: gr.Dropdown(choices=persona_choices(service, user_id)), None, persona)
+        history_pick.input(resume, history_pick, [chatbot, conversation])
+        rename.click(rename_current, [conversation, title], [history_pick, title])
+        delete.click(delete_current, conversation, [chatbot, conversation, history_pick])
+        def export_current(conversation_id: int | None, fmt: str):  # type: ignore[no-untyped-def]
+            try:
+                return export_conversation(service, user_id, conversation_id, fmt)
+            except (KeepsakeError, OSError) as exc:
+                raise gr.Error(f"Export failed: {exc}") from None
+
+        export.click(export_current, [conversation, fmt], download)
+        demo.load(lambda: (gr.Dropdown(choices=persona_choices(service, user_id)), refreshed_list()), None,
+                  [persona, history_pick])
     return demo
 
 

@@ -1,5 +1,6 @@
 """The web chat: the handler as a plain generator, then the real page in headless Chromium."""
 
+import json
 import socket
 from pathlib import Path
 
@@ -20,15 +21,16 @@ def test_handler_streams_growing_messages(scripted_service: ChatService, scripte
     contents = [f[0][-1]["content"] for f in frames]
     assert contents[0] == "" and contents[-1] == "I remember the farm well"
     assert len(set(contents)) == 6 and len(contents) == 7  # one frame per piece, then the final text
-    history, conversation_id, box, verdict = frames[-1]
+    history, conversation_id, box, verdict, inspector = frames[-1]
     assert verdict == "Safety filter off"  # this service runs without the filter, and says so
+    assert inspector["messages"][-1]["content"] == "Tell me about the farm" and inspector["history_dropped"] == 0
     assert history[0] == {"role": "user", "content": "Tell me about the farm"} and box == ""
     assert [m.content for m in scripted_service.store.thread(uid, conversation_id)] == ["Tell me about the farm", "I remember the farm well"]
 
 
 def test_handler_shows_errors_as_a_message(scripted_service: ChatService) -> None:
     uid = scripted_service.store.user_id()
-    history, conversation_id, box, _ = list(respond(scripted_service, uid, "  ", [], None))[-1]
+    history, conversation_id, box, _, _ = list(respond(scripted_service, uid, "  ", [], None))[-1]
     assert history[-1]["role"] == "assistant" and "message is empty" in history[-1]["content"]
     assert conversation_id is None and box == "  "  # the text is kept for the user to fix
 
@@ -110,3 +112,24 @@ def test_persona_picker_opens_with_greeting_and_disclosure(unfiltered, tmp_path)
     assert frames[-1][0][-1]["content"] == "Hello Annie" and frames[-1][1] == conversation_id
     assert scripted.calls[0][0]["content"].startswith("You are Grandpa.")
     assert persona_choices(svc, store.user_id("stranger")) == [("No persona", None)]
+
+
+def test_regenerate_resume_rename_export_delete(scripted_service: ChatService, scripted: ScriptedBackend) -> None:
+    from app.web import conversation_choices, export_conversation, regenerate, shown
+
+    scripted.enqueue("first answer", "second answer")
+    svc = scripted_service
+    uid = svc.store.user_id()
+    conversation_id = list(respond(svc, uid, "Tell me a joke", [], None))[-1][1]
+    history = list(regenerate(svc, uid, conversation_id))[-1][0]
+    assert [m["content"] for m in history] == ["Tell me a joke", "second answer"]
+    assert [m["content"] for m in shown(svc, uid, conversation_id)] == ["Tell me a joke", "second answer"]
+    last = svc.store.thread(uid, conversation_id)[-1]
+    assert [m.content for m in svc.store.alternatives(uid, last.id)] == ["first answer", "second answer"]
+    assert conversation_choices(svc, uid) == [("Tell me a joke (#1)", 1)]
+    path = Path(export_conversation(svc, uid, conversation_id, "json"))
+    assert path.is_relative_to(svc.settings.home) and json.loads(path.read_text())["messages"][1]["content"] == "second answer"
+    from app.errors import NotFound
+
+    with pytest.raises(NotFound):
+        export_conversation(svc, svc.store.user_id("intruder"), conversation_id, "json")
