@@ -217,15 +217,21 @@ class ChatService:
 
     # -- memory ---------------------------------------------------------------------------------
 
-    def recall(self, user_id: int, persona_id: int | None, text: str, visible: list[MessageRecord]) -> list[str]:
-        """Memories relevant to ``text``, leaving out what the model already sees in the history."""
+    def recall(self, user_id: int, persona_id: int | None, text: str, visible: list[MessageRecord],
+               conversation_id: int | None = None) -> list[str]:
+        """Memories relevant to ``text``, leaving out this conversation's own turns.
+
+        They are in view, folded into its summary, or on a branch the user left (a regenerated reply
+        or an edited message): recalling them would repeat or resurrect them.
+        """
         memory = self.memory
         if memory is None or self.settings.memory_k == 0 or memory.count(persona_id, user_id) == 0:
             return []  # nothing to recall: do not load the embedding model for nothing
+        own = self.store.message_ids(user_id, conversation_id) if conversation_id is not None else []
         hits = memory.search(text, persona_id=persona_id, user_id=user_id, k=self.settings.memory_k,
                              min_score=self.settings.memory_min_score,
                              exclude_texts=[m.content for m in visible],
-                             exclude_message_ids=[m.id for m in visible])
+                             exclude_message_ids=[*own, *(m.id for m in visible)])
         return [h.text for h in hits]
 
     def remember_turn(self, live: LiveReply) -> None:
@@ -254,7 +260,8 @@ class ChatService:
         summary, covered = self.store.latest_summary(user_id, conv.id, thread) if conv else ("", 0)
         recent = thread[covered:]
         lore = persona_prompt.triggered_lore(persona, [text, *(m.content for m in thread[-2:])]) if persona else []
-        memories = lore + [m for m in self.recall(user_id, persona_id, text, recent) if m not in lore]
+        memories = lore + [m for m in self.recall(user_id, persona_id, text, recent, conv.id if conv else None)
+                           if m not in lore]
         instructions = persona_prompt.fill(persona.post_history_instructions, persona) if persona else ""
 
         def start(summary: str, history: list[MessageRecord]) -> Turn:

@@ -248,6 +248,12 @@ class Store:
             s.execute(update(StoredMessage).where(StoredMessage.id == message_id)
                       .values(content=content, status=status, finished_at=utcnow(), **fields))
 
+    def message_ids(self, user_id: int, conversation_id: int) -> list[int]:
+        """Every message id of a conversation, on all its branches."""
+        with self.session() as s:
+            self._conversation(s, user_id, conversation_id)
+            return list(s.scalars(select(StoredMessage.id).where(StoredMessage.conversation_id == conversation_id)))
+
     def get_message(self, user_id: int, message_id: int) -> MessageRecord:
         """One message of one of the user's conversations."""
         with self.session() as s:

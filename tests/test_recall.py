@@ -48,3 +48,17 @@ def test_real_model_answers_from_a_recalled_memory(settings, llama, tmp_path, re
     reply = live.run()
     assert "Biscuit" in live.turn.plan.messages[-1]["content"]
     assert "Biscuit" in reply.text
+
+
+def test_a_regenerated_reply_is_not_recalled_in_its_own_conversation(unfiltered, tmp_path) -> None:  # noqa: ANN001
+    from memory.embedder import WordLengthEmbedder
+
+    store = Store(f"sqlite:///{tmp_path / 'r.db'}")
+    scripted = ScriptedBackend().enqueue("the cat sat", "one dog ran")
+    svc = ChatService(unfiltered, backend=scripted, store=store,
+                      memory=LongTermMemory(store, WordLengthEmbedder(), unfiltered.home))
+    uid = store.user_id()
+    live = svc.send(uid, "big red fox")
+    live.run()
+    svc.regenerate(uid, live.conversation_id).run()
+    assert MEMORY_HEADER not in scripted.calls[1][-1]["content"]  # the abandoned reply stays abandoned

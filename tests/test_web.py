@@ -86,6 +86,20 @@ def test_first_page_streams_a_real_reply(browser, llama, settings, tmp_path) -> 
         uid = service.store.user_id()
         stored = service.store.thread(uid, service.store.list_conversations(uid)[0].id)
         assert stored[-1].content.strip() == final.strip() or final.startswith(stored[-1].content.strip()[:20])
+        # Regenerate: a new reply replaces the shown one, the old one is kept as an alternative.
+        page.locator("#regenerate").click()
+        conv_id = service.store.list_conversations(uid)[0].id
+        for _ in range(600):
+            last = service.store.thread(uid, conv_id)[-1]
+            if last.status == "complete" and len(service.store.alternatives(uid, last.id)) == 2:
+                break
+            page.wait_for_timeout(100)
+        assert len(service.store.alternatives(uid, last.id)) == 2 and last.content != stored[-1].content
+        bot.get_by_text(last.content.strip()[:30]).first.wait_for(timeout=30_000)
+        # The prompt inspector shows what the model was given.
+        page.locator("#inspector").get_by_text("Prompt inspector").click()
+        page.get_by_text("history_kept").first.wait_for(timeout=10_000)
+        page.screenshot(path=str(out / "regenerated-with-inspector.png"), full_page=True)
     finally:
         demo.close()
 
