@@ -24,7 +24,7 @@ MODEL_FLAGS = ("model", "backend", "n_ctx", "n_threads", "n_gpu_layers", "parall
                "memory", "embedder", "memory_k", "memory_min_score", "safety", "safety_mode", "safety_best_of",
                "safety_threshold", "safety_judge", "safety_judge_model", "allow_adult")
 STORE_FLAGS = ("home", "database_url")
-SERVE_FLAGS = ("host", "port")
+SERVE_FLAGS = ("host", "port", "auth")
 
 
 def _click_type(annotation: Any) -> tuple[Any, bool]:
@@ -375,6 +375,36 @@ def memories_delete(memory_ids: tuple[int, ...], user: str, persona: str | None,
     for mid in memory_ids:
         memory.delete(mid, user_id=uid)
     memory.flush()
+
+
+@main.group(cls=KeepsakeGroup)
+def users() -> None:
+    """Accounts for the web chat's sign-in (`serve --auth`)."""
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--admin", is_flag=True, help="May add users and see the moderation view.")
+@click.password_option(help="Asked for when not given.")
+@settings_options(*STORE_FLAGS)
+def users_add(name: str, admin: bool, password: str, **kwargs: Any) -> None:
+    """Add a user, or set an existing user's password."""
+    from app.accounts import add_user
+    from memory.store import Store
+
+    uid = add_user(Store(settings_from(kwargs).db_url), name, password, admin=admin)
+    click.echo(f"user {name!r} (id {uid}) can sign in{' as an administrator' if admin else ''}")
+
+
+@users.command("list")
+@settings_options(*STORE_FLAGS)
+def users_list(**kwargs: Any) -> None:
+    """Every user."""
+    from app.accounts import list_users
+    from memory.store import Store
+
+    for uid, name, admin, has_password in list_users(Store(settings_from(kwargs).db_url)):
+        click.echo(f"{uid:>4}  {name}{'  [admin]' if admin else ''}{'' if has_password else '  (no password: local only)'}")
 
 
 @main.command()

@@ -325,6 +325,9 @@ class ChatService:
         if conv.state != "active":
             raise KeepsakeError(f"this conversation is {conv.state}")
         sampling = sampling or self.settings.sampling
+        if sampling.seed is not None:  # a fixed seed would give the same reply again: step it per alternative
+            tries = len(self.store.alternatives(user_id, thread[-1].id)) if thread[-1].role == "assistant" else 0
+            sampling = sampling.model_copy(update={"seed": sampling.seed + tries})
         turn = self._plan(user_id, conv, conv.persona_id, last_user.content, thread[: thread.index(last_user)], sampling)
         reply = self.store.add_message(user_id, conversation_id, "assistant", "", parent_id=last_user.id,
                                        status="streaming", model=self.backend.name, sampling=sampling.model_dump())

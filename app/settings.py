@@ -90,6 +90,7 @@ class Settings(BaseSettings, Sampling):
     allow_adult: bool = Field(False, description="Allow explicit content between verified adults (never with minors).")
     host: str = Field("127.0.0.1", description="Address the web chat listens on.")
     port: int = Field(7860, ge=0, le=65535, description="Port the web chat listens on.")
+    auth: bool = Field(False, description="Ask for sign-in (always on when host is not a loopback address).")
     system_prompt: str = Field(
         "You are a warm, helpful companion. Answer briefly and kindly.",
         description="System prompt used when no persona is chosen.",
@@ -128,6 +129,11 @@ class Settings(BaseSettings, Sampling):
 
         return SafetySettings(enabled=self.safety, allow_adult=self.allow_adult, threshold=self.safety_threshold,
                               best_of=self.safety_best_of, mode=self.safety_mode)
+
+    @property
+    def needs_auth(self) -> bool:
+        """Sign-in is required when asked for, and whenever the server is reachable from other machines."""
+        return self.auth or self.host not in ("127.0.0.1", "localhost", "::1")
 
     @property
     def db_url(self) -> str:

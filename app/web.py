@@ -114,18 +114,31 @@ def export_conversation(service: ChatService, user_id: int, conversation_id: int
     return str(path)
 
 
-def build_app(service: ChatService, user_name: str = "local") -> gr.Blocks:
-    """The page; nothing is served until ``launch``."""
-    user_id = service.store.user_id(user_name)
+def build_app(service: ChatService) -> gr.Blocks:
+    """The page; nothing is served until ``launch``.
+
+    Every handler asks who is signed in (``gr.Request.username``) and works on that user's data
+    only; without sign-in everyone is the single local user.
+    """
+    auth = service.settings.needs_auth
+
+    def me(request: gr.Request) -> int:
+        name = getattr(request, "username", None) if auth else None
+        if auth and not name:
+            raise gr.Error("Please sign in.")
+        return service.store.user_id(name or "local", create=not auth)
+
     with gr.Blocks(title="Keepsake") as demo:
-        gr.Markdown("## Keepsake")
+        with gr.Row():
+            gr.Markdown("## Keepsake")
+            whoami = gr.Markdown("", elem_id="whoami")
         conversation = gr.State(None)
         with gr.Row():
             with gr.Column(scale=1, min_width=240):
-                persona = gr.Dropdown(choices=persona_choices(service, user_id), value=None, label="Persona",
+                persona = gr.Dropdown(choices=[("No persona", None)], value=None, label="Persona",
                                       elem_id="persona", interactive=True)
                 new = gr.Button("New chat", size="sm", elem_id="new-chat")
-                history_pick = gr.Dropdown(choices=conversation_choices(service, user_id), value=None,
+                history_pick = gr.Dropdown(choices=[], value=None,
                                            label="Conversations", elem_id="conversations", interactive=True)
                 title = gr.Textbox(label="Rename to", elem_id="title")
                 with gr.Row():
@@ -146,34 +159,47 @@ def build_app(service: ChatService, user_name: str = "local") -> gr.Blocks:
                 with gr.Accordion("Prompt inspector", open=False, elem_id="inspector"):
                     inspector = gr.JSON(label="What the model was given, and what did not fit", elem_id="inspector-json")
 
-        def handler(message: str, history: ChatHistory, conversation_id: int | None, persona_id: int | None):  # type: ignore[no-untyped-def]
-            yield from respond(service, user_id, message, history, conversation_id, persona_id)
+        def handler(message: str, history: ChatHistory, conversation_id: int | None, persona_id: int | None,
+                    request: gr.Request):  # type: ignore[no-untyped-def]
+            yield from respond(service, me(request), message, history, conversation_id, persona_id)
 
-        def start(persona_id: int | None):  # type: ignore[no-untyped-def]
+        def again_handler(conversation_id: int | None, request: gr.Request):  # type: ignore[no-untyped-def]
+            yield from regenerate(service, me(request), conversation_id)
+
+        def start(persona_id: int | None, request: gr.Request):  # type: ignore[no-untyped-def]
             try:
-                return *open_chat(service, user_id, persona_id), ""
+                return *open_chat(service, me(request), persona_id), ""
             except KeepsakeError as exc:
                 return [{"role": "assistant", "content": f"⚠️ {exc}"}], None, ""
 
-        def resume(conversation_id: int | None):  # type: ignore[no-untyped-def]
-            return shown(service, user_id, conversation_id), conversation_id
+        def resume(conversation_id: int | None, request: gr.Request):  # type: ignore[no-untyped-def]
+            try:
+                return shown(service, me(request), conversation_id), conversation_id
+            except KeepsakeError as exc:
+                raise gr.Error(str(exc)) from None
 
-        def refreshed_list():  # type: ignore[no-untyped-def]
-            return gr.Dropdown(choices=conversation_choices(service, user_id))
+        def refreshed_list(request: gr.Request):  # type: ignore[no-untyped-def]
+            return gr.Dropdown(choices=conversation_choices(service, me(request)))
 
-        def rename_current(conversation_id: int | None, new_title: str):  # type: ignore[no-untyped-def]
+        def rename_current(conversation_id: int | None, new_title: str, request: gr.Request):  # type: ignore[no-untyped-def]
             if conversation_id is not None and new_title.strip():
-                service.store.rename(user_id, conversation_id, new_title)
-            return refreshed_list(), ""
+                service.store.rename(me(request), conversation_id, new_title)
+            return refreshed_list(request), ""
 
-        def delete_current(conversation_id: int | None):  # type: ignore[no-untyped-def]
+        def delete_current(conversation_id: int | None, request: gr.Request):  # type: ignore[no-untyped-def]
             if conversation_id is not None:
-                service.store.delete_conversation(user_id, conversation_id)
-            return [], None, refreshed_list()
+                service.store.delete_conversation(me(request), conversation_id)
+            return [], None, refreshed_list(request)
+
+        def on_load(request: gr.Request):  # type: ignore[no-untyped-def]
+            uid = me(request)
+            return (gr.Dropdown(choices=persona_choices(service, uid)),
+                    gr.Dropdown(choices=conversation_choices(service, uid)),
+                    f"Signed in as **{request.username}**" if auth else "")
 
         outputs = [chatbot, conversation, box, verdict, inspector]
         events = [trigger(handler, [box, chatbot, conversation, persona], outputs) for trigger in (box.submit, send.click)]
-        events.append(again.click(lambda c: (yield from regenerate(service, user_id, c)), conversation, outputs))
+        events.append(again.click(again_handler, conversation, outputs))
         stop.click(None, cancels=events)
         for event in events:
             event.then(refreshed_list, None, history_pick)
@@ -182,15 +208,14 @@ def build_app(service: ChatService, user_name: str = "local") -> gr.Blocks:
         history_pick.input(resume, history_pick, [chatbot, conversation])
         rename.click(rename_current, [conversation, title], [history_pick, title])
         delete.click(delete_current, conversation, [chatbot, conversation, history_pick])
-        def export_current(conversation_id: int | None, fmt: str):  # type: ignore[no-untyped-def]
+        def export_current(conversation_id: int | None, fmt: str, request: gr.Request):  # type: ignore[no-untyped-def]
             try:
-                return export_conversation(service, user_id, conversation_id, fmt)
+                return export_conversation(service, me(request), conversation_id, fmt)
             except (KeepsakeError, OSError) as exc:
                 raise gr.Error(f"Export failed: {exc}") from None
 
         export.click(export_current, [conversation, fmt], download)
-        demo.load(lambda: (gr.Dropdown(choices=persona_choices(service, user_id)), refreshed_list()), None,
-                  [persona, history_pick])
+        demo.load(on_load, None, [persona, history_pick, whoami])
     return demo
 
 
@@ -201,9 +226,14 @@ def theme() -> gr.themes.Base:
 
 
 def launch(service: ChatService, *, share: bool = False, block: bool = True) -> gr.Blocks:
-    """Serve the page on the configured host and port."""
+    """Serve the page on the configured host and port (with sign-in when the settings need it)."""
+    from app.accounts import authenticate
+
     demo = build_app(service)
     demo.queue(default_concurrency_limit=max(1, service.settings.parallel) * 4)
+    check = (lambda name, password: authenticate(service.store, name, password) is not None) \
+        if service.settings.needs_auth else None
     demo.launch(server_name=service.settings.host, server_port=service.settings.port or None, share=share,
-                prevent_thread_lock=not block, quiet=not block, theme=theme(), footer_links=[])
+                prevent_thread_lock=not block, quiet=not block, theme=theme(), footer_links=[], auth=check,
+                auth_message="Sign in to Keepsake")
     return demo

@@ -108,3 +108,17 @@ def real_embedder():
     from memory.embedder import SentenceTransformerEmbedder
 
     return SentenceTransformerEmbedder()
+
+
+@pytest.fixture(scope="session")
+def browser():  # noqa: ANN201
+    playwright = pytest.importorskip("playwright.sync_api")
+    chromium = Path("/usr/bin/chromium")
+    if not chromium.exists():
+        pytest.fail("Debian's chromium is not installed: run the suite through scripts/test")
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(chromium), headless=True,
+                              args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                                    "--disable-component-update", "--disable-sync", "--no-first-run"])
+        yield b
+        b.close()

@@ -41,20 +41,6 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def browser():  # noqa: ANN201
-    playwright = pytest.importorskip("playwright.sync_api")
-    chromium = Path("/usr/bin/chromium")
-    if not chromium.exists():
-        pytest.fail("Debian's chromium is not installed: run the suite through scripts/test")
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(chromium), headless=True,
-                              args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                                    "--disable-component-update", "--disable-sync", "--no-first-run"])
-        yield b
-        b.close()
-
-
 @pytest.mark.browser
 def test_first_page_streams_a_real_reply(browser, llama, settings, tmp_path) -> None:  # noqa: ANN001
     settings = settings.model_copy(update={"port": _free_port(), "seed": 5, "max_tokens": 200})

@@ -1,0 +1,72 @@
+"""Accounts: users in the database with scrypt-hashed passwords.
+
+A single local user needs no sign-in; ``--auth`` (always on when the server listens beyond the
+loopback address) asks for a name and password, checked here. scrypt is in the standard library
+and memory-hard, which is what a password hash should be; parameters are stored with each hash so
+they can be raised later without locking anyone out.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+
+from sqlalchemy import select
+
+from app.errors import KeepsakeError
+from memory.schema import User
+from memory.store import Store
+
+N, R, P = 2**14, 8, 1
+
+
+def hash_password(password: str) -> str:
+    salt = os.urandom(16)
+    digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=N, r=R, p=P, dklen=32)
+    return f"scrypt${N}${R}${P}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+
+
+def check_password(password: str, stored: str | None) -> bool:
+    """Constant-time comparison against a stored hash; False for a user without a password."""
+    try:
+        kind, n, r, p, salt, digest = (stored or "").split("$")
+        if kind != "scrypt":
+            return False
+        candidate = hashlib.scrypt(password.encode("utf-8"), salt=base64.b64decode(salt), n=int(n), r=int(r),
+                                   p=int(p), dklen=len(base64.b64decode(digest)))
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(candidate, base64.b64decode(digest))
+
+
+def add_user(store: Store, name: str, password: str, *, admin: bool = False) -> int:
+    """Create a user (or set an existing one's password); returns the id."""
+    name = name.strip()
+    if not name or len(name) > 100 or any(c in name for c in "/\\\n\r\t"):
+        raise KeepsakeError(f"invalid user name {name!r}")
+    if len(password) < 8:
+        raise KeepsakeError("passwords need at least 8 characters")
+    uid = store.user_id(name)
+    with store.session() as s:
+        user = s.get(User, uid)
+        user.password_hash = hash_password(password)
+        user.is_admin = user.is_admin or admin
+    return uid
+
+
+def authenticate(store: Store, name: str, password: str) -> int | None:
+    """The user's id if the password is right, else None (same answer for an unknown name)."""
+    with store.session() as s:
+        user = s.scalar(select(User).where(User.name == name))
+        stored = user.password_hash if user else None
+        uid = user.id if user else None
+    ok = check_password(password, stored or hash_password("timing-equaliser"))
+    return uid if ok and stored else None
+
+
+def list_users(store: Store) -> list[tuple[int, str, bool, bool]]:
+    """(id, name, is admin, has a password) for every user."""
+    with store.session() as s:
+        return [(u.id, u.name, u.is_admin, bool(u.password_hash)) for u in s.scalars(select(User).order_by(User.name))]
