@@ -114,6 +114,33 @@ def export_conversation(service: ChatService, user_id: int, conversation_id: int
     return str(path)
 
 
+MemoryRow = list  # [id, kind, text, score]
+
+
+def memory_rows(service: ChatService, user_id: int, persona_id: int | None, query: str = "") -> list[MemoryRow]:
+    """What the bot remembers for this user and persona: the closest to ``query``, or the newest."""
+    memory = service.memory
+    if memory is None:
+        return []
+    if query.strip():
+        hits = memory.search(query, persona_id=persona_id, user_id=user_id, k=20, min_score=0.15)
+        return [[h.id, h.kind, h.text, round(h.score, 3)] for h in hits]
+    return [[m.id, m.kind, m.text, None] for m in memory.list(persona_id, user_id, limit=100)]
+
+
+def change_memory(service: ChatService, user_id: int, memory_id: int | None, text: str, *, delete: bool) -> str:
+    """Edit or delete one memory (NotFound for another user's); returns a status line."""
+    memory = service.memory
+    if memory is None or memory_id is None:
+        return "Choose a memory first."
+    if delete:
+        memory.delete(int(memory_id), user_id=user_id)
+        memory.flush()
+        return f"Forgot memory {int(memory_id)}."
+    memory.edit(int(memory_id), text, user_id=user_id)
+    return f"Saved memory {int(memory_id)}."
+
+
 def build_app(service: ChatService) -> gr.Blocks:
     """The page; nothing is served until ``launch``.
 
@@ -158,6 +185,20 @@ def build_app(service: ChatService) -> gr.Blocks:
                 verdict = gr.Markdown("", elem_id="verdict")
                 with gr.Accordion("Prompt inspector", open=False, elem_id="inspector"):
                     inspector = gr.JSON(label="What the model was given, and what did not fit", elem_id="inspector-json")
+                with gr.Accordion("Memory", open=False, elem_id="memory"):
+                    with gr.Row():
+                        memory_query = gr.Textbox(placeholder="Search what the bot remembers (empty: newest)",
+                                                  show_label=False, scale=6, elem_id="memory-query")
+                        memory_search = gr.Button("Search", scale=1, elem_id="memory-search")
+                    memory_table = gr.Dataframe(headers=["id", "kind", "text", "score"], interactive=False,
+                                                wrap=True, elem_id="memory-table")
+                    with gr.Row():
+                        memory_id = gr.Number(label="Memory id", precision=0, elem_id="memory-id")
+                        memory_text = gr.Textbox(label="New text", scale=4, elem_id="memory-text")
+                    with gr.Row():
+                        memory_save = gr.Button("Save", size="sm", elem_id="memory-save")
+                        memory_forget = gr.Button("Forget", size="sm", variant="stop", elem_id="memory-forget")
+                    memory_status = gr.Markdown("", elem_id="memory-status")
 
         def handler(message: str, history: ChatHistory, conversation_id: int | None, persona_id: int | None,
                     request: gr.Request):  # type: ignore[no-untyped-def]
@@ -191,6 +232,17 @@ def build_app(service: ChatService) -> gr.Blocks:
                 service.store.delete_conversation(me(request), conversation_id)
             return [], None, refreshed_list(request)
 
+        def find_memories(persona_id: int | None, query: str, request: gr.Request):  # type: ignore[no-untyped-def]
+            return memory_rows(service, me(request), persona_id, query)
+
+        def edit_memory(persona_id: int | None, mid: float | None, text: str, query: str, forget: bool,
+                        request: gr.Request):  # type: ignore[no-untyped-def]
+            try:
+                status = change_memory(service, me(request), None if mid is None else int(mid), text, delete=forget)
+            except (KeepsakeError, ValueError) as exc:
+                status = f"⚠️ {exc}"
+            return status, memory_rows(service, me(request), persona_id, query)
+
         def on_load(request: gr.Request):  # type: ignore[no-untyped-def]
             uid = me(request)
             return (gr.Dropdown(choices=persona_choices(service, uid)),
@@ -216,6 +268,17 @@ def build_app(service: ChatService) -> gr.Blocks:
 
         export.click(export_current, [conversation, fmt], download)
         demo.load(on_load, None, [persona, history_pick, whoami])
+        memory_search.click(find_memories, [persona, memory_query], memory_table)
+        memory_query.submit(find_memories, [persona, memory_query], memory_table)
+        def save_memory(persona_id, mid, text, query, request: gr.Request):  # type: ignore[no-untyped-def]
+            return edit_memory(persona_id, mid, text, query, False, request)
+
+        def forget_memory(persona_id, mid, text, query, request: gr.Request):  # type: ignore[no-untyped-def]
+            return edit_memory(persona_id, mid, text, query, True, request)
+
+        memory_inputs = [persona, memory_id, memory_text, memory_query]
+        memory_save.click(save_memory, memory_inputs, [memory_status, memory_table])
+        memory_forget.click(forget_memory, memory_inputs, [memory_status, memory_table])
     return demo
 
 

@@ -133,3 +133,25 @@ def test_regenerate_resume_rename_export_delete(scripted_service: ChatService, s
 
     with pytest.raises(NotFound):
         export_conversation(svc, svc.store.user_id("intruder"), conversation_id, "json")
+
+
+def test_memory_panel_lists_searches_edits_and_forgets(unfiltered, tmp_path) -> None:  # noqa: ANN001
+    from app.errors import NotFound
+    from app.web import change_memory, memory_rows
+    from memory.embedder import WordLengthEmbedder
+    from memory.memories import LongTermMemory
+
+    store = Store(f"sqlite:///{tmp_path / 'm.db'}")
+    svc = ChatService(unfiltered, backend=ScriptedBackend(), store=store,
+                      memory=LongTermMemory(store, WordLengthEmbedder(), unfiltered.home))
+    ann, bob = store.user_id("ann"), store.user_id("bob")
+    (mid,) = svc.memory.add(["the cat sat"], persona_id=None, user_id=ann, kind="note")
+    assert [r[:3] for r in memory_rows(svc, ann, None)] == [[mid, "note", "the cat sat"]]
+    assert memory_rows(svc, ann, None, "big red fox")[0][0] == mid
+    assert memory_rows(svc, bob, None) == []
+    assert change_memory(svc, ann, mid, "the dog ran", delete=False) == f"Saved memory {mid}."
+    assert memory_rows(svc, ann, None)[0][2] == "the dog ran"
+    with pytest.raises(NotFound):
+        change_memory(svc, bob, mid, "", delete=True)
+    assert change_memory(svc, ann, mid, "", delete=True) == f"Forgot memory {mid}."
+    assert memory_rows(svc, ann, None) == []
