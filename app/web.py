@@ -98,6 +98,21 @@ def regenerate(service: ChatService, user_id: int, conversation_id: int | None) 
     yield from stream_reply(live, shown(service, user_id, conversation_id)[:-1])
 
 
+def edit_message(service: ChatService, user_id: int, conversation_id: int | None, index: int,
+                 text: str) -> Iterator[Frame]:
+    """Replace the user message shown at ``index`` with ``text`` and continue from there (a new branch)."""
+    thread = service.store.thread(user_id, conversation_id) if conversation_id is not None else []
+    if not 0 <= index < len(thread) or thread[index].role != "user":
+        yield shown(service, user_id, conversation_id), conversation_id, "", "Only your own messages can be edited.", {}
+        return
+    try:
+        live = service.edit(user_id, thread[index].id, text)
+    except KeepsakeError as exc:
+        yield shown(service, user_id, conversation_id), conversation_id, "", f"⚠️ {exc}", {}
+        return
+    yield from stream_reply(live, shown(service, user_id, conversation_id)[:index] + [{"role": "user", "content": text}])
+
+
 def conversation_choices(service: ChatService, user_id: int) -> list[tuple[str, int]]:
     return [(f"{c.title} (#{c.id})", c.id) for c in service.store.list_conversations(user_id)]
 
@@ -175,7 +190,7 @@ def build_app(service: ChatService) -> gr.Blocks:
                 export = gr.Button("Export", size="sm", elem_id="export")
                 download = gr.File(label="Download", elem_id="download", interactive=False)
             with gr.Column(scale=4):
-                chatbot = gr.Chatbot(label="Conversation", height=520, elem_id="chat")
+                chatbot = gr.Chatbot(label="Conversation", height=520, elem_id="chat", editable="user")
                 with gr.Row():
                     box = gr.Textbox(placeholder="Write a message…", show_label=False, scale=8, elem_id="message",
                                      autofocus=True)
@@ -206,6 +221,9 @@ def build_app(service: ChatService) -> gr.Blocks:
 
         def again_handler(conversation_id: int | None, request: gr.Request):  # type: ignore[no-untyped-def]
             yield from regenerate(service, me(request), conversation_id)
+
+        def edit_handler(conversation_id: int | None, edit: gr.EditData, request: gr.Request):  # type: ignore[no-untyped-def]
+            yield from edit_message(service, me(request), conversation_id, int(edit.index), str(edit.value))
 
         def start(persona_id: int | None, request: gr.Request):  # type: ignore[no-untyped-def]
             try:
@@ -252,6 +270,7 @@ def build_app(service: ChatService) -> gr.Blocks:
         outputs = [chatbot, conversation, box, verdict, inspector]
         events = [trigger(handler, [box, chatbot, conversation, persona], outputs) for trigger in (box.submit, send.click)]
         events.append(again.click(again_handler, conversation, outputs))
+        events.append(chatbot.edit(edit_handler, conversation, outputs))
         stop.click(None, cancels=events)
         for event in events:
             event.then(refreshed_list, None, history_pick)

@@ -155,3 +155,18 @@ def test_memory_panel_lists_searches_edits_and_forgets(unfiltered, tmp_path) -> 
         change_memory(svc, bob, mid, "", delete=True)
     assert change_memory(svc, ann, mid, "", delete=True) == f"Forgot memory {mid}."
     assert memory_rows(svc, ann, None) == []
+
+
+def test_editing_a_message_continues_on_a_new_branch(scripted_service: ChatService, scripted: ScriptedBackend) -> None:
+    from app.web import edit_message
+
+    scripted.enqueue("A1", "A2", "A2 after edit")
+    svc = scripted_service
+    uid = svc.store.user_id()
+    first, conversation_id = list(respond(svc, uid, "Q1", [], None))[-1][:2]
+    history = list(respond(svc, uid, "Q2", first, conversation_id))[-1][0]
+    frames = list(edit_message(svc, uid, conversation_id, 2, "Q2 edited"))
+    assert [m["content"] for m in frames[-1][0]] == ["Q1", "A1", "Q2 edited", "A2 after edit"]
+    assert [m.content for m in svc.store.thread(uid, conversation_id)] == ["Q1", "A1", "Q2 edited", "A2 after edit"]
+    assert "Only your own messages" in list(edit_message(svc, uid, conversation_id, 1, "rewrite the bot"))[-1][3]
+    assert history[-1]["content"] == "A2"
