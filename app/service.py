@@ -225,7 +225,7 @@ class ChatService:
         or an edited message): recalling them would repeat or resurrect them.
         """
         memory = self.memory
-        if memory is None or self.settings.memory_k == 0 or memory.count(persona_id, user_id) == 0:
+        if memory is None or self.settings.memory_k == 0 or not memory.has_any(persona_id, user_id):
             return []  # nothing to recall: do not load the embedding model for nothing
         own = self.store.message_ids(user_id, conversation_id) if conversation_id is not None else []
         hits = memory.search(text, persona_id=persona_id, user_id=user_id, k=self.settings.memory_k,

@@ -1,7 +1,10 @@
-"""LangChain interop: the long-term memory as a retriever, the embedder as ``Embeddings``.
+"""LangChain interop: the long-term memory as a retriever, an embedder as ``Embeddings``.
 
     retriever = MemoryRetriever(memory=service.memory, persona_id=None, user_id=uid, k=3)
     retriever.invoke("what is my dog called?")   # -> [Document(page_content=..., metadata={...})]
+
+Both are thin: the retriever runs the same ``LongTermMemory.search`` as the chat (same scope rules,
+threshold and de-duplication), and the embeddings return the same unit vectors the indexes hold.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ class KeepsakeEmbeddings(Embeddings):
 
 
 class MemoryRetriever(BaseRetriever):
-    """Recalls a user's memories of a persona (the same search the chat uses)."""
+    """Recalls what one user may see of a persona: its seed memories and the user's own."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
@@ -41,10 +44,11 @@ class MemoryRetriever(BaseRetriever):
     user_id: int | None = None
     k: int = 4
     min_score: float = 0.3
+    recency_half_life_days: float | None = None
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun,
                                 **kwargs: Any) -> list[Document]:
         hits = self.memory.search(query, persona_id=self.persona_id, user_id=self.user_id, k=self.k,
-                                  min_score=self.min_score)
+                                  min_score=self.min_score, recency_half_life_days=self.recency_half_life_days)
         return [Document(page_content=h.text, metadata={"id": h.id, "kind": h.kind, "score": h.score,
                                                         "created_at": h.created_at.isoformat()}) for h in hits]
