@@ -1,6 +1,10 @@
-"""Character Card V1/V2/V3 (SillyTavern's ``chara_card_v2`` / ``chara_card_v3``) to and from personas.
+"""Character Card V1/V2/V3 (SillyTavern's ``chara_card_v2`` / ``chara_card_v3``): files, ``Card``, personas.
 
-Import keeps the whole card (``Persona.card``) besides the fields we use, and export writes our
+``parse_card`` turns card JSON of any version into a ``Card`` that keeps the original JSON in ``raw``;
+``card_to_json`` writes a Card's edited fields over ``raw`` and converts it to V2 or V3, so what we do not
+model survives. V3-only fields ride in ``data.extensions.keepsake_v3`` of a V2 card and come back on V3.
+
+Personas work the same way: import keeps the whole card (``Persona.card``) besides the fields we use, and export writes our
 fields over a copy of it, so every field we do not model (extensions, lorebook entry settings,
 assets, dates...) survives a round trip unchanged: export(import(card)) == card for the same version.
 A field is written back when the original card had it or when its value is not the default, so an
@@ -14,13 +18,12 @@ are present V3 wins; V3 export writes both, as the V3 spec advises for older rea
 from __future__ import annotations
 
 import base64
-import binascii
 import copy
 import json
 import os
 import struct
 import zlib
-from datetime import datetime, timezone
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -38,29 +41,42 @@ FIELDS = {
     "post_history_instructions": "post_history_instructions", "creator_notes": "creator_notes",
     "creator": "creator", "tags": "tags", "alternate_greetings": "alternate_greetings",
 }
-V3_ONLY = ("nickname", "creator_notes_multilingual", "source", "group_only_greetings", "creation_date",
-           "modification_date", "assets")
 KEEPSAKE_FIELDS = ("real_person", "sources", "style", "facts", "lora_path")
 ENTRY_FIELDS = {"keys": [], "content": "", "constant": False, "enabled": True}
 Version = Literal["v2", "v3"]
 
 
 def _expect(value: Any, kind: type | tuple, where: str) -> Any:
-    if not isinstance(value, kind) or (kind is str and not isinstance(value, str)):
+    # JSON true is not a number, though Python's bool is an int.
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
         names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-        raise CardError(f"card field {where} must be {names}, got {type(value).__name__}")
+        got = "nothing (missing or null)" if value is None else type(value).__name__
+        raise CardError(f"card field {where} must be {names}, got {got}")
     return value
 
 
 def _strings(value: Any, where: str) -> list[str]:
-    _expect(value, list, where)
+    if not isinstance(value, list):
+        raise CardError(f"card field {where} must be list of strings, got {type(value).__name__}")
     for i, item in enumerate(value):
         _expect(item, str, f"{where}[{i}]")
     return value
 
 
+def _or(value: Any, default: Any) -> Any:
+    """``value`` unless it is None (null in JSON means "not given"; an empty list is still a wrong type)."""
+    return default if value is None else value
+
+
+def _extensions(data: dict) -> dict:
+    """``data.extensions``, made a dict if it was missing or null, to write into."""
+    if not isinstance(data.get("extensions"), dict):
+        data["extensions"] = {}
+    return data["extensions"]
+
+
 def card_data(obj: Any) -> tuple[str, dict]:
-    """(spec, data) of a parsed card JSON; V1 cards are flat."""
+    """(spec, data) of a parsed card JSON; V1 cards are flat, so their data is the object itself."""
     _expect(obj, dict, "(top level)")
     spec = obj.get("spec")
     if spec in ("chara_card_v2", "chara_card_v3"):
@@ -70,72 +86,207 @@ def card_data(obj: Any) -> tuple[str, dict]:
     return "chara_card_v1", obj
 
 
-def persona_from_card(obj: Any) -> Persona:
-    """A persona from a card's JSON; CardError naming the field when it is malformed."""
+@dataclass(frozen=True)
+class Card:
+    """A card in no particular version: the fields Keepsake uses, plus ``raw``, the JSON it came from.
+
+    Change it with ``dataclasses.replace``; ``card_to_json`` writes the changed fields over ``raw``.
+    ``nickname`` is None when the card has none (an empty nickname would blank out ``{{char}}``).
+    """
+
+    name: str
+    description: str = ""
+    personality: str = ""
+    scenario: str = ""
+    first_mes: str = ""
+    mes_example: str = ""
+    creator_notes: str = ""
+    system_prompt: str = ""
+    post_history_instructions: str = ""
+    creator: str = ""
+    character_version: str = ""
+    alternate_greetings: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    character_book: dict | None = None
+    extensions: dict = field(default_factory=dict)
+    nickname: str | None = None
+    group_only_greetings: list[str] = field(default_factory=list)
+    spec: str = "chara_card_v2"
+    raw: dict = field(default_factory=dict, repr=False)
+
+
+TEXT_FIELDS = ("description", "personality", "scenario", "first_mes", "mes_example", "creator_notes",
+               "system_prompt", "post_history_instructions", "creator", "character_version")
+MODELLED = ("name", *TEXT_FIELDS, "alternate_greetings", "tags", "character_book", "extensions", "nickname",
+            "group_only_greetings")
+V1_FIELDS = ("name", "description", "personality", "scenario", "first_mes", "mes_example")
+# What a V2 card must have (all required by the V2 spec), used to fill in V1 cards and new ones.
+V2_REQUIRED = {**{k: "" for k in ("name", *TEXT_FIELDS)}, "alternate_greetings": [], "tags": [], "extensions": {}}
+V3_ONLY = ("nickname", "creator_notes_multilingual", "source", "group_only_greetings", "creation_date",
+           "modification_date", "assets")
+# Added by V2 -> V3: the one required V3 field and the assets a V3 reader assumes anyway. Dates are left
+# out (optional) so conversion stays a pure function; so is nickname, whose presence changes prompts.
+V3_DEFAULTS = {"group_only_greetings": [], "assets": [{"type": "icon", "uri": "ccdefault:", "name": "main", "ext": "png"}]}
+STASH = "keepsake_v3"  # data.extensions key where a V2 card keeps what only V3 can say
+
+
+def _check_book(book: Any, where: str) -> dict:
+    _expect(book, dict, where)
+    for i, entry in enumerate(_expect(book.get("entries", []), list, where + ".entries")):
+        at = f"{where}.entries[{i}]"
+        _expect(entry, dict, at)
+        _strings(entry.get("keys", []), at + ".keys")
+        _expect(entry.get("content"), str, at + ".content")
+        if entry.get("secondary_keys") is not None:
+            _strings(entry["secondary_keys"], at + ".secondary_keys")
+        for flag in ("enabled", "constant", "selective", "case_sensitive"):
+            if entry.get(flag) is not None:
+                _expect(entry[flag], bool, f"{at}.{flag}")
+    return book
+
+
+def _check_v3(data: dict, where: str) -> dict:
+    """The V3-only fields Card models, after checking the types of all of them."""
+    out: dict[str, Any] = {}
+    if data.get("nickname") is not None:
+        out["nickname"] = _expect(data["nickname"], str, where + "nickname")
+    if data.get("group_only_greetings") is not None:
+        out["group_only_greetings"] = _strings(data["group_only_greetings"], where + "group_only_greetings")
+    if data.get("source") is not None:
+        _strings(data["source"], where + "source")
+    for key, value in _expect(_or(data.get("creator_notes_multilingual"), {}), dict,
+                              where + "creator_notes_multilingual").items():
+        _expect(value, str, f"{where}creator_notes_multilingual.{key}")
+    for key in ("creation_date", "modification_date"):
+        if data.get(key) is not None:
+            _expect(data[key], (int, float), where + key)
+    for i, asset in enumerate(_expect(_or(data.get("assets"), []), list, where + "assets")):
+        for key in ("type", "uri", "name", "ext"):
+            _expect(_expect(asset, dict, f"{where}assets[{i}]").get(key), str, f"{where}assets[{i}].{key}")
+    return out
+
+
+def parse_card(obj: Any) -> Card:
+    """A Card from V1, V2 or V3 card JSON; CardError naming the field when one is malformed.
+
+    Optional fields that are missing (or null) get their defaults; fields Card does not model stay in ``raw``.
+    A V2 card that came from V3 keeps its V3 fields in ``data.extensions.keepsake_v3``; they are read from there.
+    """
+    try:
+        return _parse(obj)
+    except RecursionError:  # copying JSON nested a few hundred levels deep
+        raise CardError("the card is nested too deeply to be a character card") from None
+
+
+def _parse(obj: Any) -> Card:
     spec, data = card_data(obj)
     prefix = "" if spec == "chara_card_v1" else "data."
-    name = data.get("name", data.get("char_name"))
+    name = data.get("name", data.get("char_name") if spec == "chara_card_v1" else None)
     if not isinstance(name, str) or not name.strip():
         raise CardError(f"card field {prefix}name is missing or empty")
-    values: dict[str, Any] = {}
-    for ours, theirs in FIELDS.items():
-        if theirs in data and data[theirs] is not None:
-            where = prefix + theirs
-            values[ours] = _strings(data[theirs], where) if ours in ("tags", "alternate_greetings") else _expect(data[theirs], str, where)
-    values["name"] = name.strip()
-    book = data.get("character_book")
-    if book is not None:
-        entries = _expect(_expect(book, dict, prefix + "character_book").get("entries", []), list,
-                          prefix + "character_book.entries")
-        lore = []
-        for i, entry in enumerate(entries):
-            where = f"{prefix}character_book.entries[{i}]"
-            _expect(entry, dict, where)
-            _strings(entry.get("keys", []), where + ".keys")
-            _expect(entry.get("content", ""), str, where + ".content")
-            try:
-                lore.append(LoreEntry.model_validate(entry))
-            except ValidationError as exc:
-                raise CardError(f"card field {where}: {exc.errors()[0]['msg']}") from None
-        values["lorebook"] = lore
-    extensions = data.get("extensions", {})
-    mine = _expect(extensions, dict, prefix + "extensions").get("keepsake", {})
-    values.update({k: mine[k] for k in KEEPSAKE_FIELDS if isinstance(mine, dict) and k in mine})
-    try:
-        return Persona(**values, card=copy.deepcopy(obj))
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        raise CardError(f"card field {'.'.join(map(str, err['loc']))}: {err['msg']}") from None
+    values: dict[str, Any] = {"name": name}
+    for key in TEXT_FIELDS:
+        if data.get(key) is not None:
+            values[key] = _expect(data[key], str, prefix + key)
+    for key in ("alternate_greetings", "tags"):
+        if data.get(key) is not None:
+            values[key] = list(_strings(data[key], prefix + key))
+    if data.get("character_book") is not None:
+        values["character_book"] = copy.deepcopy(_check_book(data["character_book"], prefix + "character_book"))
+    extensions = _expect(_or(data.get("extensions"), {}), dict, prefix + "extensions")
+    values["extensions"] = copy.deepcopy(extensions)
+    if spec == "chara_card_v3":
+        v3 = _check_v3(data, prefix)
+    else:
+        v3 = _check_v3(_expect(extensions.get(STASH, {}), dict, f"{prefix}extensions.{STASH}"),
+                       f"{prefix}extensions.{STASH}.")
+    return Card(**values, **copy.deepcopy(v3), spec=spec, raw=copy.deepcopy(obj))
 
 
-def v3_defaults() -> dict:
-    """The V3-only fields of a card converted from V2."""
-    now = int(datetime.now(timezone.utc).timestamp())
-    return {"nickname": "", "creator_notes_multilingual": {}, "source": [], "group_only_greetings": [],
-            "creation_date": now, "modification_date": now,
-            "assets": [{"type": "icon", "uri": "ccdefault:", "name": "main", "ext": "png"}]}
+def _blank(spec: str) -> dict:
+    """The JSON of an empty card in ``spec``: the base a Card built in code (with no ``raw``) is written over."""
+    card = {"spec": "chara_card_v2", "spec_version": "2.0", "data": copy.deepcopy(V2_REQUIRED)}
+    card["data"]["name"] = "?"
+    return _convert(card, "v3") if spec == "chara_card_v3" else card
 
 
 def _convert(obj: dict, version: Version) -> dict:
-    """The original card moved to ``version`` (V1 and V2 -> V3 gain the V3 fields; V3 -> V2 stashes them)."""
+    """A copy of the card JSON moved to ``version``: V1 fills in V2's required fields; V2 -> V3 adds
+    V3_DEFAULTS and restores what a V3 -> V2 stashed; V3 -> V2 stashes the V3-only fields that differ from
+    V3_DEFAULTS in ``data.extensions.keepsake_v3``. So V2 -> V3 -> V2 is exact, and V3 -> V2 -> V3 is exact
+    for cards that had the default fields (a card lacking them gets them back).
+    """
     spec, data = card_data(obj)
-    data = copy.deepcopy(data)
+    obj = copy.deepcopy(obj)
     if spec == "chara_card_v1":
-        data = {k: data[k] for k in ("name", *FIELDS.values()) if k in data}
-    if version == "v3" and spec != "chara_card_v3":
-        stash = data.get("extensions", {}).pop("keepsake_v3", {}) if isinstance(data.get("extensions"), dict) else {}
-        data.update({k: stash.get(k, v) for k, v in v3_defaults().items()})
-        return {"spec": "chara_card_v3", "spec_version": "3.0", "data": data}
-    if version == "v2" and spec == "chara_card_v3":
+        # Unknown V1 keys stay at the top, where SillyTavern keeps legacy fields of V2 cards.
+        data = {**copy.deepcopy(V2_REQUIRED), **{k: v for k, v in obj.items() if k in V2_REQUIRED or k == "character_book"}}
+        data["name"] = data["name"] or obj.get("char_name", "")  # parse_card's fallback for old TavernAI cards
+        obj = {**{k: v for k, v in obj.items() if k not in data}, "spec": "chara_card_v2", "spec_version": "2.0", "data": data}
+        spec = "chara_card_v2"
+    data = obj["data"]
+    if version == "v3" and spec == "chara_card_v2":
+        extensions = data.get("extensions")
+        stash = extensions.pop(STASH, {}) if isinstance(extensions, dict) else {}
+        for key, default in V3_DEFAULTS.items():
+            data.setdefault(key, copy.deepcopy(default))
+        data.update(stash)
+        obj.update(spec="chara_card_v3", spec_version="3.0")
+    elif version == "v2" and spec == "chara_card_v3":
         stash = {k: data.pop(k) for k in V3_ONLY if k in data}
-        defaults = v3_defaults()
-        # Only worth keeping when it says something beyond the defaults a V2 -> V3 conversion adds.
-        if any(v != defaults[k] for k, v in stash.items() if not k.endswith("_date")):
-            data.setdefault("extensions", {})["keepsake_v3"] = stash
-        return {"spec": "chara_card_v2", "spec_version": "2.0", "data": data}
-    if spec == "chara_card_v1":
-        return {"spec": "chara_card_v2", "spec_version": "2.0", "data": data}
-    return copy.deepcopy(obj)
+        stash = {k: v for k, v in stash.items() if k not in V3_DEFAULTS or v != V3_DEFAULTS[k]}
+        if stash:
+            _extensions(data)[STASH] = stash
+        obj.update(spec="chara_card_v2", spec_version="2.0")
+    return obj
+
+
+def card_to_json(card: Card, version: Version) -> dict:
+    """The card as ``chara_card_v2`` or ``chara_card_v3`` JSON: ``raw`` with the edited fields written over it.
+
+    A field counts as edited when it differs from what ``parse_card(card.raw)`` gives, so an unedited card
+    comes back exactly as it was read (card_to_json(parse_card(x), x's version) == x). Edits reach legacy
+    copies at the top level too (SillyTavern mirrors V1 fields there).
+    """
+    raw = card.raw or _blank(card.spec)
+    before = parse_card(raw)
+    obj = copy.deepcopy(raw)
+    spec, data = card_data(obj)
+    for key in MODELLED:
+        value = copy.deepcopy(getattr(card, key))
+        if value == getattr(before, key):
+            continue
+        target = data
+        if key in V3_ONLY and spec != "chara_card_v3":
+            target = _extensions(data).setdefault(STASH, {})
+        elif spec != "chara_card_v1" and key in V1_FIELDS and key in obj:
+            obj[key] = value
+        if value is None:
+            target.pop(key, None)
+        else:
+            target[key] = value
+    return _convert(obj, version)
+
+
+def persona_from_card(obj: Any) -> Persona:
+    """A persona from a card's JSON; CardError naming the field when it is malformed."""
+    card = parse_card(obj)
+    values: dict[str, Any] = {ours: getattr(card, theirs) for ours, theirs in FIELDS.items()}
+    values["name"] = card.name.strip()
+    lore = []
+    for i, entry in enumerate((card.character_book or {}).get("entries", [])):
+        try:
+            lore.append(LoreEntry.model_validate(entry))
+        except ValidationError as exc:
+            raise CardError(f"card field character_book.entries[{i}]: {exc.errors()[0]['msg']}") from None
+    values["lorebook"] = lore
+    mine = card.extensions.get("keepsake", {})
+    values.update({k: mine[k] for k in KEEPSAKE_FIELDS if isinstance(mine, dict) and k in mine})
+    try:
+        return Persona(**values, card=card.raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise CardError(f"card field {'.'.join(map(str, err['loc']))}: {err['msg']}") from None
 
 
 def card_from_persona(persona: Persona, version: Version = "v3") -> dict:
@@ -218,19 +369,19 @@ def read_card_bytes(raw: bytes) -> tuple[dict, bytes | None]:
             raise CardError("this PNG has no character card (no chara or ccv3 text chunk)")
         try:
             obj = json.loads(base64.b64decode(payload, validate=True).decode("utf-8"))
-        except (binascii.Error, UnicodeDecodeError, json.JSONDecodeError, ValueError):
+        except (ValueError, RecursionError):  # bad base64, UTF-8 or JSON; absurd nesting
             raise CardError("the card inside this PNG is not valid base64-encoded JSON") from None
         image = PNG_MAGIC + b"".join(_chunk(k, b) for k, b in chunks
                                      if not (k == b"tEXt" and b.partition(b"\x00")[0] in (b"chara", b"ccv3")))
         return obj, image
     try:
         return json.loads(raw.decode("utf-8-sig")), None
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, RecursionError):
         raise CardError("not a character card: expected a JSON file or a PNG with an embedded card") from None
 
 
-def read_card(path: Path) -> tuple[Persona, bytes | None]:
-    """A persona and its avatar image (PNG bytes, or None) from a card file."""
+def _read_file(path: Path) -> bytes:
+    """The bytes of a card file, refusing what cannot be a card before reading all of it."""
     path = Path(path)
     try:
         if path.stat().st_size > MAX_CARD_BYTES:
@@ -242,7 +393,17 @@ def read_card(path: Path) -> tuple[Persona, bytes | None]:
         raise CardError(f"cannot read {path}: {exc.strerror}") from None
     if not raw:
         raise CardError(f"{path.name} is empty")
-    obj, image = read_card_bytes(raw)
+    return raw
+
+
+def read_card_file(path: Path) -> Card:
+    """The card in a JSON or PNG file (told apart by their first bytes, not by the file name)."""
+    return parse_card(read_card_bytes(_read_file(path))[0])
+
+
+def read_card(path: Path) -> tuple[Persona, bytes | None]:
+    """A persona and its avatar image (PNG bytes, or None) from a card file."""
+    obj, image = read_card_bytes(_read_file(path))
     return persona_from_card(obj), image
 
 
@@ -277,3 +438,13 @@ def write_atomic(path: Path, data: bytes) -> None:
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise CardError(f"cannot write {path}: {exc.strerror}") from None
+
+
+def write_card_png(card: Card, path: Path, version: Version, image: bytes | None = None) -> None:
+    """Write the card into a PNG: ``image`` (an avatar, PNG bytes) or a plain placeholder; V3 also carries V2."""
+    write_atomic(Path(path), card_png(card_to_json(card, version), image))
+
+
+def write_card_json(card: Card, path: Path, version: Version) -> None:
+    """Write the card as a JSON file (UTF-8, unescaped, indented for people who diff cards)."""
+    write_atomic(Path(path), json.dumps(card_to_json(card, version), ensure_ascii=False, indent=2).encode("utf-8"))
