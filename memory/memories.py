@@ -192,6 +192,14 @@ class LongTermMemory:
             index.rebuild()
         return count
 
+    def drop_persona(self, persona_id: int) -> None:
+        """Forget the cached indexes and index files of a deleted persona (its rows are already gone)."""
+        with self._lock:
+            for scope in [sc for sc in self._indexes if sc.persona_id == persona_id]:
+                del self._indexes[scope]
+        for path in self.directory.glob(f"persona-{int(persona_id)}_user-*"):
+            path.unlink(missing_ok=True)
+
     def rebuild_index(self, persona_id: int | None, user_id: int | None = None) -> None:
         """Rebuild the scope's index from the database (after rows were written around this class)."""
         self.index(persona_id, user_id).rebuild()

@@ -176,7 +176,7 @@ def delete(name: str, yes: bool, user: str, **kwargs: Any) -> None:
     if not yes:
         click.confirm(f"Delete persona {p.name!r} and its memories?", abort=True)
     personas.delete(service.store, uid, pid)
-    service.memory.rebuild_index(pid, None)
+    service.memory.drop_persona(pid)
     click.echo(f"deleted {p.name!r}")
 
 

@@ -138,8 +138,10 @@ def test_cli_create_list_show_edit_facts_delete(keepsake_home: Path) -> None:
     assert run("add-seed", "Grandpa", str(GBK), "--embedder", "fake").exit_code == 0
     again = CliRunner().invoke(personas_cli, ["add-seed", "Grandpa", str(GBK), "--embedder", "fake"])
     assert again.exit_code == 2 and "already a seed" in again.stderr
+    assert list((keepsake_home / "index").glob("persona-1_user-*"))
     assert run("delete", "Grandpa", "--yes", "--embedder", "fake").exit_code == 0
     assert json.loads(run("list", "--json", "--embedder", "fake").stdout) == []
+    assert not list((keepsake_home / "index").glob("persona-1_user-*"))  # no stale index files left behind
 
 
 def test_cli_bad_seed_is_a_clean_error_and_writes_nothing(tmp_path: Path, keepsake_home: Path) -> None:
