@@ -13,7 +13,8 @@ from __future__ import annotations
 import copy
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 from dataclasses import replace
 
 from app import persona_prompt
@@ -130,28 +131,33 @@ class ChatService:
         self._backend = backend
         self._memory = memory
         self._safety = safety
-        self._load_lock = threading.Lock()
+        self._load_lock = threading.RLock()
         self.store = store or Store(settings.db_url)
+
+    def _loaded(self, attribute: str, factory: Callable[[], Any]) -> Any:
+        """``self.<attribute>``, made by ``factory`` on first use, once even with concurrent callers.
+
+        The lock is re-entrant because one part's factory may load another (the safety judge shares
+        the memory's embedder).
+        """
+        if getattr(self, attribute) is None:
+            with self._load_lock:
+                if getattr(self, attribute) is None:
+                    setattr(self, attribute, factory())
+        return getattr(self, attribute)
 
     @property
     def backend(self) -> ChatBackend:
         """The chat model, loaded on first use (so commands that need no model start fast)."""
-        if self._backend is None:
-            with self._load_lock:
-                if self._backend is None:
-                    self._backend = load_backend(self.settings)
-        return self._backend
+        return self._loaded("_backend", lambda: load_backend(self.settings))
 
     @property
     def memory(self) -> LongTermMemory | None:
         """Long-term memory, or None when ``settings.memory`` is off."""
         if not self.settings.memory:
             return None
-        if self._memory is None:
-            with self._load_lock:
-                if self._memory is None:
-                    self._memory = LongTermMemory(self.store, load_embedder(self.settings.embedder), self.settings.home)
-        return self._memory
+        return self._loaded("_memory", lambda: LongTermMemory(self.store, load_embedder(self.settings.embedder),
+                                                              self.settings.home))
 
     def warm_up(self) -> None:
         """Load the model and the embedding model now rather than on the first message."""
@@ -164,11 +170,7 @@ class ChatService:
         """The safety filter (None when switched off); its judge loads on first use."""
         if not self.settings.safety:
             return None
-        if self._safety is None:
-            with self._load_lock:
-                if self._safety is None:
-                    self._safety = SafetyFilter(self._make_judge(), self.settings.safety_settings)
-        return self._safety
+        return self._loaded("_safety", lambda: SafetyFilter(self._make_judge(), self.settings.safety_settings))
 
     def _make_judge(self) -> Judge:
         if self.settings.safety_judge == "llm":
@@ -247,15 +249,14 @@ class ChatService:
 
     # -- turns ----------------------------------------------------------------------------------
 
-    def _plan(self, user_id: int, conv: ConversationRecord | None, persona_id: int | None, text: str,
-              thread: list[MessageRecord], sampling: Sampling) -> Turn:
+    def _plan(self, user_id: int, conv: ConversationRecord | None, persona_id: int | None, persona: Persona | None,
+              text: str, thread: list[MessageRecord], sampling: Sampling) -> Turn:
         """Plan the turn; when old history would be dropped, fold it into a summary first.
 
         The fold happens before generating, so the model never loses what was said: it reads a
         summary of the oldest turns instead of nothing. The summary also becomes a memory.
         """
         self.backend  # load the model first: a bad model file should fail before the embedder loads
-        persona = self.persona(user_id, persona_id)
         system = self.system_prompt(persona)
         summary, covered = self.store.latest_summary(user_id, conv.id, thread) if conv else ("", 0)
         recent = thread[covered:]
@@ -292,19 +293,19 @@ class ChatService:
             if conv.state != "active":
                 raise KeepsakeError(f"this conversation is {conv.state}; "
                                     + ("resume it to go on" if conv.state == "paused" else "start a new one"))
+        persona = self.persona(user_id, persona_id)  # NotFound for someone else's, before anything is stored
         created = conv is None
         if created:
             # The greeting belongs to the history the model sees, so the conversation is opened
             # first, and removed again if the message turns out not to fit.
             if not text.strip():
                 raise EmptyMessage("the message is empty; type something to say")
-            self.persona(user_id, persona_id)  # NotFound for someone else's persona, before anything is stored
             conv = self.start_conversation(user_id, persona_id, " ".join(text.split())[:60])
         upto = conv.head_id if parent_id == -1 or created else parent_id
         thread = store.thread(user_id, conv.id, upto=upto) if upto is not None else []
         sampling = sampling or self.settings.sampling
         try:
-            turn = self._plan(user_id, conv, persona_id, text, thread, sampling)
+            turn = self._plan(user_id, conv, persona_id, persona, text, thread, sampling)
         except KeepsakeError:
             if created:
                 store.delete_conversation(user_id, conv.id)
@@ -313,7 +314,7 @@ class ChatService:
                                      token_count=self.backend.count_text(text))
         reply = store.add_message(user_id, conv.id, "assistant", "", status="streaming",
                                   model=self.backend.name, sampling=sampling.model_dump())
-        return LiveReply(self, turn, user_id, conv, user_msg, reply.id, self.persona(user_id, persona_id))
+        return LiveReply(self, turn, user_id, conv, user_msg, reply.id, persona)
 
     def regenerate(self, user_id: int, conversation_id: int, sampling: Sampling | None = None) -> LiveReply:
         """A new alternative to the last reply; the old one is kept as a sibling."""
@@ -328,10 +329,12 @@ class ChatService:
         if sampling.seed is not None:  # a fixed seed would give the same reply again: step it per alternative
             tries = len(self.store.alternatives(user_id, thread[-1].id)) if thread[-1].role == "assistant" else 0
             sampling = sampling.model_copy(update={"seed": sampling.seed + tries})
-        turn = self._plan(user_id, conv, conv.persona_id, last_user.content, thread[: thread.index(last_user)], sampling)
+        persona = self.persona(user_id, conv.persona_id)
+        turn = self._plan(user_id, conv, conv.persona_id, persona, last_user.content, thread[: thread.index(last_user)],
+                          sampling)
         reply = self.store.add_message(user_id, conversation_id, "assistant", "", parent_id=last_user.id,
                                        status="streaming", model=self.backend.name, sampling=sampling.model_dump())
-        return LiveReply(self, turn, user_id, conv, last_user, reply.id, self.persona(user_id, conv.persona_id))
+        return LiveReply(self, turn, user_id, conv, last_user, reply.id, persona)
 
     def edit(self, user_id: int, message_id: int, text: str, sampling: Sampling | None = None) -> LiveReply:
         """Replace a user message with ``text`` and continue from there; the old branch is kept."""

@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from app.cli import STORE_FLAGS, KeepsakeGroup, settings_from, settings_options
-from app.errors import KeepsakeError, PersonaError
+from app.errors import PersonaError
 from personas import persona as personas
 from personas.persona import LoreEntry, Persona
 

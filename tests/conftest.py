@@ -18,6 +18,15 @@ PG_URL = os.environ.get("KEEPSAKE_TEST_PG_URL", "")
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
+def free_port() -> int:
+    """A loopback port nobody listens on, for servers the tests start."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 @pytest.fixture(autouse=True)
 def keepsake_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point everything Keepsake writes at a fresh directory; ignore the developer's own settings."""

@@ -1,8 +1,8 @@
 """Accounts: scrypt hashes, the users CLI, and sign-in with per-user isolation in the real page."""
 
-import socket
 
 import pytest
+from conftest import free_port
 from click.testing import CliRunner
 
 from app.accounts import add_user, authenticate, check_password, hash_password
@@ -45,11 +45,6 @@ def test_sign_in_is_forced_off_loopback() -> None:
     assert load_settings(auth=True).needs_auth and load_settings(host="0.0.0.0").needs_auth
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.mark.browser
 def test_two_users_cannot_see_each_other(browser, settings, tmp_path) -> None:  # noqa: ANN001
@@ -58,7 +53,7 @@ def test_two_users_cannot_see_each_other(browser, settings, tmp_path) -> None:  
     store = Store(f"sqlite:///{tmp_path / 'a.db'}")
     add_user(store, "ann", "ann-password")
     add_user(store, "bob", "bob-password")
-    s = settings.model_copy(update={"port": _free_port(), "auth": True, "memory": False, "safety": False})
+    s = settings.model_copy(update={"port": free_port(), "auth": True, "memory": False, "safety": False})
     demo = launch(ChatService(s, backend=EchoBackend(), store=store), block=False)
     try:
         def sign_in(name: str):  # noqa: ANN202

@@ -1,12 +1,12 @@
 """The remote backend against a real OpenAI-compatible server: llama-cpp-python's, on loopback."""
 
-import socket
 import subprocess
 import sys
 import time
 
 import httpx
 import pytest
+from conftest import free_port
 
 from app.chat import ChatEngine
 from app.errors import BackendError
@@ -14,15 +14,10 @@ from app.remote import RemoteBackend
 from app.settings import Sampling
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture(scope="module")
 def server(model_path):  # noqa: ANN001, ANN201
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path), "--host", "127.0.0.1",
          "--port", str(port), "--n_ctx", "2048", "--n_threads", "2", "--verbose", "False"],
@@ -67,7 +62,7 @@ def test_remote_backend_drives_the_engine_with_estimated_counts(server: str) -> 
 
 
 def test_unreachable_server_is_a_clear_error() -> None:
-    backend = RemoteBackend(f"http://127.0.0.1:{_free_port()}/v1")
+    backend = RemoteBackend(f"http://127.0.0.1:{free_port()}/v1")
     with pytest.raises(BackendError, match="cannot reach the remote model server"):
         list(backend.stream([{"role": "user", "content": "hi"}], Sampling()))
 

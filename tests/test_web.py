@@ -1,10 +1,10 @@
 """The web chat: the handler as a plain generator, then the real page in headless Chromium."""
 
 import json
-import socket
 from pathlib import Path
 
 import pytest
+from conftest import free_port
 
 from app.backends import ScriptedBackend
 from app.service import ChatService
@@ -35,15 +35,10 @@ def test_handler_shows_errors_as_a_message(scripted_service: ChatService) -> Non
     assert conversation_id is None and box == "  "  # the text is kept for the user to fix
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.mark.browser
 def test_first_page_streams_a_real_reply(browser, llama, settings, tmp_path) -> None:  # noqa: ANN001
-    settings = settings.model_copy(update={"port": _free_port(), "seed": 5, "max_tokens": 200})
+    settings = settings.model_copy(update={"port": free_port(), "seed": 5, "max_tokens": 200})
     service = ChatService(settings, backend=llama, store=Store(f"sqlite:///{tmp_path / 'web.db'}"))
     demo = launch(service, block=False)
     try:
