@@ -147,6 +147,12 @@ def m005_memory_scope_index(conn: Connection) -> None:
     conn.execute(text("CREATE INDEX ix_memories_scope_updated ON memories (persona_id, user_id, updated_at)"))
 
 
+@migration
+def m006_user_preferences(conn: Connection) -> None:
+    # Model settings chosen in the web page (model file, context, GPU layers, sampler), per user.
+    conn.execute(text("ALTER TABLE users ADD COLUMN preferences JSON"))
+
+
 def applied(engine: Engine) -> list[str]:
     """Names of the steps already applied, in order."""
     if not inspect(engine).has_table("_migrations"):

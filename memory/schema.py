@@ -30,6 +30,7 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     is_admin: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    preferences: Mapped[dict | None] = mapped_column(JSON)  # model settings chosen in the web page
 
 
 class Persona(Base):
