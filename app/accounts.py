@@ -1,9 +1,12 @@
-"""Accounts: users in the database with scrypt-hashed passwords.
+"""Accounts: users in the database with scrypt-hashed passwords, and their API keys.
 
 A single local user needs no sign-in; ``--auth`` (always on when the server listens beyond the
 loopback address) asks for a name and password, checked here. scrypt is in the standard library
 and memory-hard, which is what a password hash should be; parameters are stored with each hash so
 they can be raised later without locking anyone out.
+
+API keys are 256 random bits, so a plain sha256 is enough to keep them at rest: there is nothing
+to guess that a slow hash would protect, and a lookup by hash costs one indexed query per request.
 """
 
 from __future__ import annotations
@@ -12,11 +15,12 @@ import base64
 import hashlib
 import hmac
 import os
+import secrets
 
 from sqlalchemy import select
 
 from app.errors import KeepsakeError
-from memory.schema import User
+from memory.schema import ApiKey, User
 from memory.store import Store
 
 N, R, P = 2**14, 8, 1
@@ -70,3 +74,27 @@ def list_users(store: Store) -> list[tuple[int, str, bool, bool]]:
     """(id, name, is admin, has a password) for every user."""
     with store.session() as s:
         return [(u.id, u.name, u.is_admin, bool(u.password_hash)) for u in s.scalars(select(User).order_by(User.name))]
+
+
+KEY_PREFIX = "ks-"
+
+
+def _key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def create_api_key(store: Store, name: str) -> str:
+    """A new API key for the user called ``name``; only its hash is stored, so it is shown once."""
+    uid = store.user_id(name, create=False)
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    with store.session() as s:
+        s.add(ApiKey(user_id=uid, key_hash=_key_hash(key), prefix=key[:10]))
+    return key
+
+
+def verify_api_key(store: Store, key: str) -> int | None:
+    """The id of the user the key belongs to, or None for an unknown key."""
+    if not key.startswith(KEY_PREFIX):
+        return None
+    with store.session() as s:
+        return s.scalar(select(ApiKey.user_id).where(ApiKey.key_hash == _key_hash(key)))

@@ -96,13 +96,13 @@ def _service(settings: Settings):  # type: ignore[no-untyped-def]
 @settings_options(*MODEL_FLAGS, *STORE_FLAGS, *SERVE_FLAGS)
 @click.option("--share", is_flag=True, help="Ask Gradio for a public share link (off by default).")
 def serve(share: bool = False, **kwargs: Any) -> None:
-    """Start the web chat (default http://127.0.0.1:7860)."""
-    from app.web import launch
+    """Start the web chat and the OpenAI-compatible API at /v1 (default http://127.0.0.1:7860)."""
+    from app.server import serve as run_server
 
     settings = settings_from(kwargs)
     service = _service(settings)
     service.warm_up()  # a server loads its models before the first visitor, not during their first message
-    launch(service, share=share)
+    run_server(service, share=share)
 
 
 @main.command()
@@ -379,7 +379,7 @@ def memories_delete(memory_ids: tuple[int, ...], user: str, persona: str | None,
 
 @main.group(cls=KeepsakeGroup)
 def users() -> None:
-    """Accounts for the web chat's sign-in (`serve --auth`)."""
+    """Accounts for the web chat's sign-in (`serve --auth`) and their API keys."""
 
 
 @users.command("add")
@@ -405,6 +405,18 @@ def users_list(**kwargs: Any) -> None:
 
     for uid, name, admin, has_password in list_users(Store(settings_from(kwargs).db_url)):
         click.echo(f"{uid:>4}  {name}{'  [admin]' if admin else ''}{'' if has_password else '  (no password: local only)'}")
+
+
+@users.command("key")
+@click.argument("name")
+@settings_options(*STORE_FLAGS)
+def users_key(name: str, **kwargs: Any) -> None:
+    """Create an API key for NAME (printed once: only its hash is kept)."""
+    from app.accounts import create_api_key
+    from memory.store import Store
+
+    click.echo(create_api_key(Store(settings_from(kwargs).db_url), name))
+    click.echo(f"API key for {name!r}: keep it now, it cannot be shown again", err=True)
 
 
 @main.command()

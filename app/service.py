@@ -33,6 +33,7 @@ from safety.judges import EmbeddingJudge, Judge, LLMJudge
 from safety.policy import SAFE
 
 PARTIAL_SAVE_S = 0.5
+WITHDRAWN = "\n\n[withdrawn by the safety filter]\n"  # streamed before the text that replaces a withdrawn reply
 
 
 class LiveReply:
@@ -250,14 +251,14 @@ class ChatService:
     # -- turns ----------------------------------------------------------------------------------
 
     def _plan(self, user_id: int, conv: ConversationRecord | None, persona_id: int | None, persona: Persona | None,
-              text: str, thread: list[MessageRecord], sampling: Sampling) -> Turn:
+              text: str, thread: list[MessageRecord], sampling: Sampling, extra_system: str = "") -> Turn:
         """Plan the turn; when old history would be dropped, fold it into a summary first.
 
         The fold happens before generating, so the model never loses what was said: it reads a
         summary of the oldest turns instead of nothing. The summary also becomes a memory.
         """
         self.backend  # load the model first: a bad model file should fail before the embedder loads
-        system = self.system_prompt(persona)
+        system = self.request_system(persona, extra_system)
         summary, covered = self.store.latest_summary(user_id, conv.id, thread) if conv else ("", 0)
         recent = thread[covered:]
         lore = persona_prompt.triggered_lore(persona, [text, *(m.content for m in thread[-2:])]) if persona else []
@@ -280,11 +281,12 @@ class ChatService:
         return start(summary, recent[len(fold):])
 
     def send(self, user_id: int, text: str, *, conversation_id: int | None = None, persona_id: int | None = None,
-             sampling: Sampling | None = None, parent_id: int | None = -1) -> LiveReply:
+             sampling: Sampling | None = None, parent_id: int | None = -1, extra_system: str = "") -> LiveReply:
         """Store ``text`` as the user's next message and start the reply.
 
         ``parent_id`` (default: the conversation's current head) lets an edited message branch off
         an earlier point. Bad input (empty or oversized message) raises before anything is stored.
+        ``extra_system`` is an API client's system message for this turn only (see ``request_system``).
         """
         store = self.store
         conv = store.get_conversation(user_id, conversation_id) if conversation_id is not None else None
@@ -305,7 +307,7 @@ class ChatService:
         thread = store.thread(user_id, conv.id, upto=upto) if upto is not None else []
         sampling = sampling or self.settings.sampling
         try:
-            turn = self._plan(user_id, conv, persona_id, persona, text, thread, sampling)
+            turn = self._plan(user_id, conv, persona_id, persona, text, thread, sampling, extra_system)
         except KeepsakeError:
             if created:
                 store.delete_conversation(user_id, conv.id)
@@ -347,3 +349,58 @@ class ChatService:
     def persona_id(self, user_id: int, name: str) -> int:
         """The id of the user's persona called ``name``."""
         return personas.find(self.store, user_id, name)[0]
+
+    # -- API requests ---------------------------------------------------------------------------
+
+    def sampling_with(self, **chosen: Any) -> Sampling:
+        """The configured sampler with a client's choices (None keeps the default), checked against its bounds.
+
+        Raises pydantic's ValidationError for a value out of range (a negative ``max_tokens``).
+        """
+        defaults = self.settings.sampling.model_dump()
+        return Sampling.model_validate({**defaults, **{k: v for k, v in chosen.items() if v is not None}})
+
+    @staticmethod
+    def reply_info(live: LiveReply) -> dict:
+        """What an API client learns of a finished reply besides its text: the safety verdict and the
+        ids that continue the conversation."""
+        verdict = {k.removeprefix("safety_"): v for k, v in live.outcome.audit().items()} if live.outcome else None
+        return {"verdict": verdict, "conversation_id": live.conversation_id, "message_id": live.message_id,
+                "replaced": live.replaced}
+
+    def request_system(self, persona: Persona | None, extra: str = "") -> str:
+        """The system message when a client brings its own: a persona keeps its prompt and the client's
+        follows it (the persona stays who it is); without a persona the client's replaces the default."""
+        extra = extra.strip()
+        if not extra:
+            return self.system_prompt(persona)
+        return f"{self.system_prompt(persona)}\n\n{extra}" if persona else extra
+
+    def complete(self, user_id: int, messages: list[Message], *, conversation_id: int | None = None,
+                 persona_id: int | None = None, sampling: Sampling | None = None) -> LiveReply:
+        """Answer the last of ``messages``, as an OpenAI-style request asks.
+
+        System messages are joined and passed to ``request_system``. With ``conversation_id`` the
+        stored conversation is the history and only the last message is new. Without it the request's
+        messages are the history: they are stored as a new conversation (no greeting: the client never
+        saw one), so the reply is persisted, filtered and remembered like a web chat's, and the
+        conversation can be continued by id.
+        """
+        system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
+        chat = [m for m in messages if m["role"] != "system"]
+        if not chat or chat[-1]["role"] != "user":
+            raise KeepsakeError("the last message must be the user's: it is the one to answer")
+        *earlier, last = chat
+        if conversation_id is not None:
+            return self.send(user_id, last["content"], conversation_id=conversation_id, sampling=sampling,
+                             extra_system=system)
+        conv = self.store.create_conversation(user_id, persona_id, " ".join(last["content"].split())[:60])
+        try:
+            for m in earlier:
+                self.store.add_message(user_id, conv.id, m["role"], m["content"],
+                                       token_count=self.backend.count_text(m["content"]))
+            return self.send(user_id, last["content"], conversation_id=conv.id, sampling=sampling,
+                             extra_system=system)
+        except KeepsakeError:  # bad input (empty, too long, someone else's persona): leave nothing behind
+            self.store.delete_conversation(user_id, conv.id)
+            raise

@@ -91,6 +91,8 @@ class Settings(BaseSettings, Sampling):
     host: str = Field("127.0.0.1", description="Address the web chat listens on.")
     port: int = Field(7860, ge=0, le=65535, description="Port the web chat listens on.")
     auth: bool = Field(False, description="Ask for sign-in (always on when host is not a loopback address).")
+    api_max_request_bytes: int = Field(1_048_576, ge=1024, description="Largest request body the /v1 API accepts; "
+                                       "bigger ones are refused with 413.")
     system_prompt: str = Field(
         "You are a warm, helpful companion. Answer briefly and kindly.",
         description="System prompt used when no persona is chosen.",

@@ -153,6 +153,22 @@ def m006_user_preferences(conn: Connection) -> None:
     conn.execute(text("ALTER TABLE users ADD COLUMN preferences JSON"))
 
 
+@migration
+def m007_api_keys(conn: Connection) -> None:
+    # Keys for the OpenAI-compatible API, one user each; only a hash of each key is kept.
+    md = MetaData()
+    md.reflect(conn, only=["users"])
+    Table(
+        "api_keys", md,
+        Column("id", Integer, primary_key=True),
+        Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+        Column("key_hash", String(64), nullable=False, unique=True),
+        Column("prefix", String(16), nullable=False),
+        Column("created_at", DateTime, nullable=False),
+    )
+    md.create_all(conn)
+
+
 def applied(engine: Engine) -> list[str]:
     """Names of the steps already applied, in order."""
     if not inspect(engine).has_table("_migrations"):

@@ -33,6 +33,16 @@ class User(Base):
     preferences: Mapped[dict | None] = mapped_column(JSON)  # model settings chosen in the web page
 
 
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex of the key; the key itself is never stored
+    prefix: Mapped[str] = mapped_column(String(16))  # the key's first characters, to tell keys apart in a listing
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Persona(Base):
     __tablename__ = "personas"
 

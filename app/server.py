@@ -1,0 +1,87 @@
+"""One process serves both front ends: the OpenAI-compatible API at ``/v1`` and the web chat at ``/``.
+
+``build_server`` puts the two together in one FastAPI application; ``serve`` runs it with uvicorn,
+in the foreground (the ``serve`` command) or in a thread (tests), and returns a handle to stop it.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sys
+import threading
+import time
+
+import gradio as gr
+import uvicorn
+from fastapi import FastAPI
+
+from app.accounts import authenticate
+from app.api import create_api
+from app.errors import KeepsakeError
+from app.service import ChatService
+
+START_TIMEOUT_S = 60
+
+
+def build_server(service: ChatService) -> FastAPI:
+    """The API under /v1 and the page, with the page's sign-in when the settings need one."""
+    from app.web import build_app, theme
+
+    server = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    server.mount("/v1", create_api(service))  # mounted first: the page at "/" would take every path
+    demo = build_app(service)
+    demo.queue(default_concurrency_limit=max(1, service.settings.parallel) * 4)
+    check = (lambda name, password: authenticate(service.store, name, password) is not None) \
+        if service.settings.needs_auth else None
+    return gr.mount_gradio_app(server, demo, path="/", auth=check, auth_message="Sign in to Keepsake",
+                               theme=theme(), footer_links=[], ssr_mode=False)
+
+
+class Server:
+    """A running server: ``url`` to reach it, ``close()`` to stop it."""
+
+    def __init__(self, server: uvicorn.Server, thread: threading.Thread | None = None) -> None:
+        self._server, self._thread = server, thread
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.servers[0].sockets[0].getsockname()[:2]
+        return f"http://{host}:{port}"
+
+    def close(self) -> None:
+        self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+
+def serve(service: ChatService, *, share: bool = False, block: bool = True) -> Server:
+    """Serve on the configured host and port (0: any free one); with ``block`` until stopped (Ctrl-C).
+
+    ``share`` asks Gradio's tunnel for a public link to this server, which needs the internet.
+    """
+    settings = service.settings
+    # A browser page holds a heartbeat stream open; without a grace limit, stopping would wait for it.
+    config = uvicorn.Config(build_server(service), host=settings.host, port=settings.port, log_level="warning",
+                            timeout_graceful_shutdown=2)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="keepsake-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            raise KeepsakeError(f"cannot serve on {settings.host}:{settings.port} (is the port in use?)")
+        time.sleep(0.05)
+    running = Server(server, thread)
+    if share:
+        from gradio import networking
+
+        print(f"Public link: {networking.setup_tunnel(settings.host, settings.port, secrets.token_urlsafe(32), None, None)}",
+              file=sys.stderr)
+    if block:
+        print(f"Keepsake is running on {running.url} (API: {running.url}/v1); Ctrl-C stops it", file=sys.stderr)
+        try:
+            thread.join()
+        except KeyboardInterrupt:
+            running.close()
+    return running
