@@ -24,7 +24,7 @@ MODEL_FLAGS = ("model", "backend", "n_ctx", "n_threads", "n_gpu_layers", "parall
                "memory", "embedder", "memory_k", "memory_min_score", "safety", "safety_mode", "safety_best_of",
                "safety_threshold", "safety_judge", "safety_judge_model", "allow_adult")
 STORE_FLAGS = ("home", "database_url")
-SERVE_FLAGS = ("host", "port", "auth")
+SERVE_FLAGS = ("host", "port", "auth", "models")
 
 
 def _click_type(annotation: Any) -> tuple[Any, bool]:

@@ -65,6 +65,8 @@ class Settings(BaseSettings, Sampling):
         "llama", description="Chat backend: llama (local GGUF), remote (OpenAI-compatible server), echo (test fake)."
     )
     model: Path | None = Field(None, description="GGUF model file; empty means the embedded SmolLM2-135M.")
+    models: list[Path] = Field(default_factory=list, description=(
+        "More GGUF files users may pick in the web page (GGUF files in <home>/models are offered too)."))
     n_ctx: int = Field(4096, ge=256, le=1_048_576, description="Context window in tokens.")
     n_threads: int | None = Field(None, ge=1, description="CPU threads for generation; empty means all cores.")
     n_gpu_layers: int = Field(0, ge=-1, description="Layers offloaded to the GPU; -1 offloads all, 0 is CPU only.")

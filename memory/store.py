@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import socket
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
@@ -61,6 +62,7 @@ class MessageRecord:
     safety_action: str | None = None
     safety_category: str | None = None
     safety_reward: float | None = None
+    safety_class: str | None = None
 
     @classmethod
     def of(cls, m: StoredMessage) -> MessageRecord:
@@ -141,6 +143,19 @@ class Store:
                 s.flush()
                 uid = user.id
             return uid
+
+    def is_admin(self, user_id: int) -> bool:
+        with self.session() as s:
+            return bool(s.scalar(select(User.is_admin).where(User.id == user_id)))
+
+    def preferences(self, user_id: int) -> dict:
+        """The settings this user chose in the web page ({} when none)."""
+        with self.session() as s:
+            return dict(s.scalar(select(User.preferences).where(User.id == user_id)) or {})
+
+    def set_preferences(self, user_id: int, preferences: dict) -> None:
+        with self.session() as s:
+            s.execute(update(User).where(User.id == user_id).values(preferences=preferences))
 
     # -- conversations -------------------------------------------------------------------------
 
@@ -321,7 +336,7 @@ class Store:
     # -- moderation ------------------------------------------------------------------------------
 
     def flagged(self, actions: tuple[str, ...] = ("repaired", "blocked", "supported"), category: str | None = None,
-                limit: int = 100) -> list[dict]:
+                limit: int = 100, user: str | None = None) -> list[dict]:
         """Replies the safety filter acted on, newest first, across all users (an administrator's view)."""
         q = (select(StoredMessage, Conversation.title, User.name)
              .join(Conversation, Conversation.id == StoredMessage.conversation_id)
@@ -329,12 +344,24 @@ class Store:
              .where(StoredMessage.safety_action.in_(actions)))
         if category:
             q = q.where(StoredMessage.safety_category == category)
+        if user:
+            q = q.where(User.name == user)
         with self.session() as s:
             rows = s.execute(q.order_by(StoredMessage.id.desc()).limit(limit)).all()
             return [{"message_id": m.id, "conversation_id": m.conversation_id, "conversation": title, "user": user,
                      "created_at": m.created_at.isoformat(), "category": m.safety_category, "action": m.safety_action,
                      "reward": m.safety_reward, "reply_class": m.safety_class, "reply": m.content[:200]}
                     for m, title, user in rows]
+
+    def verdict_counts(self, days: int = 30) -> list[tuple[str, str, int]]:
+        """(day, action, replies) for every reply the filter judged in the last ``days``, oldest day first."""
+        since = utcnow() - timedelta(days=days)
+        with self.session() as s:
+            rows = s.execute(select(StoredMessage.created_at, StoredMessage.safety_action)
+                             .where(StoredMessage.safety_action.is_not(None), StoredMessage.created_at >= since)).all()
+        # Grouped here rather than in SQL: SQLite and PostgreSQL spell "the date of" differently.
+        counts = Counter((created.date().isoformat(), action) for created, action in rows)
+        return [(day, action, n) for (day, action), n in sorted(counts.items())]
 
     # -- export --------------------------------------------------------------------------------
 

@@ -51,8 +51,10 @@ def test_first_page_streams_a_real_reply(browser, llama, settings, tmp_path) -> 
         bot = page.locator("#chat .message.bot, #chat [data-testid='bot']").last
         bot.wait_for(timeout=30_000)
         seen = set()
-        for _ in range(100):  # sample the reply as it grows: streaming shows several lengths
+        for _ in range(3000):  # sample the reply until it is done: streaming shows several lengths
             seen.add(len(bot.inner_text()))
+            if not page.evaluate("() => !!document.querySelector('.generating, .pending')"):
+                break
             page.wait_for_timeout(20)
         page.wait_for_function("() => !document.querySelector('.generating, .pending')", timeout=60_000)
         final = bot.inner_text().strip()

@@ -1,0 +1,191 @@
+"""The web page's handlers beyond the chat box: personas tab, admin tab, model settings, alternatives."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from app import preferences
+from app.backends import ScriptedBackend
+from app.errors import NotFound, PersonaError, SettingsError
+from app.service import ChatService
+from app.web import alternatives, delete_last_turn, flip, persona_avatar, regenerate, respond, shown
+from memory.embedder import WordLengthEmbedder
+from memory.memories import LongTermMemory
+from memory.store import Store
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture
+def svc(unfiltered, tmp_path) -> ChatService:  # noqa: ANN001
+    store = Store(f"sqlite:///{tmp_path / 'pages.db'}")
+    return ChatService(unfiltered, backend=ScriptedBackend(), store=store,
+                       memory=LongTermMemory(store, WordLengthEmbedder(), unfiltered.home))
+
+
+def test_personas_tab_creates_edits_reviews_exports_and_deletes(svc: ChatService, tmp_path: Path) -> None:
+    from app.web_personas import (create_persona, delete_persona, export_persona, form_values, import_card, review,
+                                  save_persona)
+    from personas.cards import placeholder_png, read_card
+
+    uid, other = svc.store.user_id(), svc.store.user_id("other")
+    seen = []
+    pid, line = create_persona(svc, uid, [str(DATA / "grandpa_letters.txt")], progress=lambda d, t: seen.append((d, t)))
+    assert "Created **Grandpa**" in line and seen and seen[-1][0] == seen[-1][1]
+    values = form_values(svc, uid, pid)
+    assert values["name"] == "Grandpa" and values["facts"] and values["avatar"] is None
+    with pytest.raises(NotFound):
+        form_values(svc, other, pid)
+
+    picture = tmp_path / "face.png"
+    picture.write_bytes(placeholder_png(900))
+    assert save_persona(svc, uid, pid, {**values, "description": "A farmer from Iowa"}, str(picture)) == \
+        "Saved description, avatar."
+    avatar = Path(form_values(svc, uid, pid)["avatar"])
+    assert avatar.is_relative_to(svc.settings.home) and persona_avatar(svc, uid, pid) == str(avatar)
+    from PIL import Image
+
+    assert max(Image.open(avatar).size) <= 512  # stored small: cards carry it
+    with pytest.raises(PersonaError, match="needs a name"):
+        save_persona(svc, uid, pid, {"name": ""})
+
+    assert "Accepted 1 fact" in review(svc, uid, pid, [1], accept=True)
+    after = form_values(svc, uid, pid)
+    assert "[accepted]" in after["facts"][0][0]
+    from personas.persona import get
+
+    assert get(svc.store, uid, pid).lorebook[-1].keys  # the accepted fact became a lorebook entry
+    assert review(svc, uid, pid, [], accept=False) == "Tick some facts first."
+    with pytest.raises(PersonaError, match="no fact candidate 999"):
+        review(svc, uid, pid, [999], accept=True)
+
+    png = Path(export_persona(svc, uid, pid, "card-png"))
+    assert png.is_relative_to(svc.settings.home) and png.suffix == ".png"
+    persona, image = read_card(png)
+    assert persona.name == "Grandpa" and persona.description == "A farmer from Iowa" and image
+    card_json = Path(export_persona(svc, uid, pid, "card-json"))
+    assert json.loads(card_json.read_text())["data"]["name"] == "Grandpa"
+
+    copy_id, line = import_card(svc, uid, str(png), "Grandpa again")
+    assert "Imported **Grandpa again** with its avatar." == line and persona_avatar(svc, uid, copy_id)
+    with pytest.raises(PersonaError, match="already have"):
+        import_card(svc, uid, str(png))
+    with pytest.raises(NotFound):
+        delete_persona(svc, other, pid)
+    assert "Deleted **Grandpa**" in delete_persona(svc, uid, pid)
+    assert not avatar.exists() and svc.memory.count(pid, None) == 0
+
+
+def test_personas_tab_rejects_bad_uploads(svc: ChatService, tmp_path: Path) -> None:
+    from app.errors import CardError, SeedFileError
+    from app.web_personas import create_persona, import_card, save_persona
+
+    uid = svc.store.user_id()
+    with pytest.raises(PersonaError, match="upload at least one"):
+        create_persona(svc, uid, [])
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    with pytest.raises(SeedFileError, match="empty"):
+        create_persona(svc, uid, [str(empty)])
+    broken = tmp_path / "card.json"
+    broken.write_text("{not json")
+    with pytest.raises(CardError):
+        import_card(svc, uid, str(broken))
+    pid, _ = create_persona(svc, uid, [str(DATA / "grandpa_letters.txt")])
+    with pytest.raises(PersonaError, match="not an image"):
+        save_persona(svc, uid, pid, {}, str(broken))
+    assert svc.store.list_conversations(uid) == []
+
+
+def test_admin_tab_is_for_admins_only(svc: ChatService) -> None:
+    from app.web_admin import NotAdmin, create_user, flagged_rows, user_rows, verdict_frame
+
+    admin = svc.store.user_id()  # the single local user is the administrator
+    guest = svc.store.user_id("guest")
+    conv = svc.store.create_conversation(guest, None, "risky")
+    for action, category in (("blocked", "weapons"), ("passed", "safe"), ("repaired", "self-harm")):
+        msg = svc.store.add_message(guest, conv.id, "assistant", f"reply {action}")
+        svc.store.finish_message(msg.id, f"reply {action}", safety_action=action, safety_category=category,
+                                 safety_reward=1.0, safety_class="refusal")
+    rows = flagged_rows(svc, admin, ["blocked", "repaired"])
+    assert [r[5] for r in rows] == ["repaired", "blocked"] and rows[0][2] == "guest"
+    assert [r[5] for r in flagged_rows(svc, admin, ["blocked", "repaired"], "weapons")] == ["blocked"]
+    assert flagged_rows(svc, admin, ["blocked"], user="nobody") == []
+    frame = verdict_frame(svc, admin)
+    assert sorted(frame["action"]) == ["blocked", "passed", "repaired"] and frame["replies"].sum() == 3
+    assert "can now sign in" in create_user(svc, admin, "carol", "carol-password", False)
+    assert [r[1] for r in user_rows(svc, admin)] == ["carol", "guest", "local"]
+    for call in (lambda: flagged_rows(svc, guest, ["blocked"]), lambda: verdict_frame(svc, guest),
+                 lambda: user_rows(svc, guest), lambda: create_user(svc, guest, "mallory", "password123", True)):
+        with pytest.raises(NotAdmin):
+            call()
+
+
+def test_model_settings_are_kept_per_user_and_limited_to_configured_files(svc: ChatService, model_path: Path) -> None:
+    uid, other = svc.store.user_id(), svc.store.user_id("other")
+    prefs = preferences.load(svc, uid)
+    assert prefs.sampling == svc.settings.sampling and prefs.model == ""
+    saved = preferences.save(svc, uid, {"sampling": {**prefs.sampling.model_dump(), "temperature": 0.2, "seed": 7}})
+    assert preferences.load(svc, uid).sampling.temperature == 0.2 and preferences.load(svc, other).sampling.temperature == 0.7
+    assert preferences.Variants(svc).for_user(saved) is svc  # sampler changes need no other model
+    with pytest.raises(SettingsError, match="not one of the configured"):
+        preferences.save(svc, uid, {"model": "/etc/passwd"})
+    with pytest.raises(SettingsError, match="n_ctx"):
+        preferences.save(svc, uid, {"n_ctx": 10})
+    models = svc.settings.home / "models"
+    models.mkdir(parents=True)
+    (models / "small.gguf").symlink_to(model_path)
+    choices = preferences.model_choices(svc.settings)
+    assert choices[0][1] == "" and choices[1][0] == "small.gguf"
+
+
+@pytest.mark.model
+def test_a_users_model_choice_gets_its_own_loaded_model(unfiltered, model_path: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    settings = unfiltered.model_copy(update={"memory": False, "n_ctx": 1024, "models": [model_path]})
+    svc = ChatService(settings, store=Store(f"sqlite:///{tmp_path / 'v.db'}"))
+    uid = svc.store.user_id()
+    prefs = preferences.save(svc, uid, {"model": str(model_path.absolute()), "n_ctx": 512,
+                                        "sampling": {"max_tokens": 8, "seed": 1}})
+    variants = preferences.Variants(svc)
+    mine = variants.for_user(prefs)
+    assert mine is not svc and mine.backend.context_size == 512 and mine.store is svc.store
+    assert variants.for_user(prefs) is mine  # loaded once, shared
+    reply = mine.send(uid, "Hello", sampling=prefs.sampling).run()
+    assert reply.completion_tokens <= 8 and svc.store.list_conversations(uid)
+
+
+def test_alternatives_flip_and_delete_turn(scripted_service: ChatService, scripted: ScriptedBackend) -> None:
+    scripted.enqueue("first", "second", "third", "next answer")
+    svc = scripted_service
+    uid = svc.store.user_id()
+    conv = list(respond(svc, uid, "Hello", [], None))[-1][1]
+    assert alternatives(svc, uid, conv) == ""
+    list(regenerate(svc, uid, conv))
+    list(regenerate(svc, uid, conv))
+    assert alternatives(svc, uid, conv) == "Reply 3 of 3"
+    assert flip(svc, uid, conv, -1)[-1]["content"] == "second" and alternatives(svc, uid, conv) == "Reply 2 of 3"
+    assert flip(svc, uid, conv, -1)[-1]["content"] == "first"
+    assert flip(svc, uid, conv, -1)[-1]["content"] == "first"  # nothing before the first
+    history = list(respond(svc, uid, "And then?", shown(svc, uid, conv), conv))[-1][0]
+    assert [m["content"] for m in history] == ["Hello", "first", "And then?", "next answer"]  # goes on from the one shown
+    assert [m["content"] for m in delete_last_turn(svc, uid, conv)] == ["Hello", "first"]
+    assert [m.content for m in svc.store.thread(uid, conv)] == ["Hello", "first"]
+    with pytest.raises(NotFound):
+        delete_last_turn(svc, svc.store.user_id("intruder"), conv)
+
+
+def test_replies_carry_their_verdict_badge(settings, tmp_path: Path) -> None:  # noqa: ANN001
+    from safety.filter import SafetyFilter
+    from safety.judges import KeywordJudge
+
+    scripted = ScriptedBackend().enqueue("Here is a recipe for bread.")
+    svc = ChatService(settings.model_copy(update={"memory": False}), backend=scripted,
+                      store=Store(f"sqlite:///{tmp_path / 'b.db'}"),
+                      safety=SafetyFilter(KeywordJudge(), settings.safety_settings))
+    uid = svc.store.user_id()
+    history, conv, _, verdict, _ = list(respond(svc, uid, "How do I bake bread?", [], None))[-1]
+    assert history[-1]["content"].startswith("Here is a recipe for bread.")
+    assert 'class="verdict-badge"' in history[-1]["content"] and "passed" in history[-1]["content"]
+    assert "reward" in verdict
+    assert shown(svc, uid, conv)[-1]["content"] == history[-1]["content"]  # the same badge when resumed
