@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from app.errors import KeepsakeError
+from app.files import write_atomic
 from app.settings import Settings, load_settings
 
 MODEL_FLAGS = ("model", "backend", "n_ctx", "n_threads", "n_gpu_layers", "parallel", "remote_url", "remote_model",
@@ -261,12 +262,7 @@ def conversations_export(conversation_id: int, fmt: str, output: Path | None, us
     if output is None:
         click.echo(text)
         return
-    try:
-        tmp = output.with_name(output.name + ".partial")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(output)  # all or nothing: a full disk leaves no half-written export
-    except OSError as exc:
-        raise KeepsakeError(f"cannot write {output}: {exc.strerror}") from None
+    write_atomic(output, text.encode("utf-8"))  # all or nothing: a full disk leaves no half-written export
     click.echo(f"wrote {output}", err=True)
 
 

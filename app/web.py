@@ -18,6 +18,7 @@ import gradio as gr  # noqa: E402
 
 from app import preferences  # noqa: E402
 from app.errors import KeepsakeError  # noqa: E402
+from app.files import write_atomic  # noqa: E402
 from app.service import ChatService  # noqa: E402
 from app.settings import Sampling  # noqa: E402
 from memory.store import MessageRecord  # noqa: E402
@@ -196,7 +197,7 @@ def export_conversation(service: ChatService, user_id: int, conversation_id: int
     folder = service.settings.home / "exports" / str(user_id)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"conversation-{conversation_id}.{'json' if fmt == 'json' else 'md'}"
-    path.write_text(text, encoding="utf-8")
+    write_atomic(path, text.encode("utf-8"))
     return str(path)
 
 
@@ -246,7 +247,10 @@ def build_app(service: ChatService) -> gr.Blocks:
         name = getattr(request, "username", None) if auth else None
         if auth and not name:
             raise gr.Error("Please sign in.")
-        return service.store.user_id(name or "local", create=not auth)
+        try:
+            return service.store.user_id(name or "local", create=not auth)
+        except KeepsakeError as exc:  # e.g. the database is unreachable: say so in the page
+            raise gr.Error(str(exc)) from None
 
     def chosen(request: gr.Request) -> tuple[int, ChatService, Sampling]:
         """The user, the service with their model settings, and their sampler settings."""

@@ -16,6 +16,7 @@ from typing import Any
 import gradio as gr
 
 from app.errors import KeepsakeError, PersonaError
+from app.files import write_atomic
 from app.service import ChatService
 from memory.memories import LongTermMemory
 from personas import manage
@@ -94,8 +95,6 @@ def _save_avatar(source: Path, target: Path) -> None:
     """Store an uploaded image as a PNG of at most AVATAR_PX: cards embed it, and PNG is what they carry."""
     from PIL import Image, UnidentifiedImageError
 
-    from personas.cards import write_atomic
-
     try:
         with Image.open(source) as img:
             img.thumbnail((AVATAR_PX, AVATAR_PX))
@@ -135,7 +134,7 @@ def export_persona(service: ChatService, user_id: int, persona_id: int | None, f
     folder = service.settings.home / "exports" / str(user_id)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / filename
-    path.write_bytes(data)
+    write_atomic(path, data)
     return str(path)
 
 

@@ -30,6 +30,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from app.errors import CardError
+from app.files import write_atomic
 from personas.persona import LoreEntry, Persona
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -427,17 +428,6 @@ def card_png(card: dict, image: bytes | None = None) -> bytes:
         texts.append(_chunk(b"tEXt", b"chara\x00" + encode(card)))
     body = b"".join(_chunk(k, b) for k, b in chunks[:-1])
     return PNG_MAGIC + body + b"".join(texts) + _chunk(b"IEND", b"")
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """All or nothing: a full disk or a crash leaves the old file (or none), never half of one."""
-    tmp = path.with_name(f".{path.name}.partial")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise CardError(f"cannot write {path}: {exc.strerror}") from None
 
 
 def write_card_png(card: Card, path: Path, version: Version, image: bytes | None = None) -> None:

@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from app.errors import CardError, KeepsakeError
+from app.files import WriteError
 from personas.cards import Card, card_to_json, parse_card, read_card_file, write_card_json, write_card_png
 
 V1 = {"name": "Old Sam", "description": "A sailor.", "personality": "gruff", "scenario": "a harbour pub",
@@ -347,7 +348,7 @@ def test_writing_refuses_a_bad_avatar_and_a_missing_folder(tmp_path: Path) -> No
     with pytest.raises(CardError, match="not a PNG"):
         write_card_png(parse_card(V2), f, "v2", b"GIF89a...")
     assert f.read_bytes() == b"old"  # the old file is untouched
-    with pytest.raises(CardError, match="cannot write"):
+    with pytest.raises(WriteError, match="cannot write"):
         write_card_json(parse_card(V2), tmp_path / "no" / "such" / "dir.json", "v2")
     write_card_json(parse_card(V2), f, "v2")
     assert json.loads(f.read_bytes()) == V2 and sorted(p.name for p in tmp_path.iterdir()) == ["out.png"]
