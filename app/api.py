@@ -204,8 +204,9 @@ def list_models(request: Request, user_id: int = Depends(caller), service: ChatS
 @router.get("/models/{model_id:path}")
 def get_model(model_id: str, request: Request, user_id: int = Depends(caller),
               service: ChatService = Depends(get_service)) -> dict:
-    resolve_model(service, user_id, model_id)
-    return next(c for c in model_cards(service, user_id, request.app.state.started) if c["id"].casefold() == model_id.casefold())
+    resolve_model(service, user_id, model_id)  # 404 unless it is one of the caller's
+    cards = model_cards(service, user_id, request.app.state.started)
+    return next(c for c in cards if c["id"].casefold() == model_id.casefold())
 
 
 # -- chat -------------------------------------------------------------------------------------------
@@ -376,8 +377,8 @@ def moderations(body: ModerationRequest, service: ChatService = Depends(get_serv
 def validation_error(exc: RequestValidationError) -> ApiError:
     problem = exc.errors()[0]
     if problem["type"] == "json_invalid":
-        return ApiError(400, f"the request body is not valid JSON ({problem.get('ctx', {}).get('error', 'parse error')})",
-                        code="json_invalid")
+        reason = problem.get("ctx", {}).get("error", "parse error")
+        return ApiError(400, f"the request body is not valid JSON ({reason})", code="json_invalid")
     param = ".".join(str(p) for p in problem["loc"][1:]) or None
     if param is None:
         return ApiError(400, "the request body must be a JSON object (Content-Type: application/json)",

@@ -40,26 +40,32 @@ def build_server(service: ChatService) -> FastAPI:
 class Server:
     """A running server: ``url`` to reach it, ``close()`` to stop it."""
 
-    def __init__(self, server: uvicorn.Server, thread: threading.Thread | None = None) -> None:
+    def __init__(self, server: uvicorn.Server, thread: threading.Thread) -> None:
         self._server, self._thread = server, thread
 
     @property
+    def port(self) -> int:
+        """The port listened on (the one the system chose when the settings say 0)."""
+        return self._server.servers[0].sockets[0].getsockname()[1]
+
+    @property
     def url(self) -> str:
-        host, port = self._server.servers[0].sockets[0].getsockname()[:2]
-        return f"http://{host}:{port}"
+        return f"http://{self._server.config.host}:{self.port}"
 
     def close(self) -> None:
         self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=30)
+        self._thread.join(timeout=30)
 
 
 def serve(service: ChatService, *, share: bool = False, block: bool = True) -> Server:
     """Serve on the configured host and port (0: any free one); with ``block`` until stopped (Ctrl-C).
 
-    ``share`` asks Gradio's tunnel for a public link to this server, which needs the internet.
+    ``share`` asks Gradio's tunnel for a public link to this server, which needs the internet, and
+    sign-in: a public link would otherwise hand everyone the local user's conversations.
     """
     settings = service.settings
+    if share and not settings.needs_auth:
+        raise KeepsakeError("a public link needs sign-in: add --auth (and users with `python -m app users add`)")
     # A browser page holds a heartbeat stream open; without a grace limit, stopping would wait for it.
     config = uvicorn.Config(build_server(service), host=settings.host, port=settings.port, log_level="warning",
                             timeout_graceful_shutdown=2)
@@ -76,8 +82,8 @@ def serve(service: ChatService, *, share: bool = False, block: bool = True) -> S
     if share:
         from gradio import networking
 
-        print(f"Public link: {networking.setup_tunnel(settings.host, settings.port, secrets.token_urlsafe(32), None, None)}",
-              file=sys.stderr)
+        link = networking.setup_tunnel(settings.host, running.port, secrets.token_urlsafe(32), None, None)
+        print(f"Public link: {link}", file=sys.stderr)
     if block:
         print(f"Keepsake is running on {running.url} (API: {running.url}/v1); Ctrl-C stops it", file=sys.stderr)
         try:

@@ -302,3 +302,32 @@ def test_users_key_prints_a_key_once_and_keeps_only_its_hash(settings) -> None: 
     assert len(rows) == 1 and key not in rows[0][0] and rows[0][1] == key[:10]
     missing = runner.invoke(main, ["users", "key", "nobody"])
     assert missing.exit_code == 1 and "no user named 'nobody'" in missing.stderr
+
+
+def test_serve_runs_page_and_api_in_one_process_until_interrupted() -> None:
+    import signal
+    import subprocess
+    import sys
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "app", "serve", "--model", "echo", "--no-memory", "--no-safety",
+                             "--port", str(port)], stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(600):
+            try:
+                models = httpx.get(f"http://127.0.0.1:{port}/v1/models")
+                break
+            except httpx.ConnectError:
+                assert proc.poll() is None, proc.stderr.read()
+                time.sleep(0.1)
+        assert [m["id"] for m in models.json()["data"]] == ["echo"]
+        assert httpx.get(f"http://127.0.0.1:{port}/").status_code == 200  # the web chat, from the same port
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0 and f"http://127.0.0.1:{port}" in proc.stderr.read()
+    finally:
+        proc.kill()
+
+
+def test_a_public_link_needs_sign_in(scripted_service: ChatService) -> None:
+    with pytest.raises(KeepsakeError, match="needs sign-in"):
+        serve(scripted_service, share=True, block=False)
