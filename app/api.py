@@ -24,6 +24,7 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timezone
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -177,7 +178,9 @@ def model_cards(service: ChatService, user_id: int, started: int) -> list[dict]:
     with service.store.session() as s:
         rows = s.execute(select(PersonaRow.name, PersonaRow.created_at).where(PersonaRow.user_id == user_id)
                          .order_by(PersonaRow.created_at)).all()
-    cards = [model_card(PERSONA_PREFIX + name, int(created.timestamp()), "you") for name, created in rows]
+    # stored as naive UTC: say so, or timestamp() would read it as local time
+    cards = [model_card(PERSONA_PREFIX + name, int(created.replace(tzinfo=timezone.utc).timestamp()), "you")
+             for name, created in rows]
     return cards + [model_card(service.backend.name, started, "keepsake")]
 
 
