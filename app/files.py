@@ -15,10 +15,13 @@ class WriteError(KeepsakeError):
 def write_atomic(path: Path, data: bytes) -> None:
     """All or nothing: a full disk or a crash leaves the old file (or none), never half of one."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.partial")
+    special = path.exists() and not path.is_file()  # a device or pipe (/dev/stdout): write to it, never replace it
+    tmp = path if special else path.with_name(f".{path.name}.partial")
     try:
         tmp.write_bytes(data)
-        os.replace(tmp, path)
+        if not special:
+            os.replace(tmp, path)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
+        if not special:
+            tmp.unlink(missing_ok=True)
         raise WriteError(f"cannot write {path}: {exc.strerror or exc}") from None

@@ -18,6 +18,11 @@ PG_URL = os.environ.get("KEEPSAKE_TEST_PG_URL", "")
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--soak", type=float, default=None, metavar="SECONDS",
+                     help="Run the load test this long instead of a minute (for local soak runs).")
+
+
 def free_port() -> int:
     """A loopback port nobody listens on, for servers the tests start."""
     import socket
