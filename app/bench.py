@@ -71,6 +71,110 @@ def ttft_by_turn(service, turns=(2, 10, 20), repeats: int = 3, max_tokens: int =
     return {mode: {t: statistics.median(v) for t, v in by_turn.items()} for mode, by_turn in times.items()}
 
 
+STORY = "Write a long story about a lighthouse keeper and his dog."
+
+
+def _timed(live, sent: float) -> dict:  # noqa: ANN001
+    """Stream a reply: its token count, turn time from ``sent`` (storing and remembering included) and
+    decode rate between the first and the last piece."""
+    first = last = None
+    for _ in live:
+        last = time.perf_counter()
+        first = first or last
+    end = time.perf_counter()
+    tokens = live.reply.completion_tokens
+    return {"tokens": tokens, "turn_s": end - sent,
+            "tok_s": (tokens - 1) / (last - first) if first and last > first and tokens > 1 else 0.0}
+
+
+def decode_speed(settings, backend, persona, store, memory, repeats: int = 5, max_tokens: int = 128) -> dict:  # noqa: ANN001
+    """Decode tokens/s through the full chat path (persona, memory retrieval; filter off, then on) and
+    bare llama.cpp streaming of the very prompt the chat path built, same sampler, seed and threads.
+
+    With one seed per repeat the three runs generate the same tokens, so their turn times compare too:
+    the filter's share of a turn is the extra time the filtered turn takes. Each run has a user of its
+    own (with its own copy of the ``persona``, a built seed), so no run recalls another's turns.
+    """
+    from app.service import ChatService
+    from app.settings import Sampling
+    from personas.builder import create
+
+    services = {mode: ChatService(settings.model_copy(update={"safety": mode == "on"}), backend=backend, store=store,
+                                  memory=memory) for mode in ("off", "on")}
+    for mode, service in services.items():  # first uses load indexes and warm caches: not part of a turn
+        warm = store.user_id(f"decode-warm-up-{mode}")
+        service.send(warm, STORY, persona_id=create(memory, warm, persona), sampling=Sampling(max_tokens=8)).run()
+    runs: dict[str, list[dict]] = {"bare": [], "off": [], "on": []}
+    for repeat in range(repeats):
+        sampling = Sampling(seed=100 + repeat, max_tokens=max_tokens, temperature=0.7)
+        for mode in ("off", "on"):
+            uid = store.user_id(f"decode-{repeat}-{mode}")  # nothing recalled from the other runs
+            persona_id = create(memory, uid, persona)
+            sent = time.perf_counter()  # the turn is timed from the user's send: planning and recall count
+            live = services[mode].send(uid, STORY, persona_id=persona_id, sampling=sampling)
+            runs[mode].append(_timed(live, sent))
+            if mode == "off":
+                messages = live.turn.plan.messages
+        tokens, stop = backend.render(messages)
+        with backend.borrow() as llm:
+            start, first, count = time.perf_counter(), None, 0
+            for _ in llm.create_completion(prompt=tokens, max_tokens=max_tokens, temperature=sampling.temperature,
+                                           top_p=sampling.top_p, top_k=sampling.top_k, min_p=sampling.min_p,
+                                           repeat_penalty=sampling.repeat_penalty, seed=sampling.seed, stop=stop,
+                                           stream=True):
+                last = time.perf_counter()
+                first = first or last
+                count += 1
+        runs["bare"].append({"tokens": count, "tok_s": (count - 1) / (last - first) if count > 1 else 0.0,
+                             "turn_s": last - start})
+    med = {mode: {k: statistics.median(r[k] for r in rs) for k in ("tokens", "tok_s", "turn_s")}
+           for mode, rs in runs.items()}
+    return {**med, "ratio_off": med["off"]["tok_s"] / med["bare"]["tok_s"],
+            "ratio_on": med["on"]["tok_s"] / med["bare"]["tok_s"],
+            "filter_share": max(0.0, 1 - med["off"]["turn_s"] / med["on"]["turn_s"]), "repeats": repeats}
+
+
+def cold_start(repeats: int = 3) -> dict:
+    """`python -m app serve` from launch to answering, then one chat through the API: seconds and peak RSS."""
+    import socket
+    import subprocess
+    import sys
+
+    import httpx
+
+    starts, peaks = [], []
+    for _ in range(repeats):
+        with tempfile.TemporaryDirectory() as home, socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+            sock.close()
+            env = {**os.environ, "KEEPSAKE_HOME": home}
+            start = time.perf_counter()
+            proc = subprocess.Popen([sys.executable, "-m", "app", "serve", "--port", str(port)], env=env,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                while True:
+                    try:
+                        models = httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=2)
+                        if models.status_code == 200:
+                            break
+                    except httpx.HTTPError:
+                        pass
+                    if proc.poll() is not None or time.perf_counter() - start > 300:
+                        raise RuntimeError("the server did not start")
+                    time.sleep(0.05)
+                starts.append(time.perf_counter() - start)
+                httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions", timeout=120, json={
+                    "model": models.json()["data"][-1]["id"], "max_tokens": 32,
+                    "messages": [{"role": "user", "content": "Hello! How are you?"}]}).raise_for_status()
+                with open(f"/proc/{proc.pid}/status") as f:
+                    peaks.append(next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024)
+            finally:
+                proc.kill()
+                proc.wait()
+    return {"ready_s": statistics.median(starts), "peak_rss_mb": statistics.median(peaks), "repeats": repeats}
+
+
 def synthetic_letters(words: int, seed: int = 0) -> str:
     """About ``words`` words of letter-like text: greetings, plain sentences, sign-offs."""
     import random
@@ -126,18 +230,27 @@ def run(quick: bool = False) -> dict:
     from app.service import ChatService
     from app.settings import load_settings
     from memory.store import Store
+    from personas.builder import build
+    from personas.seed import read_seed
 
     results: dict = {"machine": machine(), "date": time.strftime("%Y-%m-%d")}
     with tempfile.TemporaryDirectory() as tmp:
         settings = load_settings(home=Path(tmp), n_ctx=4096)
-        service = ChatService(settings, store=Store(f"sqlite:///{Path(tmp) / 'bench.db'}"))
+        service = ChatService(settings.model_copy(update={"safety": False}),
+                              store=Store(f"sqlite:///{Path(tmp) / 'bench.db'}"))
         turns = (2, 5) if quick else (2, 10, 20)
         results["ttft"] = ttft_by_turn(service, turns=turns, repeats=1 if quick else 3)
+        seed_file = Path(tmp) / "letters.txt"
+        seed_file.write_text(synthetic_letters(2_000), encoding="utf-8")
+        results["decode"] = decode_speed(settings, service.backend, build([read_seed(seed_file)]), service.store,
+                                         service.memory,
+                                         repeats=2 if quick else 5, max_tokens=48 if quick else 128)
     from memory.bench import bench_query_embedding, bench_retrieval
 
     results["retrieval"] = bench_retrieval(sizes=(10_000,) if quick else (10_000, 100_000), queries=50 if quick else 200)
     results["query_embedding_ms"] = dict(zip(("p50", "p95"), bench_query_embedding(20 if quick else 100)))
     results["persona_create"] = persona_create_seconds(10_000 if quick else 100_000)
+    results["cold_start"] = cold_start(1 if quick else 3)
     return results
 
 
@@ -145,6 +258,17 @@ def render(results: dict) -> str:
     """The results as a plain-text table."""
     m = results["machine"]
     lines = [f"Keepsake benchmark, {results['date']}: {m['cores']} cores, {m['cpu']}, llama-cpp-python {m['llama_cpp_python']}"]
+    if m.get("llama_cpp_system"):
+        lines.append(f"llama.cpp: {m['llama_cpp_system']}")
+    d = results["decode"]
+    lines.append(f"\nDecode (median of {d['repeats']}, tokens/s)        tokens/s   tokens   turn s   vs bare")
+    for mode, label in (("bare", "bare llama_cpp.Llama streaming"), ("off", "chat path, safety filter off"),
+                        ("on", "chat path, safety filter on")):
+        ratio = "" if mode == "bare" else f"{d['ratio_' + mode]:.3f}"
+        target = "  (target >= 0.97: " + ("met)" if d["ratio_off"] >= 0.97 else "NOT met)") if mode == "off" else ""
+        lines.append(f"  {label:<37}{d[mode]['tok_s']:8.1f}   {d[mode]['tokens']:6.0f}   {d[mode]['turn_s']:6.2f}   {ratio}{target}")
+    lines.append(f"  safety filter share of a turn: {d['filter_share']:.1%}  (target <= 15%: "
+                 + ("met)" if d["filter_share"] <= 0.15 else "NOT met)"))
     t = results["ttft"]
     turns = sorted(t["warm"])
     lines.append("\nTime to first token (median s)   " + "".join(f"turn {n:<7}" for n in turns) + f"  turn {turns[-1]}/turn {turns[0]}")
@@ -165,4 +289,8 @@ def render(results: dict) -> str:
     target = " (target <= 60 s: " + ("met)" if pc["total_s"] <= 60 else "NOT met)") if pc["words"] >= 100_000 else ""
     lines.append(f"\npersonas create on a {pc['words']:,}-word seed: {pc['total_s']:.1f} s "
                  f"(profile {pc['build_s']:.1f} s, embedding and storing {pc['chunks']} chunks the rest){target}")
+    c = results["cold_start"]
+    lines.append(f"\nCold start of `python -m app serve` to answering (median of {c['repeats']}): {c['ready_s']:.1f} s "
+                 f"(target <= 10 s: {'met' if c['ready_s'] <= 10 else 'NOT met'}); peak RSS after one chat "
+                 f"{c['peak_rss_mb']:.0f} MB (target <= 1.5 GB: {'met' if c['peak_rss_mb'] <= 1536 else 'NOT met'})")
     return "\n".join(lines)

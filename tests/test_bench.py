@@ -1,0 +1,25 @@
+"""The benchmark command's smoke run: CI checks that it runs and reports every figure, not the targets."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.model
+def test_quick_benchmark_reports_every_figure() -> None:
+    result = subprocess.run([sys.executable, "-m", "app", "bench", "--quick", "--json"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    figures = json.loads(result.stdout)
+    assert figures["machine"]["cores"] >= 1 and figures["machine"]["llama_cpp_python"]
+    decode = figures["decode"]
+    assert all(decode[mode]["tok_s"] > 0 and decode[mode]["tokens"] > 1 for mode in ("bare", "off", "on"))
+    assert 0 < decode["ratio_off"] < 2 and 0 <= decode["filter_share"] < 1
+    assert figures["ttft"]["warm"] and figures["retrieval"][0]["p95_ms"] > 0
+    assert figures["persona_create"]["chunks"] > 0
+    assert 0 < figures["cold_start"]["ready_s"] < 300 and figures["cold_start"]["peak_rss_mb"] > 50
