@@ -284,7 +284,7 @@ def build_app(service: ChatService) -> gr.Blocks:
                             delete = gr.Button("Delete", size="sm", variant="stop", elem_id="delete")
                         fmt = gr.Radio(["markdown", "json"], value="markdown", label="Export as", elem_id="export-format")
                         export = gr.Button("Export", size="sm", elem_id="export")
-                        download = gr.File(label="Download", elem_id="download", interactive=False)
+                        download = gr.File(label="Download", elem_id="download", interactive=False, visible=False)
                         with gr.Accordion("Model settings", open=False, elem_id="model-settings"):
                             model_file = gr.Dropdown(choices=preferences.model_choices(service.settings), value="",
                                                      label="Model file", elem_id="pref-model")
@@ -385,7 +385,8 @@ def build_app(service: ChatService) -> gr.Blocks:
 
         def export_current(conversation_id: int | None, fmt: str, request: gr.Request):  # type: ignore[no-untyped-def]
             try:
-                return export_conversation(service, me(request), conversation_id, fmt)
+                path = export_conversation(service, me(request), conversation_id, fmt)
+                return gr.File(path, visible=path is not None)
             except (KeepsakeError, OSError) as exc:
                 raise gr.Error(f"Export failed: {exc}") from None
 

@@ -191,7 +191,7 @@ def personas_tab(service: ChatService, me: Callable[[gr.Request], int], choices:
             with gr.Row():
                 fmt = gr.Radio(list(manage.EXPORT_FORMATS), value="card-png", label="Export as", elem_id="persona-export-format")
                 export = gr.Button("Export", elem_id="persona-export")
-            download = gr.File(label="Download", interactive=False, elem_id="persona-download")
+            download = gr.File(label="Download", interactive=False, elem_id="persona-download", visible=False)
 
     form_outputs = [*fields.values(), avatar, fact_pick, fact_table, adapter]
 
@@ -257,7 +257,7 @@ def personas_tab(service: ChatService, me: Callable[[gr.Request], int], choices:
 
     def on_export(persona_id, fmt, request: gr.Request):  # type: ignore[no-untyped-def]
         try:
-            return export_persona(service, me(request), persona_id, fmt)
+            return gr.File(export_persona(service, me(request), persona_id, fmt), visible=True)
         except KeepsakeError as exc:
             raise gr.Error(str(exc)) from None
 

@@ -124,7 +124,10 @@ def test_unsafe_request_gets_the_filters_answer_and_verdict(live, llama) -> None
     verdict = reply.model_extra["keepsake"]["verdict"]
     # The classifier finds the request harmful; the reply shown is whatever the filter chose (a refusal passes).
     assert verdict["category"] != "safe" and verdict["scores"]["request"]["safe"] < 0.5
-    assert verdict["action"] in ("passed", "repaired", "blocked") and verdict["class"] != "C"
+    # Disallowed content (class C) is never shown: such a reply is replaced, or blocked (the verdict then
+    # describes what was withheld).
+    assert verdict["action"] in ("passed", "repaired", "blocked")
+    assert verdict["class"] != "C" or verdict["action"] == "blocked"
     stored = live["service"].store.thread(live["ann"], reply.model_extra["keepsake"]["conversation_id"])[-1]
     assert stored.content == reply.choices[0].message.content and stored.safety_action == verdict["action"]
 
