@@ -269,7 +269,7 @@ def render(results: dict) -> str:
         lines.append(f"  {label:<37}{d[mode]['tok_s']:8.1f}   {d[mode]['tokens']:6.0f}   {d[mode]['turn_s']:6.2f}   {ratio}{target}")
     lines.append(f"  safety filter share of a turn: {d['filter_share']:.1%}  (target <= 15%: "
                  + ("met)" if d["filter_share"] <= 0.15 else "NOT met)"))
-    t = results["ttft"]
+    t = {kind: {int(n): v for n, v in row.items()} for kind, row in results["ttft"].items()}  # JSON keys are strings
     turns = sorted(t["warm"])
     lines.append("\nTime to first token (median s)   " + "".join(f"turn {n:<7}" for n in turns) + f"  turn {turns[-1]}/turn {turns[0]}")
     for kind in ("warm", "cold"):

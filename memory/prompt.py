@@ -92,7 +92,9 @@ def assemble(parts: PromptParts, history: Sequence[Message], memories: Sequence[
 
 def _largest_fitting(n: int, fits: Callable[[int], bool]) -> int:
     """The largest k in [0, n] with fits(k), for a monotone ``fits`` (fits(0) assumed true)."""
-    lo, hi = 0, n
+    if n == 0 or fits(n):  # the usual case, everything fits: one count instead of a search
+        return n
+    lo, hi = 0, n - 1
     while lo < hi:
         mid = (lo + hi + 1) // 2
         if fits(mid):
@@ -111,26 +113,36 @@ def build_prompt(
 ) -> PromptPlan:
     """Fit ``parts`` into ``context_size - reply_reserve`` tokens; see the module docstring for the rules."""
     budget = context_size - reply_reserve
-    base = count_tokens(assemble(parts, [], [], ""))
+    # Counting renders and tokenizes the whole prompt, which grows with the conversation: never count
+    # the same messages twice.
+    counted: dict[tuple, int] = {}
+
+    def count(messages: list) -> int:
+        key = tuple((m["role"], m["content"]) for m in messages)
+        if key not in counted:
+            counted[key] = count_tokens(messages)
+        return counted[key]
+
+    base = count(assemble(parts, [], [], ""))
     if base > budget:
-        message_tokens = count_tokens([{"role": "user", "content": parts.user}])
+        message_tokens = count([{"role": "user", "content": parts.user}])
         raise ContextOverflow(
             f"your message is about {message_tokens} tokens; with the persona's instructions and room for a "
             f"{reply_reserve}-token reply it does not fit the model's {context_size}-token context. "
             "Shorten the message, or raise n_ctx (--n-ctx / KEEPSAKE_N_CTX)"
         )
-    summary = parts.summary if parts.summary and count_tokens(assemble(parts, [], [], parts.summary)) <= budget else ""
-    with_summary = count_tokens(assemble(parts, [], [], summary))
+    summary = parts.summary if parts.summary and count(assemble(parts, [], [], parts.summary)) <= budget else ""
+    with_summary = count(assemble(parts, [], [], summary))
 
     memory_budget = with_summary + int((budget - with_summary) * memory_share)
     memories = list(parts.memories)
-    n_mem = _largest_fitting(len(memories), lambda k: count_tokens(assemble(parts, [], memories[:k], summary)) <= memory_budget)
+    n_mem = _largest_fitting(len(memories), lambda k: count(assemble(parts, [], memories[:k], summary)) <= memory_budget)
     kept_memories = memories[:n_mem]
 
     history = list(parts.history)
 
     def fits(k: int) -> bool:
-        return count_tokens(assemble(parts, history[len(history) - k:], kept_memories, summary)) <= budget
+        return count(assemble(parts, history[len(history) - k:], kept_memories, summary)) <= budget
 
     keep = _largest_fitting(len(history), fits)
     recent = history[len(history) - keep:]
@@ -141,7 +153,7 @@ def build_prompt(
     messages = assemble(parts, recent, kept_memories, summary)
     return PromptPlan(
         messages=messages,
-        tokens=count_tokens(messages),
+        tokens=count(messages),
         budget=budget,
         context_size=context_size,
         history_kept=len(recent),
