@@ -5,20 +5,29 @@ default 1) over one set of memory-mapped weights; each reply borrows a context f
 and other callers wait their turn instead of crashing. Prompts are rendered with the chat template
 stored in the GGUF and tokenized here, so token counts are exact and the completion call gets token
 ids: llama.cpp then reuses its KV cache for the longest common prefix with the previous prompt.
+
+A persona's fine-tuned LoRA adapter (``with_adapter``) is loaded into each context beside the shared
+weights and switched in for that persona's replies; switching clears the KV cache, because a prefix
+computed with one adapter (or none) is wrong for another.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
+import logging
 import os
 import queue
 import random
+import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from app.backends import ChatBackend, Message, register
-from app.errors import BackendError, ModelLoadError
+from app.errors import BackendError, KeepsakeError, ModelLoadError
 from app.models import check_gguf, embedded_model_path, explain_load_failure
 from app.settings import Sampling, Settings
 
@@ -27,6 +36,75 @@ CHATML = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LoraAdapter:
+    """A LoRA adapter file as loaded: ``stamp`` (mtime, size) tells a retrained file from the old one."""
+
+    path: Path
+    scale: float
+    stamp: tuple[int, int]
+
+
+class ChatTemplate:
+    """A GGUF's chat template and tokenizer: messages in, the exact token ids llama.cpp reads out.
+
+    Used by the chat to render prompts, and by fine-tuning so that it trains on the very token
+    sequences the chat will produce.
+    """
+
+    def __init__(self, llm: Any) -> None:
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        self.llm = llm
+        eos, bos = llm.token_eos(), llm.token_bos()
+
+        def formatter(generation_prompt: bool) -> Jinja2ChatFormatter:
+            return Jinja2ChatFormatter(
+                template=llm.metadata.get("tokenizer.chat_template") or CHATML,
+                eos_token=self._piece(eos) if eos >= 0 else "",
+                bos_token=self._piece(bos) if bos >= 0 else "",
+                add_generation_prompt=generation_prompt,
+                stop_token_ids=[eos] if eos >= 0 else None,
+            )
+
+        self._prompt, self._transcript = formatter(True), formatter(False)
+
+    @classmethod
+    def of_file(cls, path: Path) -> ChatTemplate:
+        """The template and tokenizer of a GGUF file, without loading its weights (milliseconds)."""
+        from llama_cpp import Llama
+
+        try:
+            return cls(Llama(model_path=str(check_gguf(path)), vocab_only=True, verbose=False))
+        except (ValueError, RuntimeError):
+            raise ModelLoadError(f"llama.cpp could not read {path}: {explain_load_failure(path)}") from None
+
+    def _piece(self, token: int) -> str:
+        return self.llm.detokenize([token], special=True).decode("utf-8", errors="replace")
+
+    def render(self, messages: list[Message]) -> tuple[list[int], list[str]]:
+        """Token ids of the prompt (generation prompt included) and the template's stop strings."""
+        result = self._prompt(messages=messages)
+        tokens = self.llm.tokenize(result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True)
+        stop = result.stop if isinstance(result.stop, list) else [result.stop] if result.stop else []
+        return tokens, stop
+
+    def reply_tokens(self, messages: list[Message], reply: str) -> tuple[list[int], list[int]]:
+        """Token ids of the prompt and of ``reply`` as the model would generate it after that prompt.
+
+        The reply's ids include the template's end of turn: with ChatML they are the tokens of
+        ``"<reply><|im_end|>\n"``. Tokenized apart from the prompt, as generation produces them.
+        """
+        prompt = self._prompt(messages=messages)
+        full = self._transcript(messages=[*messages, {"role": "assistant", "content": reply}]).prompt
+        if not full.startswith(prompt.prompt):
+            raise ModelLoadError("this model's chat template does not render a reply after its prompt; cannot train on it")
+        ids = self.llm.tokenize(prompt.prompt.encode("utf-8"), add_bos=not prompt.added_special, special=True)
+        return ids, self.llm.tokenize(full[len(prompt.prompt):].encode("utf-8"), add_bos=False, special=True)
 
 
 class LlamaCppBackend(ChatBackend):
@@ -40,10 +118,8 @@ class LlamaCppBackend(ChatBackend):
         n_threads: int | None = None,
         n_gpu_layers: int = 0,
         parallel: int = 1,
-        lora_path: Path | None = None,
     ) -> None:
         from llama_cpp import Llama
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         self.path = check_gguf(path)
         self.name = self.path.stem
@@ -57,7 +133,6 @@ class LlamaCppBackend(ChatBackend):
                     n_threads=threads,
                     n_threads_batch=threads,
                     n_gpu_layers=n_gpu_layers,
-                    lora_path=str(lora_path) if lora_path else None,
                     verbose=False,
                 )
             except (ValueError, RuntimeError):
@@ -68,23 +143,15 @@ class LlamaCppBackend(ChatBackend):
         # buffers by the number asked for: the smaller one is the real limit.
         self.context_size = min(n_ctx, llm.n_ctx())
         self.metadata = dict(llm.metadata)
-        eos, bos = llm.token_eos(), llm.token_bos()
-        self._formatter = Jinja2ChatFormatter(
-            template=self.metadata.get("tokenizer.chat_template") or CHATML,
-            eos_token=self._piece(eos) if eos >= 0 else "",
-            bos_token=self._piece(bos) if bos >= 0 else "",
-            stop_token_ids=[eos] if eos >= 0 else None,
-        )
-
-    def _piece(self, token: int) -> str:
-        return self.llm.detokenize([token], special=True).decode("utf-8", errors="replace")
+        self.template = ChatTemplate(llm)
+        self._views: dict[LoraAdapter, AdapterView] = {}
+        self._views_lock = threading.Lock()
+        self._handles: dict[tuple[int, LoraAdapter], Any] = {}  # (context, adapter) -> llama.cpp adapter
+        self._active: dict[int, LoraAdapter | None] = {}  # context -> the adapter it computes with now
 
     def render(self, messages: list[Message]) -> tuple[list[int], list[str]]:
         """Token ids of the prompt (generation prompt included) and the template's stop strings."""
-        result = self._formatter(messages=messages)
-        tokens = self.llm.tokenize(result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True)
-        stop = result.stop if isinstance(result.stop, list) else [result.stop] if result.stop else []
-        return tokens, stop
+        return self.template.render(messages)
 
     def count_tokens(self, messages: list[Message]) -> int:
         return len(self.render(messages)[0])
@@ -93,15 +160,61 @@ class LlamaCppBackend(ChatBackend):
         return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)) if text else 0
 
     @contextlib.contextmanager
-    def borrow(self) -> Iterator[object]:
-        """Hold one llama.cpp context exclusively; waits while all are busy."""
+    def borrow(self, adapter: LoraAdapter | None = None) -> Iterator[object]:
+        """Hold one llama.cpp context exclusively, computing with ``adapter`` (or none); waits while all are busy."""
         llm = self._contexts.get()
         try:
+            self._apply(llm, adapter)
             yield llm
         finally:
             self._contexts.put(llm)
 
-    def stream(self, messages: list[Message], sampling: Sampling, *, json_schema: dict | None = None) -> Iterator[str]:
+    def _apply(self, llm: Any, adapter: LoraAdapter | None) -> None:
+        """Switch a borrowed context to ``adapter``; the adapter is loaded into that context's model once."""
+        if self._active.get(id(llm)) == adapter:
+            return  # also keeps the KV cache: the previous prompt was computed the same way
+        import llama_cpp
+
+        if adapter is None:
+            failed = llama_cpp.llama_set_adapters_lora(llm.ctx, None, 0, None)
+        else:
+            handle = self._handles.get((id(llm), adapter))
+            if handle is None:
+                handle = llama_cpp.llama_adapter_lora_init(llm.model, str(adapter.path).encode())
+                if not handle:
+                    raise BackendError(f"llama.cpp could not load the LoRA adapter {adapter.path}")
+                # Freed with the context's model (llama-cpp-python's exit stack unwinds newest first).
+                llm._stack.callback(llama_cpp.llama_adapter_lora_free, handle)
+                self._handles[(id(llm), adapter)] = handle
+            failed = llama_cpp.llama_set_adapters_lora(llm.ctx, (llama_cpp.llama_adapter_lora_p_ctypes * 1)(handle), 1,
+                                                       (ctypes.c_float * 1)(adapter.scale))
+        if failed:
+            raise BackendError(f"llama.cpp could not switch to the LoRA adapter {adapter.path if adapter else '(none)'}")
+        llm.reset()  # the cached prefix was computed with the previous adapter: recompute it
+        self._active[id(llm)] = adapter
+
+    def with_adapter(self, path: Path, scale: float = 1.0) -> AdapterView:
+        """This model with a LoRA adapter: the same weights and contexts, the adapter applied per reply.
+
+        The adapter is checked against the model first (ModelLoadError names the mismatch); views are
+        cached, so a persona's adapter is checked and loaded once, and again only when its file changes.
+        """
+        from personas.lora_gguf import check_adapter, read_base
+
+        path = Path(path)
+        try:
+            st = path.stat()
+        except OSError:
+            raise ModelLoadError(f"the LoRA adapter {path} is missing; run `personas finetune` again") from None
+        adapter = LoraAdapter(path, scale, (st.st_mtime_ns, st.st_size))
+        with self._views_lock:
+            if adapter not in self._views:
+                check_adapter(path, read_base(self.path))
+                self._views[adapter] = AdapterView(self, adapter)
+            return self._views[adapter]
+
+    def stream(self, messages: list[Message], sampling: Sampling, *, json_schema: dict | None = None,
+               adapter: LoraAdapter | None = None) -> Iterator[str]:
         tokens, stop = self.render(messages)
         grammar = None
         if json_schema is not None:
@@ -115,7 +228,7 @@ class LlamaCppBackend(ChatBackend):
             raise BackendError(f"prompt of {len(tokens)} tokens leaves no room in the {self.context_size}-token context")
         # llama.cpp would otherwise reuse one fixed seed, and "regenerate" would give the same reply.
         seed = sampling.seed if sampling.seed is not None else random.randrange(2**31)
-        with self.borrow() as llm:
+        with self.borrow(adapter) as llm:
             try:
                 pieces = llm.create_completion(
                     prompt=tokens,
@@ -136,6 +249,50 @@ class LlamaCppBackend(ChatBackend):
                         yield text
             except (RuntimeError, ValueError) as exc:
                 raise BackendError(f"llama.cpp failed while generating: {exc}") from None
+
+
+class AdapterView(ChatBackend):
+    """A ``LlamaCppBackend`` as seen through one LoRA adapter (made by ``LlamaCppBackend.with_adapter``)."""
+
+    def __init__(self, base: LlamaCppBackend, adapter: LoraAdapter) -> None:
+        self.base, self.adapter = base, adapter
+        self.name = f"{base.name}+lora"
+        self.context_size = base.context_size
+
+    def render(self, messages: list[Message]) -> tuple[list[int], list[str]]:
+        return self.base.render(messages)
+
+    def count_tokens(self, messages: list[Message]) -> int:
+        return self.base.count_tokens(messages)
+
+    def count_text(self, text: str) -> int:
+        return self.base.count_text(text)
+
+    def borrow(self) -> contextlib.AbstractContextManager[object]:
+        return self.base.borrow(self.adapter)
+
+    def stream(self, messages: list[Message], sampling: Sampling, *, json_schema: dict | None = None) -> Iterator[str]:
+        return self.base.stream(messages, sampling, json_schema=json_schema, adapter=self.adapter)
+
+
+def backend_for(backend: ChatBackend, persona: Any) -> ChatBackend:
+    """The backend for a persona's replies: with its fine-tuned adapter when it has one that loads.
+
+    An adapter that is missing, damaged or made for another model is logged and left out: the persona
+    keeps working on the plain model (``personas show`` names the problem).
+    """
+    path = getattr(persona, "lora_path", None)
+    if not path:
+        return backend
+    if not isinstance(backend, LlamaCppBackend):
+        log.warning("persona %r has a LoRA adapter, which only the llama backend can load; chatting without it",
+                    persona.name)
+        return backend
+    try:
+        return backend.with_adapter(Path(path))
+    except KeepsakeError as exc:
+        log.warning("persona %r: %s; chatting without its adapter", persona.name, exc)
+        return backend
 
 
 @register("llama")

@@ -104,10 +104,11 @@ def show(name: str, as_json: bool, user: str, **kwargs: Any) -> None:
         click.echo(json.dumps({"id": pid, **p.model_dump(mode="json")}, ensure_ascii=False, indent=2))
         return
     click.echo(f"{p.name} (id {pid}){' — portrays a real person' if p.real_person else ''}")
-    for label, value in (("description", p.description), ("greeting", p.greeting), ("system prompt", p.system_prompt),
-                         ("LoRA adapter", p.lora_path or "")):
+    for label, value in (("description", p.description), ("greeting", p.greeting), ("system prompt", p.system_prompt)):
         if value:
             click.echo(f"\n{label}:\n  {value}")
+    if p.lora_path:
+        click.echo(f"\nfine-tuned:\n  {_adapter_status(service.settings, p.lora_path)}")
     if p.sources:
         click.echo("\nseed files:")
         for src in p.sources:
@@ -116,6 +117,70 @@ def show(name: str, as_json: bool, user: str, **kwargs: Any) -> None:
         click.echo("\nlorebook:")
         for e in p.lorebook:
             click.echo(f"  [{', '.join(e.keys) or 'always'}] {e.content}")
+
+
+def _adapter_status(settings, lora_path: str) -> str:  # type: ignore[no-untyped-def]
+    """Whether the chat will use a persona's adapter with the configured model, and what it achieved."""
+    from app.errors import KeepsakeError
+    from app.models import embedded_model_path
+    from personas.lora_gguf import check_adapter, read_base, read_notes
+
+    try:
+        check_adapter(Path(lora_path), read_base(settings.model or embedded_model_path()))
+    except KeepsakeError as exc:
+        return f"adapter not used: {exc}; chats use the plain model"
+    notes = read_notes(Path(lora_path))
+    figures = (f", held-out perplexity {notes['perplexity_before']:.1f} -> {notes['perplexity_after']:.1f}"
+               if "perplexity_after" in notes else "")
+    return f"active: LoRA adapter {lora_path}{figures}"
+
+
+@main.command()
+@click.argument("name")
+@click.option("--base", type=click.Path(dir_okay=False, path_type=Path),
+              help="The GGUF to train on (default: the chat model). The chat uses the adapter only with this model.")
+@click.option("--epochs", type=click.IntRange(1, 100), default=3, show_default=True, help="Passes over the seed text.")
+@click.option("--rank", type=click.IntRange(1, 256), default=8, show_default=True, help="LoRA rank.")
+@click.option("--max-minutes", type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True,
+              help="Stop training after this long, keeping what was learned (--resume goes on).")
+@click.option("--resume", is_flag=True, help="Continue an interrupted or time-limited fine-tune.")
+@common
+def finetune(name: str, base: Path | None, epochs: int, rank: int, max_minutes: float, resume: bool, user: str,
+             **kwargs: Any) -> None:
+    """Fine-tune the persona on its seed text: a LoRA adapter the chat then uses with the model."""
+    import contextlib
+
+    from personas.finetune import Progress
+    from personas.finetune import finetune as train
+
+    service, uid = _context(kwargs, user)
+    pid, p = personas.find(service.store, uid, name)
+    phases = {"loading": "loading the model's weights", "measuring": "measuring held-out perplexity",
+              "saving": "writing the adapter"}
+    with contextlib.ExitStack() as stack:
+        bar: list = []
+
+        def show(progress: Progress) -> None:
+            if progress.phase != "training":
+                click.echo(phases[progress.phase], err=True)
+                return
+            if not bar:
+                bar.append(stack.enter_context(click.progressbar(
+                    length=progress.total_steps, label="training", file=click.get_text_stream("stderr"),
+                    item_show_func=lambda q: q and (f"loss {q.loss:.3f}  {q.tokens_per_s:.0f} tok/s  "
+                                                    f"ETA {q.eta_s / 60:.1f} min"))))
+                bar[0].update(progress.step - 1)
+            bar[0].update(1, progress)
+
+        result = train(service.store, service.settings, uid, pid, epochs=epochs, rank=rank, max_minutes=max_minutes,
+                       resume=resume, base=base, progress=show)
+    click.echo(f"fine-tuned {p.name!r}: {result.steps} of {result.total_steps} steps, "
+               f"{result.tokens_per_s:.0f} seed tokens/s, {result.seconds / 60:.1f} min of training")
+    click.echo(f"  held-out perplexity {result.perplexity_before:.2f} -> {result.perplexity_after:.2f} "
+               f"({result.heldout_tokens} tokens)")
+    click.echo(f"  adapter: {result.adapter}")
+    if not result.complete:
+        click.echo(f"  stopped at the time limit: `personas finetune {json.dumps(p.name)} --resume` goes on", err=True)
 
 
 @main.command()
