@@ -57,6 +57,7 @@ def test_kill_9_mid_reply_keeps_every_committed_turn(tmp_path: Path) -> None:
                                       "messages": [{"role": "user", "content": "Hello! I grow roses in my garden."}]},
                            timeout=120).json()
         conversation = first["keepsake"]["conversation_id"]
+        watcher = Store(load_settings(home=home).db_url)  # reads beside the server (WAL), takes nothing over
         received = ""
         with httpx.stream("POST", url, timeout=120, json={
                 "model": model, "max_tokens": 600, "seed": 2, "stream": True, "conversation_id": conversation,
@@ -64,11 +65,12 @@ def test_kill_9_mid_reply_keeps_every_committed_turn(tmp_path: Path) -> None:
             for line in r.iter_lines():
                 if line.startswith("data: {"):
                     received += json.loads(line[6:])["choices"][0]["delta"].get("content") or ""
-                if len(received) > 80:
-                    time.sleep(1.2)  # past a partial save (every 0.5 s), still mid-reply
-                    os.kill(proc.pid, signal.SIGKILL)
+                reply = watcher.thread(watcher.user_id(), conversation)[-1]
+                if reply.role == "assistant" and reply.status == "streaming" and reply.content:
+                    os.kill(proc.pid, signal.SIGKILL)  # a partial text is saved and the reply is still going
                     break
         proc.wait(timeout=30)
+        watcher.close()
     finally:
         proc.kill()
 
