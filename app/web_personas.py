@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import io
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -138,6 +139,43 @@ def export_persona(service: ChatService, user_id: int, persona_id: int | None, f
     return str(path)
 
 
+_training = threading.Lock()  # one fine-tune at a time: training takes every core the machine has
+
+
+def progress_line(p: Any) -> str:  # a personas.finetune.Progress
+    """One line for the progress bar: phase, step, loss, speed and time left."""
+    parts = [p.phase.capitalize()]
+    if p.total_steps:
+        parts.append(f"step {p.step}/{p.total_steps}")
+    if p.loss is not None:
+        parts.append(f"loss {p.loss:.3f}")
+    if p.tokens_per_s:
+        parts.append(f"{p.tokens_per_s:.0f} tokens/s")
+    if p.eta_s is not None:
+        parts.append(f"about {p.eta_s / 60:.0f} min left" if p.eta_s >= 90 else f"about {p.eta_s:.0f} s left")
+    return " · ".join(parts)
+
+
+def finetune_persona(service: ChatService, user_id: int, persona_id: int | None, epochs: int, rank: int,
+                     max_minutes: float, resume: bool, progress: Callable[[Any], None] | None = None) -> str:
+    """Fine-tune the persona on its seed text (see personas.finetune); returns a summary line."""
+    from personas.finetune import finetune
+
+    if persona_id is None:
+        raise PersonaError("choose a persona to fine-tune")
+    if not _training.acquire(blocking=False):
+        raise PersonaError("another fine-tune is running on this machine; try again when it has finished")
+    try:
+        result = finetune(service.store, service.settings, user_id, persona_id, epochs=int(epochs), rank=int(rank),
+                          max_minutes=float(max_minutes), resume=resume, progress=progress)
+    finally:
+        _training.release()
+    done = ("Fine-tuned" if result.complete else
+            f"Stopped at the time limit after {result.steps} of {result.total_steps} steps (tick *resume* to go on)")
+    return (f"{done}: held-out perplexity {result.perplexity_before:.1f} → {result.perplexity_after:.1f}, "
+            f"{result.tokens_per_s:.0f} tokens/s, {result.seconds / 60:.1f} min. The adapter is active in new replies.")
+
+
 def delete_persona(service: ChatService, user_id: int, persona_id: int | None) -> str:
     if persona_id is None:
         raise PersonaError("choose a persona to delete")
@@ -188,6 +226,15 @@ def personas_tab(service: ChatService, me: Callable[[gr.Request], int], choices:
                 with gr.Row():
                     accept = gr.Button("Accept into lorebook", size="sm", elem_id="facts-accept")
                     reject = gr.Button("Reject", size="sm", elem_id="facts-reject")
+            with gr.Accordion("Fine-tune on the seed text (LoRA)", open=False, elem_id="finetune"):
+                gr.Markdown("Trains a small adapter so the model itself writes more like the seed text. On two CPU "
+                            "cores, 20,000 seed tokens take a few minutes per epoch; the page shows the progress.")
+                with gr.Row():
+                    ft_epochs = gr.Number(3, label="Epochs", precision=0, minimum=1, maximum=20, elem_id="ft-epochs")
+                    ft_rank = gr.Dropdown([4, 8, 16, 32], value=8, label="Rank", elem_id="ft-rank")
+                    ft_minutes = gr.Number(30, label="Time limit (minutes)", minimum=1, elem_id="ft-minutes")
+                    ft_resume = gr.Checkbox(label="Resume an interrupted run", elem_id="ft-resume")
+                ft_start = gr.Button("Fine-tune", variant="primary", elem_id="ft-start")
             with gr.Row():
                 fmt = gr.Radio(list(manage.EXPORT_FORMATS), value="card-png", label="Export as", elem_id="persona-export-format")
                 export = gr.Button("Export", elem_id="persona-export")
@@ -261,6 +308,16 @@ def personas_tab(service: ChatService, me: Callable[[gr.Request], int], choices:
         except KeepsakeError as exc:
             raise gr.Error(str(exc)) from None
 
+    @guarded
+    def on_finetune(persona_id, epochs, rank, minutes, resume, request: gr.Request, progress=gr.Progress()):  # type: ignore[no-untyped-def]
+        uid = me(request)
+
+        def report(p) -> None:  # noqa: ANN001
+            progress((p.step / p.total_steps) if p.total_steps else None, desc=progress_line(p))
+
+        line = finetune_persona(service, uid, persona_id, epochs, rank, minutes, resume, report)
+        return (line, *refreshed(uid, persona_id))
+
     listing = [status, chosen, *pickers]
     create.click(on_create, [seeds, new_name, new_description, new_real], listing).then(show, chosen, form_outputs)
     import_button.click(on_import, [card_file, new_name], listing).then(show, chosen, form_outputs)
@@ -270,4 +327,5 @@ def personas_tab(service: ChatService, me: Callable[[gr.Request], int], choices:
     accept.click(reviewer(True), [chosen, fact_pick], status).then(show, chosen, form_outputs)
     reject.click(reviewer(False), [chosen, fact_pick], status).then(show, chosen, form_outputs)
     export.click(on_export, [chosen, fmt], download)
+    ft_start.click(on_finetune, [chosen, ft_epochs, ft_rank, ft_minutes, ft_resume], listing).then(show, chosen, form_outputs)
     return chosen

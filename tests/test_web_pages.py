@@ -189,3 +189,42 @@ def test_replies_carry_their_verdict_badge(settings, tmp_path: Path) -> None:  #
     assert 'class="verdict-badge"' in history[-1]["content"] and "passed" in history[-1]["content"]
     assert "reward" in verdict
     assert shown(svc, uid, conv)[-1]["content"] == history[-1]["content"]  # the same badge when resumed
+
+
+def test_finetune_controls_report_progress_and_refuse_a_second_run(svc: ChatService) -> None:
+    from app import web_personas
+    from personas.finetune import Progress
+
+    assert web_personas.progress_line(Progress("training", 3, 12, 2.4567, 812.0, 95.0)) == \
+        "Training · step 3/12 · loss 2.457 · 812 tokens/s · about 2 min left"
+    assert web_personas.progress_line(Progress("loading")) == "Loading"
+    uid = svc.store.user_id()
+    with pytest.raises(PersonaError, match="choose a persona"):
+        web_personas.finetune_persona(svc, uid, None, 1, 8, 1, False)
+    pid, _ = web_personas.create_persona(svc, uid, [str(DATA / "grandpa_letters.txt")])
+    with web_personas._training:  # a fine-tune is running
+        with pytest.raises(PersonaError, match="another fine-tune is running"):
+            web_personas.finetune_persona(svc, uid, pid, 1, 8, 1, False)
+    tiny = svc.settings.home / "note.txt"
+    tiny.parent.mkdir(parents=True, exist_ok=True)
+    tiny.write_text("Dear Annie,\nThe roses are out.\nAll my love,\nGrandpa", encoding="utf-8")
+    small, _ = web_personas.create_persona(svc, uid, [str(tiny)], name="Brief")
+    with pytest.raises(PersonaError, match="too short to fine-tune"):
+        web_personas.finetune_persona(svc, uid, small, 1, 8, 1, False)
+
+
+@pytest.mark.model
+def test_finetune_from_the_page_trains_and_activates_an_adapter(svc: ChatService) -> None:
+    from app import web_personas
+    from personas.persona import get
+
+    uid = svc.store.user_id()
+    pid, _ = web_personas.create_persona(svc, uid, [str(DATA / "grandpa_letters.txt")])
+    seen = []
+    line = web_personas.finetune_persona(svc, uid, pid, 1, 4, 5, False, seen.append)
+    assert line.startswith("Fine-tuned: held-out perplexity") and "active in new replies" in line
+    assert {"loading", "training", "saving"} <= {p.phase for p in seen}
+    assert any(p.loss is not None and p.tokens_per_s > 0 for p in seen if p.phase == "training")
+    adapter = get(svc.store, uid, pid).lora_path
+    assert adapter and Path(adapter).is_relative_to(svc.settings.home) and Path(adapter).stat().st_size > 0
+    assert "Fine-tuned" in web_personas.form_values(svc, uid, pid)["adapter"]
