@@ -186,9 +186,14 @@ class ChatService:
         shared = self.memory.embedder if self.memory is not None else None
         return EmbeddingJudge(shared if shared is not None and shared.name == PACKAGED_NAME else load_embedder(""))
 
-    @property
-    def engine(self) -> ChatEngine:
-        return ChatEngine(self.backend, self.settings.sampling)
+    def engine(self, persona: Persona | None = None) -> ChatEngine:
+        """The chat engine for this persona's replies: on its fine-tuned adapter when it has one that loads."""
+        backend = self.backend
+        if persona is not None and persona.lora_path:
+            from app.llama import backend_for
+
+            backend = backend_for(backend, persona)
+        return ChatEngine(backend, self.settings.sampling)
 
     def persona(self, user_id: int, persona_id: int | None) -> Persona | None:
         """The user's persona (NotFound for someone else's), or None for a chat without one."""
@@ -266,8 +271,10 @@ class ChatService:
                            if m not in lore]
         instructions = persona_prompt.fill(persona.post_history_instructions, persona) if persona else ""
 
+        engine = self.engine(persona)
+
         def start(summary: str, history: list[MessageRecord]) -> Turn:
-            return self.engine.start(system=system, user=text, summary=summary, history=self.history(history),
+            return engine.start(system=system, user=text, summary=summary, history=self.history(history),
                                      memories=memories, instructions=instructions, sampling=sampling)
 
         turn = start(summary, recent)
@@ -315,7 +322,7 @@ class ChatService:
         user_msg = store.add_message(user_id, conv.id, "user", text, parent_id=upto,
                                      token_count=self.backend.count_text(text))
         reply = store.add_message(user_id, conv.id, "assistant", "", status="streaming",
-                                  model=self.backend.name, sampling=sampling.model_dump())
+                                  model=turn.backend.name, sampling=sampling.model_dump())
         return LiveReply(self, turn, user_id, conv, user_msg, reply.id, persona)
 
     def regenerate(self, user_id: int, conversation_id: int, sampling: Sampling | None = None) -> LiveReply:
@@ -335,7 +342,7 @@ class ChatService:
         turn = self._plan(user_id, conv, conv.persona_id, persona, last_user.content, thread[: thread.index(last_user)],
                           sampling)
         reply = self.store.add_message(user_id, conversation_id, "assistant", "", parent_id=last_user.id,
-                                       status="streaming", model=self.backend.name, sampling=sampling.model_dump())
+                                       status="streaming", model=turn.backend.name, sampling=sampling.model_dump())
         return LiveReply(self, turn, user_id, conv, last_user, reply.id, persona)
 
     def edit(self, user_id: int, message_id: int, text: str, sampling: Sampling | None = None) -> LiveReply:

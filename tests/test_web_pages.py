@@ -214,7 +214,7 @@ def test_finetune_controls_report_progress_and_refuse_a_second_run(svc: ChatServ
 
 
 @pytest.mark.model
-def test_finetune_from_the_page_trains_and_activates_an_adapter(svc: ChatService) -> None:
+def test_finetune_from_the_page_trains_and_activates_an_adapter(svc: ChatService, llama) -> None:  # noqa: ANN001
     from app import web_personas
     from personas.persona import get
 
@@ -228,3 +228,11 @@ def test_finetune_from_the_page_trains_and_activates_an_adapter(svc: ChatService
     adapter = get(svc.store, uid, pid).lora_path
     assert adapter and Path(adapter).is_relative_to(svc.settings.home) and Path(adapter).stat().st_size > 0
     assert "Fine-tuned" in web_personas.form_values(svc, uid, pid)["adapter"]
+    # The chat uses it: the persona's replies come from the model with the adapter applied.
+    chat = ChatService(svc.settings, backend=llama, store=svc.store, memory=svc.memory)
+    live = chat.send(uid, "How is the farm?", persona_id=pid, sampling=chat.settings.sampling.model_copy(
+        update={"max_tokens": 16, "seed": 1}))
+    assert live.run().text and svc.store.thread(uid, live.conversation_id)[-1].model == f"{llama.name}+lora"
+    plain = chat.send(uid, "How is the farm?", sampling=chat.settings.sampling.model_copy(update={"max_tokens": 4}))
+    plain.run()
+    assert svc.store.thread(uid, plain.conversation_id)[-1].model == llama.name  # no persona, no adapter
