@@ -251,6 +251,9 @@ def run(quick: bool = False) -> dict:
     results["query_embedding_ms"] = dict(zip(("p50", "p95"), bench_query_embedding(20 if quick else 100)))
     results["persona_create"] = persona_create_seconds(10_000 if quick else 100_000)
     results["cold_start"] = cold_start(1 if quick else 3)
+    from personas.finetune import bench as bench_finetune
+
+    results["finetune"] = bench_finetune(quick)
     return results
 
 
@@ -289,6 +292,13 @@ def render(results: dict) -> str:
     target = " (target <= 60 s: " + ("met)" if pc["total_s"] <= 60 else "NOT met)") if pc["words"] >= 100_000 else ""
     lines.append(f"\npersonas create on a {pc['words']:,}-word seed: {pc['total_s']:.1f} s "
                  f"(profile {pc['build_s']:.1f} s, embedding and storing {pc['chunks']} chunks the rest){target}")
+    f = results["finetune"]
+    lines.append(f"\nFine-tuning (LoRA, 1 epoch on {f['train_tokens']:,} seed tokens, {f['steps']} steps): "
+                 f"{f['train_tokens_per_s']:.0f} tokens/s, {f['minutes_per_20k_tokens']:.1f} min per 20k seed tokens "
+                 f"(target <= 10 min: {'met' if f['minutes_per_20k_tokens'] <= 10 else 'NOT met'})")
+    lines.append(f"  held-out perplexity {f['perplexity_before']:.2f} -> {f['perplexity_after']:.2f}; decode "
+                 f"{f['decode_tok_s_adapter']:.1f} tokens/s with the adapter vs {f['decode_tok_s_base']:.1f} without "
+                 f"({f['decode_tok_s_adapter'] / f['decode_tok_s_base']:.2f})")
     c = results["cold_start"]
     lines.append(f"\nCold start of `python -m app serve` to answering (median of {c['repeats']}): {c['ready_s']:.1f} s "
                  f"(target <= 10 s: {'met' if c['ready_s'] <= 10 else 'NOT met'}); peak RSS after one chat "

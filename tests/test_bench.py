@@ -23,3 +23,6 @@ def test_quick_benchmark_reports_every_figure() -> None:
     assert figures["ttft"]["warm"] and figures["retrieval"][0]["p95_ms"] > 0
     assert figures["persona_create"]["chunks"] > 0
     assert 0 < figures["cold_start"]["ready_s"] < 300 and figures["cold_start"]["peak_rss_mb"] > 50
+    tune = figures["finetune"]
+    assert tune["train_tokens_per_s"] > 0 and tune["steps"] >= 1 and tune["decode_tok_s_adapter"] > 0
+    assert tune["perplexity_after"] < tune["perplexity_before"]
