@@ -20,6 +20,7 @@ not permute, follow the same path but no such model is at hand to test with. Oth
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,7 +57,17 @@ def _value(reader, key: str):  # noqa: ANN001, ANN202
 
 
 def read_base(path: Path) -> BaseModel:
-    """The architecture, head counts and tensor shapes of a base GGUF (headers only: fast on big files)."""
+    """The architecture, head counts and tensor shapes of a base GGUF.
+
+    Cached per file version: the reader parses the whole vocabulary too, seconds for a 49k-token one.
+    """
+    path = Path(path)
+    st = path.stat()
+    return _read_base(path, st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _read_base(path: Path, mtime_ns: int, size: int) -> BaseModel:
     from gguf import GGUFReader
 
     try:
@@ -98,13 +109,17 @@ def permute_rows(weights: np.ndarray, n_head: int) -> np.ndarray:
 
 def gguf_name(base: BaseModel, module: str) -> str:
     """llama.cpp's tensor name of a transformers module: ``model.layers.3.self_attn.q_proj`` -> ``blk.3.attn_q``."""
-    import gguf
-
-    arch = {name: key for key, name in gguf.MODEL_ARCH_NAMES.items()}[base.arch]
-    name = gguf.get_tensor_name_map(arch, base.n_blocks).get_name(module)
+    name = _name_map(base.arch, base.n_blocks).get_name(module)
     if name is None:
         raise PersonaError(f"no llama.cpp tensor corresponds to {module} in a {base.arch} model")
     return name
+
+
+@functools.lru_cache(maxsize=8)
+def _name_map(arch: str, n_blocks: int):  # noqa: ANN202
+    import gguf
+
+    return gguf.get_tensor_name_map({name: key for key, name in gguf.MODEL_ARCH_NAMES.items()}[arch], n_blocks)
 
 
 def to_gguf_layout(base: BaseModel, module: str, a: np.ndarray, b: np.ndarray) -> tuple[str, np.ndarray, np.ndarray]:
