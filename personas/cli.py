@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -14,8 +14,10 @@ import click
 
 from app.cli import STORE_FLAGS, KeepsakeGroup, settings_from, settings_options
 from app.errors import PersonaError
+from app.files import write_atomic
+from personas import manage
 from personas import persona as personas
-from personas.persona import LoreEntry, Persona
+from personas.persona import Persona
 
 
 def _context(kwargs: dict[str, Any], user: str):  # type: ignore[no-untyped-def]
@@ -54,7 +56,7 @@ def create(seeds: tuple[Path, ...], name: str | None, description: str, real_per
     decoded = [read_seed(path, encoding=encoding, speaker=speaker) for path in seeds]
     built = build(decoded, name=name, description=description, real_person=real_person)
     service, uid = _context(kwargs, user)
-    with click.progressbar(length=max(len(built.chunks), 1), label="Indexing the seed text", file=click.get_text_stream("stderr")) as bar:
+    with click.progressbar(length=max(len(built.chunks), 1), label="Indexing the seed text", file=sys.stderr) as bar:
         last = [0]
 
         def progress(done: int, total: int) -> None:
@@ -166,7 +168,7 @@ def finetune(name: str, base: Path | None, epochs: int, rank: int, max_minutes: 
                 return
             if not bar:
                 bar.append(stack.enter_context(click.progressbar(
-                    length=progress.total_steps, label="training", file=click.get_text_stream("stderr"),
+                    length=progress.total_steps, label="training", file=sys.stderr,
                     item_show_func=lambda q: q and (f"loss {q.loss:.3f}  {q.tokens_per_s:.0f} tok/s  "
                                                     f"ETA {q.eta_s / 60:.1f} min"))))
                 bar[0].update(progress.step - 1)
@@ -208,10 +210,7 @@ def edit(name: str, new_name: str | None, editor: bool, user: str, **kwargs: Any
         changes.update(_edit_in_editor(p))
     if not changes:
         raise PersonaError("nothing to change: give a field flag (see --help) or --editor")
-    try:
-        updated = Persona.model_validate({**p.model_dump(), **changes})
-    except Exception as exc:
-        raise PersonaError(f"invalid change: {exc}") from None
+    updated = manage.update(p, changes)
     personas.save(service.store, uid, pid, updated)
     click.echo(f"updated {updated.name!r}: {', '.join(sorted(changes))}")
 
@@ -240,8 +239,7 @@ def delete(name: str, yes: bool, user: str, **kwargs: Any) -> None:
     pid, p = personas.find(service.store, uid, name)
     if not yes:
         click.confirm(f"Delete persona {p.name!r} and its memories?", abort=True)
-    personas.delete(service.store, uid, pid)
-    service.memory.drop_persona(pid)
+    manage.delete(service.memory, service.settings.home, uid, pid)
     click.echo(f"deleted {p.name!r}")
 
 
@@ -271,20 +269,10 @@ def facts(name: str, accept: tuple[int, ...], reject: tuple[int, ...], user: str
     """Review the facts found in the seed: accepted ones become lorebook entries."""
     service, uid = _context(kwargs, user)
     pid, p = personas.find(service.store, uid, name)
-    found = [dict(f) for f in p.facts]
-    for n in (*accept, *reject):
-        if not 1 <= n <= len(found):
-            raise PersonaError(f"no fact candidate {n}; there are {len(found)}")
-    for n in accept:
-        fact = found[n - 1]
-        if fact["status"] != "accepted":
-            fact["status"] = "accepted"
-            p.lorebook = [*p.lorebook, LoreEntry(keys=[fact["text"]], content=fact["example"])]
-    for n in reject:
-        found[n - 1]["status"] = "rejected"
     if accept or reject:
-        p.facts = found
+        p = manage.review_facts(p, list(accept), list(reject))
         personas.save(service.store, uid, pid, p)
+    found = p.facts
     for i, f in enumerate(found, start=1):
         click.echo(f"{i:>3}  {f['status']:<9} {f['kind']:<6} {f['text']:<20} ({f['count']}x) {f['example'][:70]}")
 
@@ -297,24 +285,11 @@ def facts(name: str, accept: tuple[int, ...], reject: tuple[int, ...], user: str
 @common
 def export(name: str, fmt: str, card_version: str, output: Path | None, user: str, **kwargs: Any) -> None:
     """Export a persona as a Character Card (JSON or PNG) or as YAML."""
-    from personas import cards
-
     service, uid = _context(kwargs, user)
     pid, p = personas.find(service.store, uid, name)
-    safe = re.sub(r"[^\w.-]+", "_", p.name).strip("._") or f"persona-{pid}"
-    if fmt == "yaml":
-        import yaml
-
-        data = yaml.safe_dump(p.model_dump(mode="json", exclude={"card"}), allow_unicode=True, sort_keys=False).encode()
-    else:
-        card = cards.card_from_persona(p, card_version)  # type: ignore[arg-type]
-        if fmt == "card-json":
-            data = json.dumps(card, ensure_ascii=False, indent=2).encode("utf-8")
-        else:
-            avatar = avatar_path(service, pid)
-            data = cards.card_png(card, avatar.read_bytes() if avatar.exists() else None)
-    output = output or Path(f"{safe}.{ {'card-json': 'json', 'card-png': 'png', 'yaml': 'yaml'}[fmt] }")
-    cards.write_atomic(output, data)
+    filename, data = manage.export_bytes(service.settings.home, pid, p, fmt, card_version)
+    output = output or Path(filename)
+    write_atomic(output, data)
     click.echo(f"wrote {output}")
 
 
@@ -324,22 +299,7 @@ def export(name: str, fmt: str, card_version: str, output: Path | None, user: st
 @common
 def import_(file: Path, name: str | None, user: str, **kwargs: Any) -> None:
     """Import a Character Card V1/V2/V3 (JSON, or PNG with the card embedded)."""
-    from personas import cards
-
-    persona, image = cards.read_card(file)
-    if name:
-        persona.name = name
     service, uid = _context(kwargs, user)
-    with service.store.session() as s:
-        pid = personas.insert(s, uid, persona)
-    if image:
-        avatar = avatar_path(service, pid)
-        avatar.parent.mkdir(parents=True, exist_ok=True)
-        cards.write_atomic(avatar, image)
+    pid, persona, image = manage.import_card(service.memory, service.settings.home, uid, file, name)
     click.echo(f"Imported persona {persona.name!r} (id {pid}) from a {persona.card.get('spec', 'chara_card_v1') if persona.card else 'card'}"
                f"{' with its avatar' if image else ''}")
-
-
-def avatar_path(service, persona_id: int) -> Path:  # type: ignore[no-untyped-def]
-    """Where a persona's avatar lives: named by id, inside the data directory, whatever the persona's name."""
-    return service.settings.home / "personas" / str(int(persona_id)) / "avatar.png"
