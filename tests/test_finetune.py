@@ -146,7 +146,7 @@ def test_examples_are_chat_turns_and_only_the_reply_counts(model_path: Path) -> 
 
 @pytest.mark.model
 def test_llama_cpp_with_the_adapter_matches_the_merged_pytorch_model(
-        hf_base, random_adapter, model_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+        random_adapter, model_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
     import torch
 
     path, model = random_adapter
