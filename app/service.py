@@ -178,10 +178,10 @@ class ChatService:
             from app.llama import LlamaCppBackend
 
             model = self.settings.safety_judge_model
-            llm = LlamaCppBackend(model, n_ctx=4096).llm if model else getattr(self.backend, "llm", None)
-            if llm is None:
+            backend = LlamaCppBackend(model, n_ctx=4096) if model else self.backend
+            if not isinstance(backend, LlamaCppBackend):
                 raise KeepsakeError("the llm safety judge needs a local GGUF model (safety_judge_model)")
-            return LLMJudge(llm)
+            return LLMJudge(backend.llm, backend.borrow)
         # The classifier was trained on the packaged all-MiniLM-L6-v2: share memory's embedder only if it is that one.
         shared = self.memory.embedder if self.memory is not None else None
         return EmbeddingJudge(shared if shared is not None and shared.name == PACKAGED_NAME else load_embedder(""))

@@ -225,3 +225,18 @@ def test_moderation_lists_flagged_turns(settings, tmp_path, keepsake_home) -> No
     result = CliRunner().invoke(app_cli, ["moderation", "--json", "--database-url", svc.store.url])
     assert json.loads(result.stdout)[0]["action"] == "blocked"
     assert len(svc.store.flagged(actions=("passed",))) == 1
+
+
+def test_llm_judge_borrows_the_shared_model_like_a_reply_does(llama, settings) -> None:  # noqa: ANN001
+    import threading
+
+    service = ChatService(settings.model_copy(update={"safety_judge": "llm", "memory": False}), backend=llama)
+    judge = service.safety.judge
+    assert isinstance(judge, LLMJudge) and judge.llm is llama.llm
+    done = threading.Event()
+    with llama.borrow():  # a reply is generating on the only context
+        worker = threading.Thread(target=lambda: (judge.judge("How do I bake bread?"), done.set()))
+        worker.start()
+        assert not done.wait(0.5)  # the judge waits for the context instead of computing alongside
+    worker.join(timeout=60)
+    assert done.is_set()
