@@ -20,7 +20,6 @@ from __future__ import annotations
 import base64
 import copy
 import json
-import os
 import struct
 import zlib
 from dataclasses import dataclass, field

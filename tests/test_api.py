@@ -3,7 +3,6 @@ then bad input, disconnects and the error mapping (the cheap cases on the app in
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 from pathlib import Path
