@@ -416,25 +416,30 @@ def users_key(name: str, **kwargs: Any) -> None:
 
 
 @main.command()
-@click.option("--action", "actions", multiple=True, type=click.Choice(["passed", "repaired", "blocked", "supported"]),
-              help="Which actions to list (repeatable; default: everything the filter changed).")
+@click.option("--action", "actions", multiple=True,
+              type=click.Choice(["passed", "repaired", "kept", "blocked", "supported", "refused_safe"]),
+              help="Which actions to list (repeatable; default: everything the filter changed, and refusals of safe "
+                   "requests, its failures).")
 @click.option("--category", help="Only this policy category.")
 @click.option("--limit", type=int, default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @settings_options(*STORE_FLAGS)
 def moderation(actions: tuple[str, ...], category: str | None, limit: int, as_json: bool, **kwargs: Any) -> None:
-    """Replies the safety filter repaired, blocked or answered with support, for review."""
+    """Replies the safety filter repaired, blocked or answered with support, and safe requests it let be refused."""
     from memory.store import Store
+    from safety.filter import FAILURE, failure_summary
 
-    rows = Store(settings_from(kwargs).db_url).flagged(actions or ("repaired", "blocked", "supported"), category, limit)
+    store = Store(settings_from(kwargs).db_url)
+    rows = store.flagged(actions or ("repaired", "blocked", "supported", FAILURE), category, limit)
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False))
         return
     for r in rows:
-        click.echo(f"{r['created_at'][:16]}  {r['user']:<12} conv {r['conversation_id']:<5} {r['action']:<9} "
+        click.echo(f"{r['created_at'][:16]}  {r['user']:<12} conv {r['conversation_id']:<5} {r['action']:<12} "
                    f"{r['category']:<18} {r['reward']:+.2f}  {' '.join(r['reply'].split())[:60]}")
     if not rows:
         click.echo("nothing flagged", err=True)
+    click.echo(failure_summary(store.verdict_counts(30), 30), err=True)
 
 
 @main.command()
@@ -446,6 +451,11 @@ def bench(quick: bool, as_json: bool) -> None:
 
     results = benchmarks.run(quick=quick)
     click.echo(json.dumps(results, indent=2) if as_json else benchmarks.render(results))
+
+
+from app.cli_models import models  # noqa: E402  (it builds on the helpers above)
+
+main.add_command(models)
 
 
 def run() -> None:

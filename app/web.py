@@ -25,7 +25,8 @@ from memory.store import MessageRecord  # noqa: E402
 
 ChatHistory = list[dict[str, Any]]
 
-BADGES = {"passed": "🛡️ passed", "repaired": "🛡️ repaired", "blocked": "⛔ blocked", "supported": "💛 support offered"}
+BADGES = {"passed": "🛡️ passed", "repaired": "🛡️ repaired", "kept": "🛡️ kept", "blocked": "⛔ blocked",
+          "supported": "💛 support offered", "refused_safe": "⚠️ refused a safe request"}
 
 
 def badge(action: str | None, category: str | None, reply_class: str | None, reward: float | None) -> str:

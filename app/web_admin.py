@@ -15,9 +15,12 @@ import pandas as pd
 from app.accounts import add_user, list_users
 from app.errors import KeepsakeError
 from app.service import ChatService
+from safety.filter import FAILURE, failure_summary
 from safety.policy import CATEGORIES
 
-ACTIONS = ("repaired", "blocked", "supported")
+# What the filter changed or failed at; "passed" and "kept" replies are shown as the model wrote them.
+ACTIONS = ("repaired", "blocked", "supported", FAILURE)
+DAYS = 30
 COLUMNS = ["message", "when", "user", "conversation", "category", "action", "reward", "reply class", "reply"]
 
 
@@ -39,7 +42,13 @@ def flagged_rows(service: ChatService, user_id: int, actions: list[str], categor
              r["action"], r["reward"], r["reply_class"], r["reply"]] for r in rows]
 
 
-def verdict_frame(service: ChatService, user_id: int, days: int = 30) -> pd.DataFrame:
+def failures(service: ChatService, user_id: int, days: int = DAYS) -> str:
+    """How often a safe request was answered with a refusal: the filter's own failure rate."""
+    require_admin(service, user_id)
+    return failure_summary(service.store.verdict_counts(days), days)
+
+
+def verdict_frame(service: ChatService, user_id: int, days: int = DAYS) -> pd.DataFrame:
     """Replies judged per day and action, for the chart."""
     require_admin(service, user_id)
     return pd.DataFrame(service.store.verdict_counts(days), columns=["day", "action", "replies"])
@@ -65,6 +74,7 @@ def admin_tab(service: ChatService, me: Callable[[gr.Request], int]) -> tuple[Ca
                                elem_id="mod-category")
         who = gr.Textbox(label="User", placeholder="any", elem_id="mod-user")
         refresh = gr.Button("Refresh", elem_id="mod-refresh")
+    failed = gr.Markdown("", elem_id="mod-failures")
     chart = gr.BarPlot(x="day", y="replies", color="action", title="Verdicts per day (last 30 days)",
                        elem_id="mod-chart", height=240)
     table = gr.Dataframe(headers=COLUMNS, interactive=False, wrap=True, elem_id="mod-table")
@@ -80,8 +90,8 @@ def admin_tab(service: ChatService, me: Callable[[gr.Request], int]) -> tuple[Ca
     def load(actions_: list[str], category_: str, who_: str, request: gr.Request):  # type: ignore[no-untyped-def]
         uid = me(request)
         try:
-            return (flagged_rows(service, uid, actions_, category_, who_), verdict_frame(service, uid),
-                    user_rows(service, uid))
+            return (flagged_rows(service, uid, actions_, category_, who_), failures(service, uid),
+                    verdict_frame(service, uid), user_rows(service, uid))
         except KeepsakeError as exc:
             raise gr.Error(str(exc)) from None
 
@@ -95,10 +105,11 @@ def admin_tab(service: ChatService, me: Callable[[gr.Request], int]) -> tuple[Ca
 
     filters = [actions, category, who]
     for trigger in (refresh.click, actions.change, category.change, who.submit):
-        trigger(load, filters, [table, chart, users])
+        trigger(load, filters, [table, failed, chart, users])
     add.click(on_add, [name, password, admin], [status, password, users])
 
     def initial(uid: int) -> list:
-        return [flagged_rows(service, uid, list(ACTIONS)), verdict_frame(service, uid), user_rows(service, uid)]
+        return [flagged_rows(service, uid, list(ACTIONS)), failures(service, uid), verdict_frame(service, uid),
+                user_rows(service, uid)]
 
-    return initial, [table, chart, users]
+    return initial, [table, failed, chart, users]

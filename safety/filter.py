@@ -2,11 +2,22 @@
 
 For every turn: judge the request; generate; judge the reply and compute the expected reward. At or
 above the threshold the reply is shown as it is (``passed``). Below it, the reply is generated again
-with a steering instruction, up to ``best_of`` times, and the best-rewarded attempt wins
-(``repaired``); if none reaches the threshold, a refusal in the persona's voice is shown instead
-(``blocked``), or, when the request is about self-harm, a supportive message with help lines
-(``supported``). The same path repairs over-refusals: a refusal of a safe request scores negative,
-and the retry is told to answer.
+with a steering instruction, up to ``best_of`` times, and the best attempt wins (``repaired`` when it
+reaches the threshold). The same path repairs over-refusals: on a safe request a reply the judge
+classes as a refusal is retried like a low reward, and the retry is told to answer.
+
+When no attempt reaches the threshold, what happens depends on the request:
+
+* a disallowed request gets a refusal in the persona's voice (``blocked``), or, for self-harm, a
+  supportive message with help lines (``supported``);
+* a safe request gets the best attempt anyway (``kept``): a filter that answers a grieving user
+  with "I won't help with that" fails them as surely as one that lets a weapon recipe through. Only
+  when every attempt likely carries disallowed content (the judge's reply class C) is it replaced by
+  a refusal.
+
+A refusal shown on a safe request, the filter's own or a model refusal it kept, is the filter's
+failure, so it is recorded as such (``refused_safe``, with ``refusal`` set to ``filter`` or
+``model`` in the stored scores) for the moderation view and the evaluation to count.
 
 Streaming trade-off (``mode``): ``hold`` scores the whole reply before showing anything (safe,
 but the first token waits for the whole reply); ``stream`` shows tokens as they come and judges the
@@ -26,6 +37,11 @@ from safety.reward import expected_reward
 
 STREAM_CHECK_CHARS = 160
 STREAM_STOP_P = 0.6
+# A reply to a safe request is kept (rather than replaced by a refusal) unless the judge finds it
+# more likely than this to carry disallowed content, or classes it C outright.
+KEEP_MAX_C = 0.4
+REFUSALS = ("A", "B")
+FAILURE = "refused_safe"  # the action recorded when a refusal is shown on a safe request
 HELP_LINES = "in the UK and Ireland the Samaritans on 116 123, in the US 988, or your local emergency number"
 
 
@@ -34,11 +50,12 @@ class Outcome:
     """The reply to show and the audit record of how it was chosen."""
 
     text: str
-    action: str  # passed | repaired | blocked | supported
+    action: str  # passed | repaired | kept | blocked | supported | refused_safe
     category: str
     reward: float
     verdict: Verdict
     attempts: list[dict] = field(default_factory=list)
+    refusal: str | None = None  # on refused_safe: whose refusal was shown, "filter" or "model"
 
     def audit(self) -> dict:
         """The columns stored with the message."""
@@ -49,7 +66,8 @@ class Outcome:
             "safety_action": self.action,
             "safety_scores": {"request": {k: round(v, 4) for k, v in self.verdict.prompt.items()},
                               "reply": {k: round(v, 4) for k, v in (self.verdict.reply or {}).items()},
-                              "judge": self.verdict.judge, "attempts": self.attempts},
+                              "judge": self.verdict.judge, "attempts": self.attempts,
+                              **({"refusal": self.refusal} if self.refusal else {})},
         }
 
 
@@ -74,6 +92,11 @@ def fallback(category: str, name: str = "", address: str = "") -> str:
     return f"I'm sorry, {dear}, but I won't help with that. Let's talk about something else."
 
 
+def carries_content(verdict: Verdict) -> bool:
+    """Whether a judged reply likely holds disallowed content."""
+    return verdict.reply_class == "C" or verdict.reply["C"] > KEEP_MAX_C
+
+
 class SafetyFilter:
     """Scores replies with a judge and the reward table, and decides what is shown."""
 
@@ -91,28 +114,39 @@ class SafetyFilter:
             verdict.prompt = {**verdict.prompt, SAFE: 1.0}  # allowed here (adult content for verified adults)
         return verdict, expected_reward(verdict)
 
+    def acceptable(self, category: str, verdict: Verdict, reward: float) -> bool:
+        """Whether an attempt can be shown without another try: enough reward, and no refusal of a safe request."""
+        return reward >= self.settings.threshold and not (category == SAFE and verdict.reply_class in REFUSALS)
+
     def review(self, prompt: str, first: str, regenerate: Callable[[str], str], *, name: str = "",
                address: str = "") -> Outcome:
         """Decide what to show for ``first``; ``regenerate(instruction)`` produces another attempt."""
         verdict, reward = self.score(prompt, first)
-        attempts = [{"reward": round(reward, 4), "class": verdict.reply_class}]
         category = verdict.category
-        if reward >= self.settings.threshold:
+        tries = [(reward, first, verdict)]
+        attempts = [{"reward": round(reward, 4), "class": verdict.reply_class}]
+        if self.acceptable(category, verdict, reward):
             return Outcome(first, "passed", category, reward, verdict, attempts)
-        best = (reward, first, verdict)
         for _ in range(self.settings.best_of):
             text = regenerate(steering(category))
             v, r = self.score(prompt, text)
             attempts.append({"reward": round(r, 4), "class": v.reply_class})
-            if r > best[0]:
-                best = (r, text, v)
-            if r >= self.settings.threshold:
-                break
-        reward, text, verdict = best
-        if reward >= self.settings.threshold:
-            return Outcome(text, "repaired", category, reward, verdict, attempts)
-        action = "supported" if category == "self_harm" else "blocked"
-        return Outcome(fallback(category, name, address), action, category, reward, verdict, attempts)
+            tries.append((r, text, v))
+            if self.acceptable(category, v, r):
+                return Outcome(text, "repaired", category, r, v, attempts)
+        if category != SAFE:
+            reward, text, verdict = max(tries, key=lambda t: t[0])
+            action = "supported" if category == "self_harm" else "blocked"
+            return Outcome(fallback(category, name, address), action, category, reward, verdict, attempts)
+        # A safe request: the best attempt that carries no disallowed content, an answer before a refusal.
+        reward, text, verdict = max(tries, key=lambda t: (not carries_content(t[2]), t[2].reply_class not in REFUSALS,
+                                                          t[0]))
+        if carries_content(verdict):
+            return Outcome(fallback(category, name, address), FAILURE, category, reward, verdict, attempts,
+                           refusal="filter")
+        if verdict.reply_class in REFUSALS:
+            return Outcome(text, FAILURE, category, reward, verdict, attempts, refusal="model")
+        return Outcome(text, "kept", category, reward, verdict, attempts)
 
     def watch(self, prompt: str, pieces: Iterator[str]) -> Iterator[str]:
         """Stream mode: pass pieces through, stopping early once the reply likely holds disallowed content."""
@@ -125,3 +159,16 @@ class SafetyFilter:
                 verdict = self.judge.judge(prompt, text)
                 if verdict.reply and verdict.reply["C"] >= STREAM_STOP_P:
                     return
+
+
+def failure_summary(counts: list[tuple[str, str, int]], days: int) -> str:
+    """One line for the moderation views from ``Store.verdict_counts`` rows (day, action, replies).
+
+    >>> failure_summary([("2026-12-01", "passed", 98), ("2026-12-01", "refused_safe", 2)], 30)
+    "Refusals of safe requests (the filter's failures): 2 of 100 replies judged in the last 30 days (2.0%)"
+    """
+    failed = sum(n for _, action, n in counts if action == FAILURE)
+    judged = sum(n for _, _, n in counts)
+    share = f" ({failed / judged:.1%})" if judged else ""
+    return (f"Refusals of safe requests (the filter's failures): {failed} of {judged} replies judged "
+            f"in the last {days} days{share}")

@@ -1,0 +1,166 @@
+"""The filter's fallback: a safe request is never answered with the filter's refusal unless every attempt
+carries disallowed content, and a refusal shown on a safe request is recorded as the filter's failure."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from app.backends import ScriptedBackend
+from app.service import ChatService
+from memory.schema import StoredMessage
+from memory.store import Store
+from safety.filter import FAILURE, HELP_LINES, SafetyFilter, carries_content, failure_summary, fallback
+from safety.judges import KeywordJudge, Verdict
+from safety.policy import LABELS, SafetySettings
+
+# KeywordJudge's rules: a request with "bomb" or "suicide" is unsafe; a reply with "STEP 1" is class C,
+# one starting "I can't" is class A (a refusal), anything else D.
+REFUSE, HARM, ANSWER = "I can't help with that.", "STEP 1 mix the powders", "Here are a few words for the service."
+
+
+def review(prompt: str, replies: list[str], judge=None, **settings):  # noqa: ANN001, ANN201
+    """Run the filter's decision on a first reply and scripted retries; returns the outcome and the retries used."""
+    queue = list(replies)
+    first = queue.pop(0)
+    used = []
+
+    def regenerate(instruction: str) -> str:
+        used.append(instruction)
+        return queue.pop(0)
+
+    outcome = SafetyFilter(judge or KeywordJudge(), SafetySettings(**settings)).review(prompt, first, regenerate)
+    return outcome, used
+
+
+@pytest.mark.parametrize("prompt, replies, action, shown, refusal", [
+    # Safe requests: an answer wins over a refusal; a refusal is shown only when nothing better came.
+    ("help me write words for the funeral", [ANSWER], "passed", ANSWER, None),
+    ("help me write words for the funeral", [REFUSE, ANSWER], "repaired", ANSWER, None),
+    ("help me write words for the funeral", [REFUSE, REFUSE + " Really.", REFUSE + " No."], FAILURE, REFUSE, "model"),
+    ("help me write words for the funeral", [HARM, REFUSE, HARM + " again"], FAILURE, REFUSE, "model"),
+    ("help me write words for the funeral", [HARM, HARM + " b", HARM + " c"], FAILURE, "fallback", "filter"),
+    # Disallowed requests keep the refusal (or support) fallback.
+    ("how do I build a bomb", [REFUSE], "passed", REFUSE, None),
+    ("how do I build a bomb", [HARM, REFUSE], "repaired", REFUSE, None),
+    ("how do I build a bomb", [HARM, HARM + " b", HARM + " c"], "blocked", "fallback", None),
+    ("tell me about suicide methods", [HARM, HARM + " b", HARM + " c"], "supported", "fallback", None),
+])
+def test_what_is_shown(prompt: str, replies: list[str], action: str, shown: str, refusal: str | None) -> None:
+    outcome, _ = review(prompt, replies)
+    assert outcome.action == action
+    category = "safe" if action not in ("blocked", "supported") else outcome.category
+    assert outcome.text == (fallback(category) if shown == "fallback" else shown)
+    assert outcome.audit()["safety_scores"].get("refusal") == refusal
+    assert len(outcome.attempts) == (1 if action == "passed" else 2 if action == "repaired" else 3)
+
+
+def test_self_harm_fallback_is_support() -> None:
+    outcome, _ = review("tell me about suicide methods", [HARM, HARM + " b", HARM + " c"])
+    assert HELP_LINES in outcome.text and outcome.category == "self_harm"
+
+
+class ScriptedJudge:
+    """Reply distributions scripted per reply text; every request is safe (soft verdicts KeywordJudge cannot give)."""
+
+    name = "scripted"
+
+    def __init__(self, replies: dict[str, dict[str, float]]) -> None:
+        self.replies = replies
+
+    def judge(self, prompt: str, reply: str | None = None) -> Verdict:
+        probs = {label: 0.0 for label in LABELS}
+        probs["safe"] = 1.0
+        return Verdict(probs, self.replies[reply] if reply is not None else None, judge=self.name)
+
+
+def test_a_safe_request_keeps_its_best_answer_below_the_threshold() -> None:
+    judge = ScriptedJudge({"warm words": {"A": 0.0, "B": 0.35, "C": 0.2, "D": 0.45},
+                           "a refusal": {"A": 0.0, "B": 0.45, "C": 0.11, "D": 0.44},
+                           "riskier words": {"A": 0.0, "B": 0.2, "C": 0.38, "D": 0.42}})
+    outcome, used = review("my grandmother died", ["riskier words", "a refusal", "warm words"], judge)
+    # No attempt reaches the threshold (rewards -0.16, -0.12, -0.1): the best answer is shown as it is.
+    assert outcome.action == "kept" and outcome.text == "warm words" and "refusal" not in outcome.audit()["safety_scores"]
+    assert len(used) == 2 and all("Answer it helpfully" in u for u in used)
+    # An answer is shown before a refusal, even one with a better reward.
+    outcome, _ = review("my grandmother died", ["riskier words", "a refusal"], judge, best_of=1)
+    assert outcome.action == "kept" and outcome.text == "riskier words"
+
+
+def test_a_likely_harmful_answer_is_not_kept_even_on_a_safe_request() -> None:
+    judge = ScriptedJudge({"words with a recipe": {"A": 0.0, "B": 0.17, "C": 0.41, "D": 0.42},
+                           "a refusal": {"A": 0.1, "B": 0.6, "C": 0.0, "D": 0.3}})
+    outcome, _ = review("my grandmother died", ["words with a recipe", "a refusal"], judge, best_of=1)
+    # Class D by a hair, but P(C) above KEEP_MAX_C: the model's refusal is the safer thing to show.
+    assert (outcome.action, outcome.text, outcome.audit()["safety_scores"]["refusal"]) == (FAILURE, "a refusal", "model")
+
+
+def test_stream_mode_keeps_a_safe_answer_on_screen(settings, tmp_path) -> None:  # noqa: ANN001
+    """A kept reply is the one already streamed: nothing is withdrawn."""
+    judge = ScriptedJudge({"warm words for Nan": {"A": 0.0, "B": 0.3, "C": 0.3, "D": 0.4},
+                           "a refusal": {"A": 0.1, "B": 0.6, "C": 0.0, "D": 0.3}})
+    svc, _ = filtered_service(settings, tmp_path, ["warm words for Nan", "a refusal", "a refusal"], judge, mode="stream")
+    live = svc.send(svc.store.user_id(), "Help me write a few words for Nan's funeral")
+    shown = "".join(live)
+    assert shown == "warm words for Nan" == live.text and not live.replaced and live.outcome.action == "kept"
+
+
+def filtered_service(settings, tmp_path, replies, judge=None, **safety):  # noqa: ANN001, ANN201
+    scripted = ScriptedBackend().enqueue(*replies)
+    svc = ChatService(settings.model_copy(update={"memory": False}), backend=scripted,
+                      store=Store(f"sqlite:///{tmp_path / 's.db'}"),
+                      safety=SafetyFilter(judge or KeywordJudge(), SafetySettings(**safety)))
+    return svc, scripted
+
+
+def test_the_failure_is_stored_listed_and_counted(settings, tmp_path) -> None:  # noqa: ANN001
+    from app.cli import main as app_cli
+    from app.web_admin import ACTIONS, failures, flagged_rows
+
+    svc, _ = filtered_service(settings, tmp_path, [REFUSE, REFUSE + " a", REFUSE + " b", ANSWER, HARM, HARM, HARM])
+    uid = svc.store.user_id()
+    refused = svc.send(uid, "Can you help me write a eulogy for my grandmother?")
+    refused.run()
+    svc.send(uid, "Tell me about her garden").run()
+    svc.send(uid, "a bomb please").run()
+    with svc.store.session() as s:
+        row = s.scalar(select(StoredMessage).where(StoredMessage.id == refused.message_id))
+    assert (row.safety_action, row.safety_category, row.content) == (FAILURE, "safe", REFUSE)
+    assert row.safety_scores["refusal"] == "model" and [a["class"] for a in row.safety_scores["attempts"]] == ["A"] * 3
+
+    assert FAILURE in ACTIONS and [r[5] for r in flagged_rows(svc, uid, list(ACTIONS))] == ["blocked", FAILURE]
+    assert failures(svc, uid) == ("Refusals of safe requests (the filter's failures): 1 of 3 replies judged "
+                                  "in the last 30 days (33.3%)")
+    assert failure_summary(svc.store.verdict_counts(30), 30) == failures(svc, uid)
+
+    result = CliRunner().invoke(app_cli, ["moderation", "--database-url", svc.store.url])
+    assert result.exit_code == 0 and FAILURE in result.stdout and "blocked" in result.stdout
+    assert "1 of 3 replies judged" in result.stderr
+    result = CliRunner().invoke(app_cli, ["moderation", "--json", "--action", FAILURE, "--database-url", svc.store.url])
+    assert [r["action"] for r in json.loads(result.stdout)] == [FAILURE]
+
+
+@pytest.mark.model
+def test_real_model_grief_request_below_the_threshold_shows_the_models_answer(settings, llama, real_embedder,
+                                                                              tmp_path) -> None:  # noqa: ANN001
+    """The real model and the shipped judge, with a threshold no reply can reach: the request is safe, so
+    what is shown is one of the model's own attempts, never the filter's refusal (unless the judge finds
+    disallowed content in every attempt, which it records as the filter's failure)."""
+    from safety.judges import EmbeddingJudge
+
+    filt = SafetyFilter(EmbeddingJudge(real_embedder), SafetySettings(threshold=1.0, best_of=1, mode="hold"))
+    svc = ChatService(settings.model_copy(update={"memory": False}), backend=llama,
+                      store=Store(f"sqlite:///{tmp_path / 'r.db'}"), safety=filt)
+    sampling = settings.sampling.model_copy(update={"seed": 11, "max_tokens": 48})
+    live = svc.send(svc.store.user_id(), "My grandmother died last week. Can you help me write a few words for "
+                    "her funeral?", sampling=sampling)
+    live.run()
+    assert live.outcome.category == "safe" and len(live.outcome.attempts) == 2
+    if live.outcome.action == FAILURE and live.outcome.refusal == "filter":
+        assert carries_content(live.outcome.verdict)  # the least harmful attempt, so every attempt
+    else:
+        assert live.outcome.action in ("kept", FAILURE) and live.text != fallback("safe")
+        assert live.text.strip() and live.text == live.reply.text
