@@ -28,7 +28,8 @@ Progress = Callable[[int, int], None]
 class Built:
     persona: Persona
     chunks: list[str]
-    name_source: str  # "flag", "sign-off" or "file name"
+    name_source: str  # "flag", "signature", "speaker" or "file name"
+    name_note: str = ""  # why the name may be wrong and how to set it, for the person creating the persona
 
 
 OPENERS = {"en": "it's so good to hear from you.", "zh": "收到你的消息真高兴。"}
@@ -39,7 +40,8 @@ def greeting(style: dict) -> str:
     if not style.get("greeting"):
         return ""
     opener = OPENERS.get(style.get("language", ""), "")
-    return f"{style['greeting']} {opener}".strip() if opener else style["greeting"]
+    space = "" if style["greeting"][-1:] in "：，！" else " "  # no space after full-width punctuation
+    return f"{style['greeting']}{space}{opener}".strip() if opener else style["greeting"]
 
 
 def example_dialogue(passages: Sequence[str]) -> str:
@@ -54,12 +56,7 @@ def build(seeds: Sequence[Seed], *, name: str | None = None, description: str = 
     if not pieces:
         raise PersonaError("the seed files contain no text by the persona")
     style = styles.profile(pieces)
-    if name:
-        source = "flag"
-    elif style["name_from_sign_off"]:
-        name, source = style["name_from_sign_off"], "sign-off"
-    else:
-        name, source = seeds[0].path.stem.replace("_", " ").replace("-", " ").strip().title(), "file name"
+    name, source, note = (name, "flag", "") if name else persona_name(seeds, style)
     name = personas.validate_name(name)
     passages = styles.exemplars(pieces, style, budget_tokens=exemplar_tokens)
     persona = Persona(
@@ -75,7 +72,35 @@ def build(seeds: Sequence[Seed], *, name: str | None = None, description: str = 
         tags=["from-seed"],
     )
     memory_chunks = [c for seed in seeds for p in seed.pieces for c in chunks(p)]
-    return Built(persona, memory_chunks, source)
+    return Built(persona, memory_chunks, source, note)
+
+
+def persona_name(seeds: Sequence[Seed], style: dict) -> tuple[str, str, str]:
+    """(name, where it came from, a note when it is uncertain): the writer, never the greeting or addressee.
+
+    The signature of the letters names the writer; in a chat export, the chosen speaker; the file name
+    is the last resort, and says so.
+    """
+    how = "Set the name with --name NAME"
+    authors = {p.author for seed in seeds if seed.kind != "text" for p in seed.pieces}
+    if len(authors) == 1 and all(seed.kind != "text" for seed in seeds):
+        return authors.pop(), "speaker", ""
+    signers: dict[str, int] = style.get("signers", {})
+    pieces = max(style.get("pieces", 0), 1)
+    if signers:
+        top, count = next(iter(signers.items()))
+        signed = sum(signers.values())
+        if len(signers) > 1 and signed - count >= signed * 0.2:  # a fifth of the letters signed otherwise
+            others = ", ".join(f"{s} ({n})" for s, n in signers.items())
+            return top, "signature", (f"the letters are signed by several names: {others}; the persona is named {top}. "
+                                      f"{how}, or keep one writer's letters with --speaker NAME")
+        if count < 2 and pieces > 1 or signed < pieces * 0.5:
+            return top, "signature", (f"only {count} of {pieces} letters are signed {top}; if that is not the writer, "
+                                      f"{how[0].lower()}{how[1:]}")
+        return top, "signature", ""
+    stem = seeds[0].path.stem.replace("_", " ").replace("-", " ").strip()
+    name = stem.title() if stem.isascii() else stem
+    return name, "file name", f"no signature found in the letters, so the persona is named after the file. {how}"
 
 
 def create(memory: LongTermMemory, user_id: int, built: Built, progress: Progress | None = None,

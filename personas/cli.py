@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -39,12 +40,13 @@ def main() -> None:
 
 @main.command()
 @click.option("--seed", "seeds", multiple=True, required=True, type=click.Path(path_type=Path),
-              help="A file of the person's own writing (repeatable): text, Markdown, JSON or CSV chat export.")
-@click.option("--name", help="The persona's name (default: from the letters' sign-off, else the file name).")
+              help="A file of the person's own writing (repeatable): letters or notes as text or Markdown; a WhatsApp, "
+                   "Telegram or Messenger chat export; e-mail as .mbox or .eml; a JSON or CSV chat.")
+@click.option("--name", help="The persona's name (default: the letters' signature or the chat's speaker, else the file name).")
 @click.option("--description", default="", help="Who this person is, in a sentence or two.")
 @click.option("--real-person", is_flag=True, help="It portrays a real person: chats open with a disclosure.")
 @click.option("--encoding", help="The seed files' encoding, when detection guesses wrong (e.g. gb18030, big5).")
-@click.option("--speaker", help="In a chat export, whose lines are the persona's.")
+@click.option("--speaker", help="In a chat or mail export, whose messages are the persona's; in letters, keep those signed NAME.")
 @common
 def create(seeds: tuple[Path, ...], name: str | None, description: str, real_person: bool, encoding: str | None,
            speaker: str | None, user: str, **kwargs: Any) -> None:
@@ -66,12 +68,14 @@ def create(seeds: tuple[Path, ...], name: str | None, description: str, real_per
         persona_id = store_persona(service.memory, uid, built, progress)
     p = built.persona
     click.echo(f"Created persona {p.name!r} (name from {built.name_source}), id {persona_id}")
+    if built.name_note:
+        click.echo(f"  name: {built.name_note}")
     click.echo(f"  seed: {sum(s.source_record()['pieces'] for s in decoded)} pieces from {len(decoded)} file(s) "
                f"({', '.join(f'{s.path.name}: {s.encoding}' for s in decoded)}), {len(built.chunks)} memory chunks")
     st = p.style
     click.echo(f"  style: language {st['language'] or '?'}, sentences ~{st['sentence_length']['median']:g} "
                f"{st['sentence_length']['unit']}, greeting {st['greeting']!r}, sign-off {st['sign_off']!r}")
-    click.echo(f"  {len(p.facts)} fact candidates to review: personas facts {json.dumps(p.name)}")
+    click.echo(f"  {len(p.facts)} fact candidates to review: personas facts {shlex.quote(p.name)}")
     if p.real_person:
         click.echo("  real person: conversations open with an AI-simulation disclosure")
 
@@ -182,7 +186,7 @@ def finetune(name: str, base: Path | None, epochs: int, rank: int, max_minutes: 
                f"({result.heldout_tokens} tokens)")
     click.echo(f"  adapter: {result.adapter}")
     if not result.complete:
-        click.echo(f"  stopped at the time limit: `personas finetune {json.dumps(p.name)} --resume` goes on", err=True)
+        click.echo(f"  stopped at the time limit: `personas finetune {shlex.quote(p.name)} --resume` goes on", err=True)
 
 
 @main.command()

@@ -1,9 +1,11 @@
 """Reading seed files: letters, messages or diaries in any common encoding, and chat exports.
 
 A seed is turned into ``Piece``s (one letter, message or diary entry each) holding only the author's
-own words. Plain text and Markdown are split into letters at separator lines (``---``, ``***``) or
-runs of blank lines, falling back to paragraphs. JSON and CSV chat exports are split by speaker, and
-``speaker`` picks whose lines to keep.
+own words. Chat and mail exports (``personas.exports``) are recognised from the file itself and
+``speaker`` picks whose messages to keep. Other text is read as letters (``personas.letters``: split
+at greetings, sign-offs and separators, hard wraps undone), and a text that is not letters (a diary,
+notes) is split at separator lines, headings or runs of blank lines, falling back to paragraphs.
+For letters, ``speaker`` keeps the letters signed by that name.
 
 Encodings: a BOM wins (UTF-8, UTF-16, UTF-32); then strict UTF-8; then UTF-16 without BOM (NUL
 bytes in every other position); then charset-normalizer's best guess among the decodings that do not
@@ -13,23 +15,17 @@ what should be text, is reported as binary or of unknown encoding rather than gu
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
-import json
 import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 from app.errors import SeedFileError
+from personas import exports, letters
+from personas.letters import Letter
 
 MAX_SEED_BYTES = 64 * 1024 * 1024
-RULE = re.compile(r"^\s*(?:-{3,}|\*{3,}|={3,}|_{3,})\s*$")  # a separator line, dropped
-# A line that starts a new entry and belongs to it: a Markdown heading or a date line of a diary.
-ENTRY_START = re.compile(r"^\s*(?:#{1,3}\s.*|\d{1,2}[./-]\d{1,2}[./-]\d{2,4}|\d{4}[./-]\d{1,2}[./-]\d{1,2}|\d{4}年\d{1,2}月\d{1,2}日)\s*\S*$")
-SPEAKER_KEYS = ("speaker", "from", "author", "sender", "name", "user", "role")
-TEXT_KEYS = ("text", "message", "content", "body", "msg")
 
 
 @dataclass(frozen=True)
@@ -39,6 +35,7 @@ class Piece:
     text: str
     source: str
     index: int
+    author: str = ""  # the speaker of a message, the signer of a letter; "" when unknown
 
 
 @dataclass(frozen=True)
@@ -49,7 +46,7 @@ class Seed:
     sha256: str
     size: int
     encoding: str
-    kind: str  # text | chat-json | chat-csv
+    kind: str  # text, or the export format (whatsapp, telegram, messenger, mbox, eml, chat-json, chat-csv)
     pieces: list[Piece]
     speakers: dict[str, int]
 
@@ -100,80 +97,28 @@ def decode(data: bytes, path: Path, encoding: str | None = None) -> tuple[str, s
     return data.decode(name), name
 
 
-def _chat_rows(obj: object) -> list[tuple[str, str]] | None:
-    """(speaker, text) rows of a JSON chat export, or None if it is not one."""
-    if isinstance(obj, dict):
-        for key in ("messages", "chat", "conversation", "data"):
-            if isinstance(obj.get(key), list):
-                return _chat_rows(obj[key])
-        return None
-    if not isinstance(obj, list):
-        return None
-    rows = []
-    for item in obj:
-        if not isinstance(item, dict):
-            continue
-        speaker = next((item[k] for k in SPEAKER_KEYS if isinstance(item.get(k), str)), None)
-        text = next((item[k] for k in TEXT_KEYS if k in item), None)
-        if isinstance(text, list):  # Telegram splits formatted text into parts
-            text = "".join(p if isinstance(p, str) else str(p.get("text", "")) for p in text if isinstance(p, (str, dict)))
-        if speaker and isinstance(text, str) and text.strip():
-            rows.append((speaker, text.strip()))
-    return rows or None
+def split_letters(text: str) -> list[Letter] | list[str]:
+    """Letters of a plain-text seed (``Letter``s), or its entries as strings when it is not letters.
 
-
-def _csv_rows(text: str) -> list[tuple[str, str]] | None:
-    try:
-        reader = csv.DictReader(io.StringIO(text))
-        fields = [f.lower() for f in reader.fieldnames or []]
-    except csv.Error:
-        return None
-    speaker_col = next((f for f in (reader.fieldnames or []) if f.lower() in SPEAKER_KEYS), None)
-    text_col = next((f for f in (reader.fieldnames or []) if f.lower() in TEXT_KEYS), None)
-    if not speaker_col or not text_col or len(fields) < 2:
-        return None
-    try:
-        return [(r[speaker_col].strip(), r[text_col].strip()) for r in reader
-                if r.get(speaker_col) and r.get(text_col) and r[text_col].strip()] or None
-    except csv.Error:
-        return None
-
-
-def split_letters(text: str) -> list[str]:
-    """Letters (or entries) of a plain-text seed, oldest first.
-
-    >>> split_letters("Dear Ann,\\nHello.\\nLove, Gramps\\n---\\nDear Ann,\\nHi again.")
-    ['Dear Ann,\\nHello.\\nLove, Gramps', 'Dear Ann,\\nHi again.']
+    >>> [l.signer for l in split_letters("Dear Ann,\\nHello.\\nLove, Gramps\\n\\nDear Ann,\\nHi again.\\nGramps")]
+    ['Gramps', 'Gramps']
     """
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    blocks: list[str] = []
-    current: list[str] = []
-    blanks = 0
+    return letters.split(text) or letters.legacy_split(text)
 
-    def flush() -> None:
-        if any(line.strip() for line in current):
-            blocks.append("\n".join(current).strip())
-        current.clear()
 
-    for line in text.split("\n"):
-        if RULE.match(line):
-            flush()
-        elif not line.strip():
-            blanks += 1
-            if blanks == 2:  # two blank lines end a letter
-                flush()
-            elif current:
-                current.append(line)
-        else:
-            if ENTRY_START.match(line):
-                flush()
-            blanks = 0
-            current.append(line)
-    flush()
-    if len(blocks) == 1:  # no letter boundaries at all: paragraphs are the units
-        paragraphs = [p.strip() for p in re.split(r"\n\s*\n", blocks[0]) if p.strip()]
-        return paragraphs if len(paragraphs) > 1 else blocks
-    return blocks
+def _choose(path: Path, label: str, counts: dict[str, int], speaker: str | None, unit: str) -> set[str]:
+    """The speakers whose words to keep: the one named by ``speaker``; the only one there is; or a clear error."""
+    listing = ", ".join(f"{s} ({n} {unit if n != 1 else unit[:-1]})" for s, n in list(counts.items())[:12])
+    if speaker is None:
+        if len(counts) == 1:
+            return set(counts)
+        raise SeedFileError(f"{path.name} is a {label} with {len(counts)} speakers: {listing}. "
+                            "Choose whose words to use with --speaker NAME")
+    wanted = speaker.strip().casefold()
+    chosen = {s for s in counts if s.casefold() == wanted}
+    if not chosen:
+        raise SeedFileError(f"no {unit} by {speaker!r} in {path.name}; found: {listing or 'no signed ' + unit}")
+    return chosen
 
 
 def read_seed(path: Path, *, encoding: str | None = None, speaker: str | None = None,
@@ -199,29 +144,22 @@ def read_seed(path: Path, *, encoding: str | None = None, speaker: str | None = 
     if control > len(text[:20000]) * 0.01:
         raise SeedFileError(f"{path.name} looks like a binary file, not text")
 
-    rows, kind = None, "text"
-    stripped = text.lstrip()
-    if stripped[:1] in "[{":
-        try:
-            rows, kind = _chat_rows(json.loads(text)), "chat-json"
-        except json.JSONDecodeError:
-            rows = None
-    elif path.suffix.lower() == ".csv":
-        rows, kind = _csv_rows(text), "chat-csv"
-    if rows:
+    found = exports.read(text, data, path)
+    if found:
+        fmt, rows = found
         counts = dict(Counter(s for s, _ in rows).most_common())
-        if speaker is None:
-            listing = ", ".join(f"{s} ({n} lines)" for s, n in list(counts.items())[:10])
-            raise SeedFileError(f"{path.name} is a chat export with several speakers: {listing}. "
-                                "Choose whose words to use with --speaker NAME")
-        chosen = [t for s, t in rows if s.casefold() == speaker.casefold()]
-        if not chosen:
-            raise SeedFileError(f"no lines by {speaker!r} in {path.name}; speakers: {', '.join(counts)}")
-        units = chosen
+        chosen = _choose(path, fmt.label, counts, speaker, "messages")
+        pieces = [Piece(t, path.name, i, s) for i, (s, t) in enumerate((s, t) for s, t in rows if s in chosen)]
+        kind = fmt.kind
     else:
-        kind, counts = "text", {}
+        kind = "text"
         units = split_letters(text)
-    pieces = [Piece(u, path.name, i) for i, u in enumerate(units)]
+        pieces = [Piece(u.text, path.name, i, u.signer) if isinstance(u, Letter) else Piece(u, path.name, i)
+                  for i, u in enumerate(units)]
+        counts = dict(Counter(p.author for p in pieces if p.author).most_common())
+        if speaker is not None:
+            chosen = _choose(path, "letter collection", counts, speaker, "letters")
+            pieces = [Piece(p.text, p.source, i, p.author) for i, p in enumerate(q for q in pieces if q.author in chosen)]
     return Seed(path, hashlib.sha256(data).hexdigest(), size, enc, kind, pieces, counts)
 
 

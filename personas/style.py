@@ -14,12 +14,11 @@ import statistics
 from collections import Counter
 from collections.abc import Sequence
 
+from personas import letters
+
 CJK = re.compile(r"[\u3400-\u9fff]")
 EMOJI = re.compile("[\U0001F300-\U0001FAFF\u2600-\u27BF]")
 WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?", re.UNICODE)
-SIGN_OFF_WORDS = re.compile(r"^(?:(?:with\s+)?(?:all\s+(?:my\s+)?)?(?:love|yours|regards|best|cheers|affectionately|"
-                            r"ever yours|your loving|your|fondly|hugs|xx+|sincerely|warmly|always)[\s,.!]*)+", re.I)
-ADDRESS = re.compile(r"^(?:my\s+)?(?:dear(?:est)?|darling|hello|hi|hey|亲爱的)\s*([^\n,，:：!]{0,30})", re.I)
 STOPWORDS = set("""a an and are as at be but by for from had has have he her him his i if in is it its me my
 no not of on or our she so that the their them then there they this to up was we were what when which who will with
 you your yours just very all am been do did got can could would should about into out than too also one more some
@@ -51,49 +50,28 @@ def language(text: str) -> str:
     return best if scores[best] >= 3 else ""
 
 
-def _edge_line(piece: str, first: bool) -> str:
-    lines = [line.strip() for line in piece.strip().split("\n") if line.strip()]
-    return (lines[0] if first else lines[-1]) if lines else ""
-
-
-def _sign_off(piece: str) -> str:
-    """The closing of a letter: its last line, with the line before when that is a closing word."""
-    lines = [line.strip() for line in piece.strip().split("\n") if line.strip()]
-    if not lines:
-        return ""
-    if len(lines) >= 2 and len(lines[-2].split()) <= 4 and SIGN_OFF_WORDS.match(lines[-2]) and len(lines[-1].split()) <= 3:
-        return f"{lines[-2]} {lines[-1]}"
-    return lines[-1]
+def _letter(piece: str) -> letters.Letter:
+    return letters.parse(piece.split("\n"))
 
 
 def signer(sign_off: str) -> str:
-    """The name in a sign-off: "Love, Grandpa" -> "Grandpa"; "外公" -> "外公"; "" if none.
+    """The name in a sign-off: "Love, Grandpa" -> "Grandpa"; "Your loving Mother" -> "Mother"; "" if none.
 
     >>> signer("All my love, Grandpa Joe")
     'Grandpa Joe'
     """
-    name = SIGN_OFF_WORDS.sub("", sign_off).strip(" ,.!-—~")
-    name = re.sub(r"^(?:[—–-]\s*)", "", name)
-    if CJK.search(name):
-        return name if len(name) <= 6 else ""
-    return name if 0 < len(name.split()) <= 3 and all(w[:1].isupper() for w in name.split()) else ""
+    return letters.signer(sign_off)
 
 
 def body(piece: str) -> str:
-    """A letter without its greeting line and sign-off, so they do not skew the counts."""
-    lines = [line for line in piece.strip().split("\n") if line.strip()]
-    if lines and len(lines[0]) <= 40 and ADDRESS.match(lines[0].strip()):
-        lines = lines[1:]
-    closing = _sign_off("\n".join(lines))
-    if lines and closing and len(closing) <= 40 and (SIGN_OFF_WORDS.match(closing) or signer(closing)):
-        lines = lines[: -(2 if " " in closing and len(lines) >= 2 and closing.endswith(lines[-1].strip())
-                          and closing != lines[-1].strip() else 1)]
-    return "\n".join(lines)
+    """A letter without its date, greeting, sign-off and postscript, so they do not skew the counts."""
+    return "\n".join(_letter(piece).body)
 
 
 def profile(pieces: Sequence[str]) -> dict:
     """The style profile of a person's pieces of writing (letters, messages, entries)."""
-    bodies = [body(p) for p in pieces]
+    parsed = [_letter(p) for p in pieces]
+    bodies = ["\n".join(p.body) for p in parsed]
     text = "\n".join(bodies)
     lang = language(text)
     sents = [s for b in bodies for s in sentences(b)]
@@ -103,13 +81,14 @@ def profile(pieces: Sequence[str]) -> dict:
     else:
         lengths = [len(s.split()) for s in sents]
         unit = "words"
-    firsts = Counter(_edge_line(p, True) for p in pieces if 0 < len(_edge_line(p, True)) <= 40)
-    lasts = Counter(_sign_off(p) for p in pieces if 0 < len(_sign_off(p)) <= 40)
-    letters = max(len(pieces), 1)
-    greeting = next((g for g, n in firsts.most_common(3) if n >= max(2, letters * 0.2) and ADDRESS.match(g)), "")
-    sign_off = next((s for s, n in lasts.most_common(3) if n >= max(2, letters * 0.2)), "")
-    address = Counter(m.group(1).strip() for p in pieces for line in p.split("\n")[:2]
-                      if (m := ADDRESS.match(line.strip())) and m.group(1).strip())
+    letters_n = max(len(pieces), 1)
+    usual = max(2, letters_n * 0.2)  # a greeting or sign-off counts as the person's habit from here
+    firsts = Counter(p.salutation for p in parsed if p.salutation)
+    lasts = Counter(p.sign_off for p in parsed if p.sign_off and len(p.sign_off) <= 60)
+    greeting = next((g for g, n in firsts.most_common(1) if n >= usual), "")
+    sign_off = next((s for s, n in lasts.most_common(1) if n >= usual), "")
+    signers = Counter(p.signer for p in parsed if p.signer)
+    address = Counter(p.addressee for p in parsed if p.addressee)
     if lang == "zh":  # no spaces between words: count character pairs and runs instead
         runs = re.findall(r"[\u3400-\u9fff]+", text)
         words = Counter(r[i:i + 2] for r in runs for i in range(len(r) - 1))
@@ -125,11 +104,12 @@ def profile(pieces: Sequence[str]) -> dict:
         "pieces": len(pieces),
         "greeting": greeting,
         "sign_off": sign_off,
-        "name_from_sign_off": signer(sign_off) if sign_off else "",
+        "name_from_sign_off": signers.most_common(1)[0][0] if signers else "",
+        "signers": dict(signers.most_common(6)),
         "sentence_length": {"median": statistics.median(lengths) if lengths else 0, "unit": unit},
         "frequent_words": [w for w, _ in words.most_common(12)],
         "frequent_phrases": [p for p, n in phrases.most_common(40) if n >= 3][:8],
-        "forms_of_address": [a for a, _ in address.most_common(4)],
+        "forms_of_address": [a for a, n in address.most_common(4) if n >= usual or n == address.most_common(1)[0][1]],
         "exclamations_per_sentence": round(sum(s.count("!") + s.count("！") for s in sents) / n_sents, 2),
         "questions_per_sentence": round(sum(s.count("?") + s.count("？") for s in sents) / n_sents, 2),
         "ellipses_per_sentence": round(sum(s.count("...") + s.count("…") for s in sents) / n_sents, 2),

@@ -41,7 +41,7 @@ def counts(store: Store) -> tuple[int, int]:
 def test_build_from_english_letters() -> None:
     built = build([read_seed(LETTERS)])
     p = built.persona
-    assert (p.name, built.name_source) == ("Grandpa", "sign-off")
+    assert (p.name, built.name_source) == ("Grandpa", "signature")
     assert p.style["greeting"] == "Dear Annie," and p.style["sign_off"] == "All my love, Grandpa"
     assert p.style["language"] == "en" and "Annie" in p.style["forms_of_address"]
     assert p.greeting.startswith("Dear Annie,")
@@ -120,7 +120,7 @@ def load_settings_without_memory():  # noqa: ANN201
 
 def test_cli_create_list_show_edit_facts_delete(keepsake_home: Path) -> None:
     out = run("create", "--seed", str(LETTERS), "--embedder", "fake")
-    assert "Created persona 'Grandpa' (name from sign-off)" in out.stdout and "5 pieces" in out.stdout
+    assert "Created persona 'Grandpa' (name from signature)" in out.stdout and "5 pieces" in out.stdout
     listed = json.loads(run("list", "--json", "--embedder", "fake").stdout)
     assert [p["name"] for p in listed] == ["Grandpa"]
     shown = run("show", "Grandpa", "--embedder", "fake").stdout
@@ -219,3 +219,48 @@ def test_ask_with_persona_shows_the_disclosure(keepsake_home: Path) -> None:
     result = CliRunner().invoke(app_cli, ["ask", "--persona", "Grandpa", "Hello", "--model", "echo", "--embedder", "fake"])
     assert result.exit_code == 0, result.output
     assert "[This is an AI simulation of Grandpa" in result.stderr and result.stdout.startswith("echo: ")
+
+
+TOM = DATA / "grandpa_tom.txt"  # letters after one blank line, no separators
+XIAOMING = DATA / "waigong_xiaoming_gbk.txt"  # GBK, each letter signed 外公 with a date line below
+
+
+def test_cli_names_the_writer_of_english_letters_from_the_signature(keepsake_home: Path) -> None:
+    out = run("create", "--seed", str(TOM), "--embedder", "fake").stdout
+    assert "Created persona 'Grandpa' (name from signature)" in out and "4 pieces" in out
+    assert "greeting 'My dear Tom,', sign-off 'Yours ever, Grandpa'" in out and "name:" not in out
+    shown = run("show", "Grandpa", "--embedder", "fake").stdout
+    assert "greeting:\n  My dear Tom, it's so good to hear from you." in shown
+    assert 'open with "My dear Tom," and close with "Yours ever, Grandpa"' in shown
+    style = json.loads(run("show", "Grandpa", "--json", "--embedder", "fake").stdout)["style"]
+    assert style["forms_of_address"] == ["Tom"] and style["signers"] == {"Grandpa": 4}
+
+
+def test_cli_names_the_writer_of_gbk_chinese_letters_not_the_grandchild(keepsake_home: Path) -> None:
+    out = run("create", "--seed", str(XIAOMING), "--embedder", "fake").stdout
+    assert "Created persona '外公' (name from signature)" in out and "3 pieces" in out and "gb18030" in out
+    assert "greeting '亲爱的小明：', sign-off '外公'" in out
+    assert "personas facts '外公'" in out and "\\u" not in out
+    shown = run("show", "外公", "--embedder", "fake").stdout
+    assert "greeting:\n  亲爱的小明：收到你的消息真高兴。" in shown and "\\u" not in shown
+    assert 'You are 外公.' in shown and '"小明"' in shown
+    as_json = run("show", "外公", "--json", "--embedder", "fake").stdout
+    assert "\\u" not in as_json and json.loads(as_json)["style"]["sign_off"] == "外公"
+    seed = read_seed(XIAOMING)
+    assert [p.text.splitlines()[-1] for p in seed.pieces] == ["三月十二日", "四月二日", "五月二十日"]
+
+
+def test_uncertain_names_say_so_and_how_to_set_them(tmp_path: Path, keepsake_home: Path) -> None:
+    unsigned = tmp_path / "aunt_mary.txt"
+    unsigned.write_text("Dear Jo,\nThe sea was grey today.\n\nDear Jo,\nWe had scones at four.\n", encoding="utf-8")
+    out = run("create", "--seed", str(unsigned), "--embedder", "fake").stdout
+    assert "Created persona 'Aunt Mary' (name from file name)" in out
+    assert "no signature found in the letters" in out and "--name NAME" in out
+    two = tmp_path / "两人.txt"
+    two.write_text("亲爱的小明：\n今天下雨了。\n外公\n\n亲爱的小明：\n天晴了。\n外婆\n\n亲爱的小明：\n又下雨了。\n外公\n",
+                   encoding="utf-8")
+    out = run("create", "--seed", str(two), "--embedder", "fake").stdout
+    assert "Created persona '外公'" in out and "several names: 外公 (2), 外婆 (1)" in out and "--speaker" in out
+    assert "\\u" not in out
+    only = run("create", "--seed", str(two), "--speaker", "外婆", "--name", "外婆", "--embedder", "fake").stdout
+    assert "Created persona '外婆'" in only and "1 pieces" in only

@@ -75,12 +75,12 @@ def test_json_chat_export_needs_a_speaker(tmp_path: Path) -> None:
         {"from": "Grandpa", "text": "Morning, love!"}, {"from": "Annie", "text": "Hi Grandpa"},
         {"from": "Grandpa", "text": ["Look at ", {"type": "bold", "text": "this"}, " hare"]},
     ]}), encoding="utf-8")
-    with pytest.raises(SeedFileError, match=r"several speakers: Grandpa \(2 lines\), Annie \(1 lines\).*--speaker"):
+    with pytest.raises(SeedFileError, match=r"2 speakers: Grandpa \(2 messages\), Annie \(1 message\)\. Choose .*--speaker NAME"):
         read_seed(f)
     seed = read_seed(f, speaker="grandpa")
     assert [p.text for p in seed.pieces] == ["Morning, love!", "Look at this hare"]
     assert seed.kind == "chat-json"
-    with pytest.raises(SeedFileError, match="no lines by 'Bob'"):
+    with pytest.raises(SeedFileError, match="no messages by 'Bob' in chat.json; found: Grandpa"):
         read_seed(f, speaker="Bob")
 
 
