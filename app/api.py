@@ -274,6 +274,7 @@ def event(data: dict | str) -> str:
 
 
 END = object()
+REPLY_THREAD = "reply-"  # the threads that generate streamed replies; a stopping server waits for them
 
 
 async def relay(live: LiveReply, head: dict, include_usage: bool) -> AsyncIterator[str]:
@@ -303,7 +304,7 @@ async def relay(live: LiveReply, head: dict, include_usage: bool) -> AsyncIterat
         return event({**head, "object": "chat.completion.chunk",
                       "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}], **extra})
 
-    threading.Thread(target=produce, name=f"reply-{live.message_id}", daemon=True).start()
+    threading.Thread(target=produce, name=f"{REPLY_THREAD}{live.message_id}", daemon=True).start()
     failure: Exception | None = None
     try:
         yield chunk({"role": "assistant", "content": ""})

@@ -2,32 +2,64 @@
 
 ``build_server`` puts the two together in one FastAPI application; ``serve`` runs it with uvicorn,
 in the foreground (the ``serve`` command) or in a thread (tests), and returns a handle to stop it.
+
+In the foreground, SIGTERM (what systemd and container runtimes send) and Ctrl-C stop it the same
+way: uvicorn's graceful shutdown, then the replies still streaming are closed, which stores their
+partial text as interrupted, before the process exits with status 0. A second signal skips the
+grace period. A SIGINT that the parent process ignores (a job started in the background by a shell)
+stays ignored, as such a job expects.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import secrets
+import signal
 import sys
 import threading
 import time
+from collections.abc import AsyncIterator
 
 import gradio as gr
 import uvicorn
 from fastapi import FastAPI
 
 from app.accounts import authenticate
-from app.api import create_api
+from app.api import REPLY_THREAD, create_api
 from app.errors import KeepsakeError
 from app.service import ChatService
 
 START_TIMEOUT_S = 60
+REPLY_CLOSE_S = 30  # a reply cut off by the shutdown stops at its next token, then is stored
+uvicorn_log = logging.getLogger("uvicorn.error")
+
+
+def not_a_crash(record: logging.LogRecord) -> bool:
+    """Drop uvicorn's traceback for a request it cancels when the grace period ends (it logs that line already)."""
+    return not (record.exc_info and isinstance(record.exc_info[1], asyncio.CancelledError))
+
+
+@contextlib.asynccontextmanager
+async def replies_stored_on_shutdown(_app: FastAPI) -> AsyncIterator[None]:
+    """At shutdown, after uvicorn has cancelled the requests still open, wait for their replies to be stored.
+
+    A cancelled stream tells its generating thread to stop; the thread then stores the partial reply
+    as interrupted and hands its last message to the event loop, which must still be running.
+    """
+    yield
+    deadline = time.monotonic() + REPLY_CLOSE_S
+    for thread in threading.enumerate():
+        if thread.name.startswith(REPLY_THREAD):
+            await asyncio.to_thread(thread.join, max(0.0, deadline - time.monotonic()))
 
 
 def build_server(service: ChatService) -> FastAPI:
     """The API under /v1 and the page, with the page's sign-in when the settings need one."""
     from app.web import build_app, theme
 
-    server = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    server = FastAPI(docs_url=None, redoc_url=None, openapi_url=None, lifespan=replies_stored_on_shutdown)
     server.mount("/v1", create_api(service))  # mounted first: the page at "/" would take every path
     demo = build_app(service)
     demo.queue(default_concurrency_limit=max(1, service.settings.parallel) * 4)
@@ -52,8 +84,18 @@ class Server:
     def url(self) -> str:
         return f"http://{self._server.config.host}:{self.port}"
 
-    def close(self) -> None:
+    def stop(self) -> None:
+        """Begin the graceful shutdown without waiting for it; asked twice, end open connections now."""
+        if self._server.should_exit:
+            self._server.force_exit = True
         self._server.should_exit = True
+
+    def wait(self) -> None:
+        """Until the server has stopped (and stored the replies it was streaming)."""
+        self._thread.join()
+
+    def close(self) -> None:
+        self.stop()
         self._thread.join(timeout=30)
 
 
@@ -67,6 +109,7 @@ def serve(service: ChatService, *, share: bool = False, block: bool = True) -> S
     if share and not settings.needs_auth:
         raise KeepsakeError("a public link needs sign-in: add --auth (and users with `python -m app users add`)")
     # A browser page holds a heartbeat stream open; without a grace limit, stopping would wait for it.
+    uvicorn_log.addFilter(not_a_crash)
     config = uvicorn.Config(build_server(service), host=settings.host, port=settings.port, log_level="warning",
                             timeout_graceful_shutdown=2)
     server = uvicorn.Server(config)
@@ -86,8 +129,13 @@ def serve(service: ChatService, *, share: bool = False, block: bool = True) -> S
         print(f"Public link: {link}", file=sys.stderr)
     if block:
         print(f"Keepsake is running on {running.url} (API: {running.url}/v1); Ctrl-C stops it", file=sys.stderr)
-        try:
-            thread.join()
-        except KeyboardInterrupt:
-            running.close()
+        stop_on_signals(running)
+        running.wait()
     return running
+
+
+def stop_on_signals(running: Server) -> None:
+    """SIGTERM, and SIGINT unless it is ignored, begin the graceful shutdown (a second one hurries it)."""
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        if signal.getsignal(signum) is not signal.SIG_IGN:
+            signal.signal(signum, lambda _signum, _frame: running.stop())

@@ -306,14 +306,24 @@ def test_users_key_prints_a_key_once_and_keeps_only_its_hash(settings) -> None: 
     assert missing.exit_code == 1 and "no user named 'nobody'" in missing.stderr
 
 
-def test_serve_runs_page_and_api_in_one_process_until_interrupted() -> None:
+def _restore_ctrl_c() -> None:
+    """In the child: Ctrl-C as a terminal delivers it, even when this runner was started with SIGINT ignored."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@pytest.mark.parametrize("stop", ["SIGTERM", "SIGINT"])
+def test_serve_runs_page_and_api_in_one_process_until_stopped(stop: str) -> None:
+    """SIGTERM (systemd, containers) and Ctrl-C both stop the server cleanly, with exit status 0."""
     import signal
     import subprocess
     import sys
 
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "app", "serve", "--model", "echo", "--no-memory", "--no-safety",
-                             "--port", str(port)], stderr=subprocess.PIPE, text=True)
+                             "--port", str(port)], stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_restore_ctrl_c if stop == "SIGINT" else None)
     try:
         for _ in range(600):
             try:
@@ -324,8 +334,10 @@ def test_serve_runs_page_and_api_in_one_process_until_interrupted() -> None:
                 time.sleep(0.1)
         assert [m["id"] for m in models.json()["data"]] == ["echo"]
         assert httpx.get(f"http://127.0.0.1:{port}/").status_code == 200  # the web chat, from the same port
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=30) == 0 and f"http://127.0.0.1:{port}" in proc.stderr.read()
+        proc.send_signal(getattr(signal, stop))
+        assert proc.wait(timeout=30) == 0
+        said = proc.stderr.read()
+        assert f"http://127.0.0.1:{port}" in said and "Traceback" not in said
     finally:
         proc.kill()
 

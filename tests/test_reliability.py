@@ -100,8 +100,43 @@ def test_kill_9_mid_reply_keeps_every_committed_turn(tmp_path: Path) -> None:
                                      "messages": [{"role": "user", "content": "Are you still there?"}]}, timeout=120)
         assert more.status_code == 200 and store.thread(uid, conversation)[-1].status == "complete"
     finally:
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signal.SIGTERM)  # not SIGINT: a runner started in the background ignores it, and so would the server
         proc.wait(timeout=30)
+
+
+@pytest.mark.model
+def test_sigterm_mid_reply_stops_cleanly_and_stores_the_partial_reply(tmp_path: Path) -> None:
+    """What systemd and container runtimes send: the server exits 0 and the cut reply is kept as interrupted."""
+    home, port = tmp_path / "home", free_port()
+    proc = _start_server(home, port, "--no-safety", "--no-memory")
+    try:
+        model = httpx.get(f"http://127.0.0.1:{port}/v1/models").json()["data"][-1]["id"]
+        received, signalled_at = "", None
+        with httpx.stream("POST", f"http://127.0.0.1:{port}/v1/chat/completions", timeout=120, json={
+                "model": model, "max_tokens": 600, "temperature": 0, "stream": True,
+                "messages": [{"role": "user", "content": "Write a very long story about a lighthouse keeper."}]}) as r:
+            try:
+                for line in r.iter_lines():
+                    if line.startswith("data: {"):
+                        received += json.loads(line[6:])["choices"][0]["delta"].get("content") or ""
+                    if len(received) > 80 and signalled_at is None:
+                        proc.send_signal(signal.SIGTERM)
+                        signalled_at = time.monotonic()
+            except httpx.RemoteProtocolError:
+                pass  # the stream is cut when the grace period ends
+        assert signalled_at is not None, f"the reply ended before it could be interrupted: {received!r}"
+        assert proc.wait(timeout=60) == 0
+        said = proc.stderr.read()
+        assert "Traceback" not in said, said
+    finally:
+        proc.kill()
+    store = Store(load_settings(home=home).db_url)
+    assert store.recovered == 0  # the server closed its own reply; nothing is left for the next start to repair
+    uid = store.user_id()
+    (conversation,) = store.list_conversations(uid)
+    question, reply = store.thread(uid, conversation.id)
+    assert question.status == "complete"
+    assert reply.status == "interrupted" and reply.content.startswith(received) and reply.token_count < 600
 
 
 def _rss_mb() -> float:
