@@ -78,18 +78,18 @@ def build(seeds: Sequence[Seed], *, name: str | None = None, description: str = 
 def persona_name(seeds: Sequence[Seed], style: dict) -> tuple[str, str, str]:
     """(name, where it came from, a note when it is uncertain): the writer, never the greeting or addressee.
 
-    The signature of the letters names the writer; in a chat export, the chosen speaker; the file name
-    is the last resort, and says so.
+    The signature of the letters names the writer (an e-mailed letter signed "Mother" is Mother, not the
+    sender's address book name); in a chat export, the chosen speaker; the file name is the last resort.
     """
     how = "Set the name with --name NAME"
-    authors = {p.author for seed in seeds if seed.kind != "text" for p in seed.pieces}
-    if len(authors) == 1 and all(seed.kind != "text" for seed in seeds):
-        return authors.pop(), "speaker", ""
     signers: dict[str, int] = style.get("signers", {})
     pieces = max(style.get("pieces", 0), 1)
+    signed = sum(signers.values())
+    speakers = {p.author for seed in seeds if seed.kind != "text" for p in seed.pieces}
+    if len(speakers) == 1 and signed < pieces * 0.5 and all(seed.kind != "text" for seed in seeds):
+        return speakers.pop(), "speaker", ""
     if signers:
         top, count = next(iter(signers.items()))
-        signed = sum(signers.values())
         if len(signers) > 1 and signed - count >= signed * 0.2:  # a fifth of the letters signed otherwise
             others = ", ".join(f"{s} ({n})" for s, n in signers.items())
             return top, "signature", (f"the letters are signed by several names: {others}; the persona is named {top}. "

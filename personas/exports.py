@@ -55,7 +55,8 @@ def read(text: str, data: bytes, path: Path) -> tuple[Exporter, list[Message]] |
         if fmt.detect(text, path):
             messages = [(s.strip(), t.strip()) for s, t in fmt.read(text, data, path) if s.strip() and t.strip()]
             if not messages:
-                raise SeedFileError(f"{path.name} looks like a {fmt.label} but holds no messages with text")
+                article = "an" if fmt.label[:1].lower() in "aeiou" else "a"
+                raise SeedFileError(f"{path.name} looks like {article} {fmt.label} but holds no messages with text")
             return fmt, messages
     return None
 

@@ -421,20 +421,18 @@ def split(text: str) -> list[Letter] | None:
 
 def _after_sign_off(rows: list[str], width: int) -> list[Letter]:
     """One letter, or several when a signed letter is followed by more prose (a letter without greeting)."""
-    letter = parse(rows, width)
-    if not letter.closing and not letter.signature:
-        for i in range(1, len(rows) - 2):
-            # a closing followed, after a blank line, by a paragraph that is neither a postscript nor a date
-            if is_closing(rows[i]) or (signer(rows[i]) and is_closing(rows[i - 1])):
-                k = i + 1
-                while k < len(rows) and rows[k].strip() and (signer(rows[k]) or is_date(rows[k])):
-                    k += 1
-                if k < len(rows) and not rows[k].strip():
-                    rest = rows[k:]
-                    first = next((r for r in rest if r.strip()), "")
-                    if first and not is_postscript(first) and not is_date(first) and len(first.strip()) > 40:
-                        return [parse(rows[:k], width), *_after_sign_off(rest, width)]
-    return [letter]
+    for i in range(len(rows) - 2):
+        # a closing followed, after a blank line, by a paragraph that is neither a postscript nor a date
+        if is_closing(rows[i]) or (i > 0 and signer(rows[i]) and is_closing(rows[i - 1])):
+            k = i + 1
+            while k < len(rows) and rows[k].strip() and (signer(rows[k]) or is_date(rows[k])):
+                k += 1
+            if k < len(rows) and not rows[k].strip():
+                rest = rows[k:]
+                first = next((r for r in rest if r.strip()), "")
+                if first and not is_postscript(first) and not is_date(first) and len(first.strip()) > 40:
+                    return [parse(rows[:k], width), *_after_sign_off(rest, width)]
+    return [parse(rows, width)]
 
 
 def legacy_split(text: str) -> list[str]:

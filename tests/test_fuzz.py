@@ -193,3 +193,41 @@ def test_api_raw_bytes(api_client, raw: bytes) -> None:  # noqa: ANN001
     client, _ = api_client
     response = client.post("/chat/completions", content=raw, headers={"content-type": "application/json"})
     assert response.status_code < 500 and "error" in response.json()
+
+
+EXPORTS = {"whatsapp_android.txt": "Grandpa", "whatsapp_ios.txt": "Nan", "telegram_result.json": "Grandpa",
+           "messenger_message_1.json": "Zoë Brontë", "grandpa.mbox": "Grandpa Joe", "letter_from_mum.eml": None,
+           "grandpa_tom.txt": None, "waigong_xiaoming_gbk.txt": None}
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(file=st.sampled_from(sorted(EXPORTS)), cut=st.floats(0, 1), span=st.integers(0, 400),
+       junk=st.binary(max_size=40), how=st.sampled_from(["truncate", "delete", "insert"]))
+def test_damaged_exports_give_one_line_errors_and_store_nothing(tmp_path: Path, outside_untouched, file: str, cut: float,
+                                                                 span: int, junk: bytes, how: str) -> None:  # noqa: ANN001
+    """A damaged export, letter file or mailbox: created whole, or one clear line and no persona at all."""
+    from click.testing import CliRunner
+
+    from personas.cli import main as personas_cli
+
+    data = (ROOT / "tests" / "data" / file).read_bytes()
+    at = int(len(data) * cut)
+    damaged = {"truncate": data[:at], "delete": data[:at] + data[at + span:], "insert": data[:at] + junk + data[at:]}[how]
+    folder = tmp_path / "fuzz"
+    folder.mkdir(exist_ok=True)
+    path = folder / file
+    path.write_bytes(damaged)
+    args = ["create", "--seed", str(path), "--embedder", "fake", "--name", "Fuzzed"]
+    if EXPORTS[file]:
+        args += ["--speaker", EXPORTS[file]]
+    result = CliRunner().invoke(personas_cli, args)
+    assert result.exit_code in (0, 2), result.output
+    listed = CliRunner().invoke(personas_cli, ["list", "--json", "--embedder", "fake"])
+    stored = json.loads(listed.stdout) if listed.exit_code == 0 else []
+    if result.exit_code == 2:
+        message = result.stderr.strip()
+        assert message.startswith("error: ") and "\n" not in message and "Traceback" not in result.output
+        assert stored == []
+    else:
+        assert [p["name"] for p in stored] == ["Fuzzed"]
+    CliRunner().invoke(personas_cli, ["delete", "Fuzzed", "--yes", "--embedder", "fake"])

@@ -1,6 +1,7 @@
 """Reading seed files: encodings, chat exports, splitting, and every kind of bad file."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -136,3 +137,112 @@ def test_huge_seed_is_refused_before_reading(tmp_path: Path) -> None:
 def test_missing_seed(tmp_path: Path) -> None:
     with pytest.raises(SeedFileError, match="seed file not found"):
         read_seed(tmp_path / "nope.txt")
+
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.mark.parametrize("file, kind, speaker, speakers, first, last", [
+    ("whatsapp_android.txt", "whatsapp", "Grandpa", {"Grandpa": 4, "Tom": 2},
+     "Morning Tom! The lambs are out in the top field", "Frost again last night. Mind you wrap up warm at school"),
+    ("whatsapp_ios.txt", "whatsapp", "nan", {"Nan": 4, "Lucy": 2},
+     "Good morning darling, did you sleep?", "Biscuits are in the tin for when you come round on Sunday"),
+    ("telegram_result.json", "telegram", "Grandpa", {"Grandpa": 3, "Tom": 1},
+     "Did you see the match? Kendal won three nil.", "Look at this: https://example.org/lambs eleven of them!"),
+    ("messenger_message_1.json", "messenger", "Zoë Brontë", {"Zoë Brontë": 3, "Sam Hale": 2},
+     "Je t'écris depuis le train — Étienne a oublié son parapluie, évidemment.", "Bonne nuit mon chéri, dors bien ❤️"),
+    ("grandpa.mbox", "mbox", "grandpa joe", {"Grandpa Joe": 2, "Tom Hale": 1},
+     "My dear Tom,\n\nEleven lambs", "like you at his age.\n\nYours ever,\nGrandpa"),
+    ("letter_from_mum.eml", "eml", None, {"Renée Hale": 1},
+     "Dearest Margaret,", "waiting for the gravy.\n\n\nYour loving Mother"),
+])
+def test_chat_and_mail_exports(file: str, kind: str, speaker: str | None, speakers: dict, first: str, last: str) -> None:
+    seed = read_seed(DATA / file, speaker=speaker)
+    assert seed.kind == kind and seed.speakers == speakers
+    texts = [p.text for p in seed.pieces]
+    assert texts[0].startswith(first) and texts[-1].endswith(last)
+    everything = "\n".join(texts)
+    for dropped in ("Media omitted", "omitted", "end-to-end", "<attached", "deleted", "edited>", "changed the subject",
+                    "Heavy snow", "sent an attachment", "wrote:", "> ", "Sent from my", "Low Fold Farm", "Ã", "\u200e",
+                    "Can I see him", "Are you doing lunch"):
+        assert dropped not in everything, dropped
+    if len(speakers) > 1:
+        listing = ", ".join(f"{s} ({n} message{'s' * (n != 1)})" for s, n in speakers.items())
+        with pytest.raises(SeedFileError, match=re.escape(listing) + r"\. Choose whose words to use with --speaker NAME"):
+            read_seed(DATA / file)
+
+
+def test_whatsapp_keeps_multi_line_messages_whatever_the_file_is_called(tmp_path: Path) -> None:
+    f = tmp_path / "notes.dat"
+    f.write_bytes((DATA / "whatsapp_android.txt").read_bytes())
+    pieces = [p.text for p in read_seed(f, speaker="Grandpa").pieces]
+    assert "Eleven this year. Nell keeps trying to herd them\nand they will have none of it.\nYour grandmother says hello." in pieces
+
+
+@pytest.mark.parametrize("content, suffix, message", [
+    ('{"messages": [{"type": "message", "from": "A", "text": "hi"}', ".json", r"not valid JSON \(line 1"),
+    ('{"name": "x", "type": "personal_chat", "messages": [{"type": "service", "actor": "A"}]}', ".json",
+     r"Telegram export \(result.json\) but holds no messages with text"),
+    ('{"participants": [{"name": "A"}], "messages": [{"sender_name": "A", "photos": []}]}', ".txt",
+     "a Facebook/Instagram Messenger export but holds no messages with text"),
+    ("12/03/2021, 09:14 - Messages are end-to-end encrypted.\n12/03/2021, 09:15 - A: <Media omitted>\n", ".txt",
+     "a WhatsApp chat export but holds no messages with text"),
+    ("From: A <a@example.org>\nSubject: x\nContent-Type: image/png\n\n\x89PNG", ".eml", r"an e-mail message \(.eml\) but holds no messages"),
+])
+def test_malformed_exports_say_what_is_wrong(tmp_path: Path, content: str, suffix: str, message: str) -> None:
+    f = tmp_path / f"export{suffix}"
+    f.write_text(content, encoding="utf-8")
+    with pytest.raises(SeedFileError, match=message):
+        read_seed(f, speaker="A")
+
+
+LETTER_SHAPES = {
+    "one blank line": "My dear Tom,\nThe lambs are out.\nYours ever,\nGrandpa\n\nMy dear Tom,\nRain again.\nYours ever,\nGrandpa\n",
+    "several blank lines": "My dear Tom,\nThe lambs are out.\nYours ever,\nGrandpa\n\n\n\n\nMy dear Tom,\nRain again.\nYours ever,\nGrandpa\n",
+    "separators": "My dear Tom,\nThe lambs are out.\nYours ever,\nGrandpa\n---\nMy dear Tom,\nRain again.\nYours ever,\nGrandpa\n",
+    "letter markers": "### LETTER 0001\n\nMy dear Tom,\n\nThe lambs are out.\n\nYours ever,\nGrandpa\n\n### LETTER 0002\n\n"
+                      "My dear Tom,\n\nRain again.\n\nYours ever,\nGrandpa\n",
+    "nothing but the next greeting": "My dear Tom,\nThe lambs are out.\nYours ever,\nGrandpa\nMy dear Tom,\nRain again.\n"
+                                     "Yours ever,\nGrandpa\n",
+    "dates above": "Kentmere, 3rd March 1921\nMy dear Tom,\nThe lambs are out.\nYours ever,\nGrandpa\n\n"
+                   "Kentmere, 9th March 1921\nMy dear Tom,\nRain again.\nYours ever,\nGrandpa\n",
+    "postscripts": "My dear Tom,\nThe lambs are out.\nYours ever,\nGrandpa\nP.S. Nell says woof.\n\nMy dear Tom,\n"
+                   "Rain again.\nYours ever,\nGrandpa\n\nP.S. Mind the frost.\n",
+    "no greetings": "The lambs are out.\n\nYours ever,\nGrandpa\n\nRain again, three days of it, and the beck is over the "
+                    "stepping stones.\n\nYours ever,\nGrandpa\n",
+}
+
+
+@pytest.mark.parametrize("shape", list(LETTER_SHAPES))
+def test_letters_are_split_however_they_are_separated(shape: str) -> None:
+    found = split_letters(LETTER_SHAPES[shape])
+    assert [x.signer for x in found] == ["Grandpa", "Grandpa"], [x.text for x in found]
+    assert "lambs are out" in found[0].text and "Rain again" in found[1].text and "lambs" not in found[1].text
+    assert all(x.sign_off == "Yours ever, Grandpa" for x in found)
+    if shape != "no greetings":
+        assert [x.salutation for x in found] == ["My dear Tom,"] * 2
+    if shape == "dates above":
+        assert [x.header for x in found] == [["Kentmere, 3rd March 1921"], ["Kentmere, 9th March 1921"]]
+    if shape == "postscripts":
+        assert [x.postscript for x in found] == [["P.S. Nell says woof."], ["P.S. Mind the frost."]]
+
+
+def test_hard_wrapped_letters_with_places_dates_and_postscripts() -> None:
+    found = split_letters((DATA / "mother_letters.txt").read_text(encoding="utf-8"))
+    assert len(found) == 3 and {x.signer for x in found} == {"Mother"}
+    assert [x.header[1] for x in found] == ["4th June 1931", "2nd July 1931", "17th August 1931"]
+    assert found[0].postscript == ["P.S. I have sent the blue cardigan by parcel post. Do wear it."]
+    assert found[0].body[0].startswith("Your father has been mending the garden wall all week and has been in a better")
+    assert len(found[0].body) == 2 and "\n" not in found[0].body[0]
+    assert found[2].postscript == ["P.S. Aunt Lily's knees are much better."]
+
+
+@pytest.mark.parametrize("line, name", [
+    ("Grandpa", "Grandpa"), ("外公", "外公"), ("Your loving Mother", "Mother"), ("Yours ever, E. F. G.", "E. F. G."),
+    ("—Grandpa", "Grandpa"), ("L. VAN BEETHOVEN,", "L. Van Beethoven"), ("想你的外公", "外公"), ("Love,", ""),
+    ("My dear Tom,", ""), ("亲爱的小明：", ""), ("The end.", ""),
+])
+def test_signer_names_the_writer(line: str, name: str) -> None:
+    from personas.letters import signer
+
+    assert signer(line) == name
