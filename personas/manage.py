@@ -46,7 +46,7 @@ def review_facts(persona: Persona, accept: list[int], reject: list[int]) -> Pers
         fact = found[n - 1]
         if fact["status"] != "accepted":
             fact["status"] = "accepted"
-            lorebook.append(LoreEntry(keys=[fact["text"]], content=fact["example"]))
+            lorebook.append(LoreEntry(keys=fact.get("keys") or [fact["text"]], content=fact["example"]))
     for n in reject:
         found[n - 1]["status"] = "rejected"
     return persona.model_copy(update={"facts": found, "lorebook": lorebook})

@@ -48,7 +48,7 @@ def test_build_from_english_letters() -> None:
     assert 'close with "All my love, Grandpa"' in p.system_prompt
     assert "{{char}}:" in p.example_dialogue and "Biscuit" in p.example_dialogue
     names = {f["text"] for f in p.facts}
-    assert {"Biscuit", "Albert"} <= names and "Dear" not in names
+    assert {"Biscuit", "Uncle Albert"} <= names and "Dear" not in names and "Grandpa" not in names
     assert len(built.chunks) >= 5 and p.sources[0]["sha256"] and p.sources[0]["pieces"] == 5
 
 
@@ -264,3 +264,21 @@ def test_uncertain_names_say_so_and_how_to_set_them(tmp_path: Path, keepsake_hom
     assert "\\u" not in out
     only = run("create", "--seed", str(two), "--speaker", "外婆", "--name", "外婆", "--embedder", "fake").stdout
     assert "Created persona '外婆'" in only and "1 pieces" in only
+
+
+def test_facts_in_the_letters_come_back_when_asked(unfiltered, store: Store, memory: LongTermMemory) -> None:  # noqa: ANN001
+    """A name said to be something ("Herbert is my new cane") is a fact whose entry the thing's word recalls."""
+    built = build([read_seed(TOM)])
+    herbert = next(f for f in built.persona.facts if f["text"] == "Herbert")
+    assert herbert["keys"] == ["Herbert", "cane"] and herbert["example"].startswith("Herbert is my new cane")
+    assert {"Tom", "Grandpa"}.isdisjoint(f["text"] for f in built.persona.facts)  # reader and writer are not facts
+    from personas import manage
+
+    uid = store.user_id()
+    numbers = [i for i, f in enumerate(built.persona.facts, start=1)]
+    built.persona = manage.review_facts(built.persona, numbers, [])
+    pid = create(memory, uid, built)
+    scripted = ScriptedBackend().enqueue("Herbert, of course.")
+    ChatService(unfiltered, backend=scripted, store=store, memory=memory).send(
+        uid, "What was the cane called?", persona_id=pid).run()
+    assert "Herbert is my new cane" in scripted.calls[0][-1]["content"]
