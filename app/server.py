@@ -108,8 +108,8 @@ def serve(service: ChatService, *, share: bool = False, block: bool = True) -> S
     settings = service.settings
     if share and not settings.needs_auth:
         raise KeepsakeError("a public link needs sign-in: add --auth (and users with `python -m app users add`)")
-    # A browser page holds a heartbeat stream open; without a grace limit, stopping would wait for it.
     uvicorn_log.addFilter(not_a_crash)
+    # A browser page holds a heartbeat stream open; without a grace limit, stopping would wait for it.
     config = uvicorn.Config(build_server(service), host=settings.host, port=settings.port, log_level="warning",
                             timeout_graceful_shutdown=2)
     server = uvicorn.Server(config)

@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from app.cli import main
@@ -14,6 +15,7 @@ def invoke(*args: str):  # noqa: ANN201
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
+@pytest.mark.model
 def test_ask_prints_a_real_reply_and_json_parses() -> None:
     result = invoke("ask", "Hello", "--seed", "1", "--max-tokens", "30", "--json")
     assert result.exit_code == 0, result.output
@@ -25,6 +27,7 @@ def test_ask_prints_a_real_reply_and_json_parses() -> None:
     assert json.loads(again.stdout)["conversation_id"] == data["conversation_id"]
 
 
+@pytest.mark.model
 def test_ask_streams_plain_text_in_a_real_process(keepsake_home: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "app", "ask", "Say hello.", "--seed", "3", "--max-tokens", "20"],
                           capture_output=True, text=True, timeout=120)
@@ -77,6 +80,7 @@ def test_interactive_chat_session() -> None:
     assert json.loads(listing.stdout)["conversation_id"] == 2
 
 
+@pytest.mark.model
 def test_interactive_chat_with_the_real_model() -> None:
     result = CliRunner().invoke(main, ["chat", "--max-tokens", "20", "--seed", "1"], input="Hello there\n")
     assert result.exit_code == 0

@@ -10,6 +10,8 @@ from app.errors import ContextOverflow
 from app.llama import LlamaCppBackend
 from app.settings import Sampling
 
+pytestmark = pytest.mark.model
+
 HELLO = [{"role": "system", "content": "You are a kind grandfather."}, {"role": "user", "content": "Tell me about your garden."}]
 
 

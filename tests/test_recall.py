@@ -1,5 +1,7 @@
 """Long-term memory in the chat flow: past turns come back in later conversations."""
 
+import pytest
+
 from app.backends import ScriptedBackend
 from app.service import ChatService
 from memory.memories import LongTermMemory
@@ -39,6 +41,7 @@ def test_one_shot_commands_defer_embedding(unfiltered, tmp_path) -> None:  # noq
     assert svc.memory.count(None, store.user_id()) == 1
 
 
+@pytest.mark.model
 def test_real_model_answers_from_a_recalled_memory(settings, llama, tmp_path, real_embedder) -> None:  # noqa: ANN001
     store = Store(f"sqlite:///{tmp_path / 'r.db'}")
     svc = ChatService(settings, backend=llama, store=store, memory=LongTermMemory(store, real_embedder, settings.home))

@@ -39,12 +39,14 @@ def server(model_path):  # noqa: ANN001, ANN201
     proc.wait(timeout=20)
 
 
+@pytest.mark.model
 def test_remote_streams_a_real_reply(server: str) -> None:
     backend = RemoteBackend(server, model="smollm", context_size=2048)
     pieces = list(backend.stream([{"role": "user", "content": "Name three colours."}], Sampling(seed=1, max_tokens=30)))
     assert len(pieces) > 3 and "".join(pieces).strip()
 
 
+@pytest.mark.model
 def test_remote_seed_is_passed_through(server: str) -> None:
     backend = RemoteBackend(server, context_size=2048)
     s = Sampling(seed=42, temperature=1.0, max_tokens=25)
@@ -52,6 +54,7 @@ def test_remote_seed_is_passed_through(server: str) -> None:
     assert "".join(backend.stream(msgs, s)) == "".join(backend.stream(msgs, s))
 
 
+@pytest.mark.model
 def test_remote_backend_drives_the_engine_with_estimated_counts(server: str) -> None:
     backend = RemoteBackend(server, context_size=2048)
     engine = ChatEngine(backend, Sampling(seed=3, max_tokens=20))
@@ -67,6 +70,7 @@ def test_unreachable_server_is_a_clear_error() -> None:
         list(backend.stream([{"role": "user", "content": "hi"}], Sampling()))
 
 
+@pytest.mark.model
 def test_server_error_is_reported(server: str) -> None:
     backend = RemoteBackend(server.removesuffix("/v1") + "/nowhere/v1")
     with pytest.raises(BackendError, match="answered 404"):

@@ -77,6 +77,7 @@ def test_regenerate_keeps_the_old_reply(scripted_service: ChatService, scripted:
     assert scripted.calls[1] == scripted.calls[0]
 
 
+@pytest.mark.model
 def test_real_model_conversation_is_persisted(settings, llama, tmp_path) -> None:
     svc = ChatService(settings, backend=llama, store=Store(f"sqlite:///{tmp_path / 'real.db'}"))
     uid = svc.store.user_id()
@@ -88,6 +89,7 @@ def test_real_model_conversation_is_persisted(settings, llama, tmp_path) -> None
     assert stored.prompt_tokens == reply.prompt_tokens and stored.ttft_ms > 0
 
 
+@pytest.mark.model
 def test_sigkill_mid_reply_loses_nothing_committed(tmp_path, keepsake_home) -> None:
     """A real process generating with the real model is killed -9 mid-reply; the store recovers."""
     db = tmp_path / "kill.db"

@@ -66,6 +66,7 @@ def test_old_turns_are_folded_into_a_summary_that_replaces_them(scripted_service
     assert len(scripted.calls) == 3 + 2 + 1
 
 
+@pytest.mark.model
 def test_summary_path_with_the_real_model(settings, model_path, tmp_path) -> None:  # noqa: ANN001
     from app.llama import LlamaCppBackend
 

@@ -37,6 +37,7 @@ def test_handler_shows_errors_as_a_message(scripted_service: ChatService) -> Non
 
 
 @pytest.mark.browser
+@pytest.mark.model
 def test_first_page_streams_a_real_reply(browser, llama, settings, tmp_path) -> None:  # noqa: ANN001
     settings = settings.model_copy(update={"port": free_port(), "seed": 5, "max_tokens": 200})
     service = ChatService(settings, backend=llama, store=Store(f"sqlite:///{tmp_path / 'web.db'}"))
