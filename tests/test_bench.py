@@ -19,7 +19,9 @@ def test_quick_benchmark_reports_every_figure() -> None:
     assert figures["machine"]["cores"] >= 1 and figures["machine"]["llama_cpp_python"]
     decode = figures["decode"]
     assert all(decode[mode]["tok_s"] > 0 and decode[mode]["tokens"] > 1 for mode in ("bare", "off", "on"))
-    assert decode["ratio_off"] > 0 and 0 <= decode["filter_share"] < 1  # the values depend on the machine's load
+    # The figures depend on the machine's load, so no target is checked; each ratio must follow from its medians.
+    assert decode["ratio_off"] == pytest.approx(decode["off"]["tok_s"] / decode["bare"]["tok_s"])
+    assert decode["filter_share"] == pytest.approx(max(0.0, 1 - decode["off"]["turn_s"] / decode["on"]["turn_s"]))
     assert figures["ttft"]["warm"] and figures["retrieval"][0]["p95_ms"] > 0
     assert figures["persona_create"]["chunks"] > 0
     assert 0 < figures["cold_start"]["ready_s"] < 300 and figures["cold_start"]["peak_rss_mb"] > 50

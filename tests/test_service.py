@@ -33,12 +33,12 @@ def test_history_is_sent_on_the_next_turn(scripted_service: ChatService, scripte
     scripted.enqueue("first answer", "second answer")
     svc = scripted_service
     uid = svc.store.user_id()
-    cid = svc.send(uid, "first question").run() and None
-    conv = svc.store.list_conversations(uid)[0].id
-    svc.send(uid, "second question", conversation_id=conv).run()
+    first = svc.send(uid, "first question")
+    first.run()
+    svc.send(uid, "second question", conversation_id=first.conversation_id).run()
     sent = scripted.calls[1]
     assert [m["content"] for m in sent[1:]] == ["first question", "first answer", "second question"]
-    assert cid is None
+    assert [c.id for c in svc.store.list_conversations(uid)] == [first.conversation_id]  # continued, not a new one
 
 
 def test_stopping_early_keeps_the_partial_reply_marked(scripted_service: ChatService, scripted: ScriptedBackend) -> None:
