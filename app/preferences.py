@@ -15,7 +15,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field, ValidationError
 
 from app.backends import load_backend
-from app.errors import SettingsError
+from app.errors import KeepsakeError, SettingsError
 from app.service import ChatService
 from app.settings import Sampling, Settings
 
@@ -41,6 +41,26 @@ def model_choices(settings: Settings) -> list[tuple[str, str]]:
     paths = list(dict.fromkeys(str(Path(p).expanduser().absolute()) for p in found))
     default = settings.model.name if settings.model else "SmolLM2-135M-Instruct (embedded)"
     return [(f"Server default: {default}", "")] + [(Path(p).name, p) for p in paths]
+
+
+def persona_choice(service: ChatService, user_id: int, persona_id: int | None, prefs: Preferences) -> Preferences:
+    """The user's own model choice wins; else the persona's preferred model (``Persona.model``) when it is
+    among the model files here (a catalogue name stands for that entry's file)."""
+    from app import catalogue
+    from personas.persona import get
+
+    if prefs.model or persona_id is None:
+        return prefs
+    try:
+        wanted = get(service.store, user_id, persona_id).model
+    except KeepsakeError:  # not this user's persona: the chat itself says so
+        return prefs
+    if not wanted:
+        return prefs
+    entry = next((e for e in catalogue.entries() if e.name == wanted.lower()), None)
+    file = entry.file if entry else Path(wanted).name
+    path = next((p for _, p in model_choices(service.settings) if p and Path(p).name == file), None)
+    return prefs.model_copy(update={"model": path}) if path else prefs
 
 
 def defaults(settings: Settings) -> Preferences:

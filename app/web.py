@@ -239,6 +239,7 @@ def build_app(service: ChatService) -> gr.Blocks:
     only; without sign-in everyone is the single local user.
     """
     from app.web_admin import admin_tab
+    from app.web_models import models_panel
     from app.web_personas import personas_tab
 
     auth = service.settings.needs_auth
@@ -253,10 +254,10 @@ def build_app(service: ChatService) -> gr.Blocks:
         except KeepsakeError as exc:  # e.g. the database is unreachable: say so in the page
             raise gr.Error(str(exc)) from None
 
-    def chosen(request: gr.Request) -> tuple[int, ChatService, Sampling]:
-        """The user, the service with their model settings, and their sampler settings."""
+    def chosen(request: gr.Request, persona_id: int | None = None) -> tuple[int, ChatService, Sampling]:
+        """The user, the service with their model settings (or the persona's preferred model), and their sampler settings."""
         uid = me(request)
-        prefs = preferences.load(service, uid)
+        prefs = preferences.persona_choice(service, uid, persona_id, preferences.load(service, uid))
         try:
             return uid, variants.for_user(prefs), prefs.sampling
         except KeepsakeError as exc:
@@ -301,6 +302,7 @@ def build_app(service: ChatService) -> gr.Blocks:
                             }
                             save_prefs = gr.Button("Save settings", size="sm", elem_id="pref-save")
                             prefs_status = gr.Markdown("", elem_id="pref-status")
+                            models_panel(service, me, model_file)
                     with gr.Column(scale=4):
                         chatbot = gr.Chatbot(label="Conversation", height=520, elem_id="chat", editable="user",
                                              buttons=["copy", "copy_all"])
@@ -342,7 +344,7 @@ def build_app(service: ChatService) -> gr.Blocks:
 
         def handler(message: str, history: ChatHistory, conversation_id: int | None, persona_id: int | None,
                     request: gr.Request):  # type: ignore[no-untyped-def]
-            uid, svc, sampling = chosen(request)
+            uid, svc, sampling = chosen(request, persona_id)
             yield from respond(svc, uid, message, history, conversation_id, persona_id, sampling)
 
         def again_handler(conversation_id: int | None, request: gr.Request):  # type: ignore[no-untyped-def]
@@ -420,7 +422,8 @@ def build_app(service: ChatService) -> gr.Blocks:
 
         def pref_values(prefs: preferences.Preferences) -> list:
             s = service.settings
-            return [prefs.model, prefs.n_ctx or s.n_ctx, s.n_gpu_layers if prefs.n_gpu_layers is None else prefs.n_gpu_layers,
+            # the choices too: models downloaded since the page was built are offered
+            return [gr.Dropdown(choices=preferences.model_choices(s), value=prefs.model), prefs.n_ctx or s.n_ctx, s.n_gpu_layers if prefs.n_gpu_layers is None else prefs.n_gpu_layers,
                     *(getattr(prefs.sampling, f) for f in SAMPLER_FIELDS)]
 
         def on_save_prefs(model: str, ctx: float | None, gpu: float | None, temperature: float, top_p: float,  # type: ignore[no-untyped-def]

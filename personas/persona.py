@@ -56,6 +56,7 @@ class Persona(BaseModel):
     style: dict = Field(default_factory=dict)
     facts: list[dict] = Field(default_factory=list)
     lora_path: str | None = None
+    model: str = ""  # preferred model (catalogue name or GGUF file name), used when the user chose none
     avatar: str | None = None
     safety: dict = Field(default_factory=dict)  # per-persona tightening: {"threshold": 0.3, "allow_adult": false}
     card: dict | None = None  # the imported card as it was, so export loses nothing we do not model

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import pytest
+
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 
@@ -131,7 +133,11 @@ class FakeHub:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request, client_address) -> None:  # noqa: ANN001
+                pass  # a client that hangs up mid-body is what some tests do on purpose
+
+        self._server = Server(("127.0.0.1", self.port), Handler)
         self.port = self._server.server_address[1]
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
@@ -139,3 +145,18 @@ class FakeHub:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+@pytest.fixture
+def hub(model_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
+    """The embedded GGUF published as the catalogue's smollm2-1.7b, plus a gated repository; HF_ENDPOINT points here."""
+    from app import catalogue
+
+    entry = catalogue.find("smollm2-1.7b")
+    server = FakeHub([HubFile(entry.repo, entry.file, model_path),
+                      HubFile("someone/gated-GGUF", "gated.gguf", model_path, gated=True)]).start()
+    monkeypatch.setenv("HF_ENDPOINT", server.endpoint)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # as Keepsake's embedder sets it: a download must still work
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    yield server
+    server.stop()

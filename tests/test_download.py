@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from hub_server import FakeHub, HubFile
+from hub_server import FakeHub, hub  # noqa: F401  (the fixture)
 
 from app import catalogue
 from app.cli import main
@@ -22,17 +22,6 @@ from app.download import DownloadError, pull, reporting
 from app.models import downloaded, models_dir
 
 ENTRY = catalogue.find("smollm2-1.7b")
-
-
-@pytest.fixture
-def hub(model_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
-    server = FakeHub([HubFile(ENTRY.repo, ENTRY.file, model_path),
-                      HubFile("someone/gated-GGUF", "gated.gguf", model_path, gated=True)]).start()
-    monkeypatch.setenv("HF_ENDPOINT", server.endpoint)
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # as Keepsake's embedder sets it: a download must still work
-    monkeypatch.delenv("HF_TOKEN", raising=False)
-    yield server
-    server.stop()
 
 
 def _sha(path: Path) -> str:
