@@ -78,17 +78,34 @@ def _open(path: Path):  # type: ignore[no-untyped-def]
 @main.command("eval")
 @click.option("--quick", is_flag=True, help="A sample of each set (about a minute), as CI runs it.")
 @click.option("--e2e", type=int, default=0, help="Also generate N replies per set with the default model, filter off and on.")
+@click.option("--companion/--no-companion", default=True, show_default=True,
+              help="Play the companion-conversation suite through the chat path (safety/suites/companion.jsonl).")
+@click.option("--companion-only", is_flag=True, help="Only the companion suite (it needs no ../shared data).")
+@click.option("--limit", type=click.IntRange(min=2), help="Companion conversations to play, half safe and half "
+              "harmful (default: all 330; --quick plays 6).")
+@click.option("--replies", type=click.Path(dir_okay=False, path_type=Path),
+              help="Append each companion reply to this JSONL file as it is shown (for reading and hand labels).")
 @click.option("--json", "as_json", is_flag=True)
-def evaluate_command(quick: bool, e2e: int, as_json: bool) -> None:
-    """Measure the shipped judge on the public sets in ../shared/data/safety."""
+def evaluate_command(quick: bool, e2e: int, companion: bool, companion_only: bool, limit: int | None,
+                     replies: Path | None, as_json: bool) -> None:
+    """Measure the shipped judge on the public sets in ../shared/data/safety, and the filter end to end."""
     from safety.evaluate import end_to_end, evaluate, render, render_end_to_end
 
-    results = evaluate(_judge(), quick=quick)
-    if e2e:
+    results = {} if companion_only else evaluate(_judge(), quick=quick)
+    if e2e and not companion_only:
         results["end_to_end"] = end_to_end(e2e)
+    if companion or companion_only:
+        from safety import companion as suite
+
+        played = suite.run(limit=limit or (6 if quick else None), out=replies,
+                           progress=lambda n, total: click.echo(f"\rcompanion {n}/{total}", nl=n == total, err=True))
+        results["companion"] = {k: v for k, v in played.items() if k != "replies"}
     if as_json:
         click.echo(json.dumps(results, indent=2))
         return
-    click.echo(render(results))
-    if e2e:
+    if not companion_only:
+        click.echo(render(results))
+    if "end_to_end" in results:
         click.echo(render_end_to_end(results["end_to_end"]))
+    if "companion" in results:
+        click.echo(suite.render(results["companion"]))
