@@ -213,6 +213,14 @@ def persona_create_seconds(words: int = 100_000) -> dict:
     return {"words": words, "chunks": len(built.chunks), "build_s": built_at - start, "total_s": end - start}
 
 
+def companion_suite(quick: bool = False) -> dict:
+    """Issue 14's end-to-end figures: a fair sample of the companion-conversation suite through the chat path,
+    default model and filter (safe conversations refused or blocked, harmful ones shown the content)."""
+    from safety.companion import run
+
+    return {k: v for k, v in run(limit=6 if quick else 40).items() if k != "replies"}
+
+
 def machine() -> dict:
     import llama_cpp
 
@@ -254,6 +262,7 @@ def run(quick: bool = False) -> dict:
     from personas.finetune import bench as bench_finetune
 
     results["finetune"] = bench_finetune(quick)
+    results["companion"] = companion_suite(quick)
     return results
 
 
@@ -303,4 +312,8 @@ def render(results: dict) -> str:
     lines.append(f"\nCold start of `python -m app serve` to answering (median of {c['repeats']}): {c['ready_s']:.1f} s "
                  f"(target <= 10 s: {'met' if c['ready_s'] <= 10 else 'NOT met'}); peak RSS after one chat "
                  f"{c['peak_rss_mb']:.0f} MB (target <= 1.5 GB: {'met' if c['peak_rss_mb'] <= 1536 else 'NOT met'})")
+    if "companion" in results:  # absent from results saved before issue 14
+        from safety.companion import render as render_companion
+
+        lines.append("\n" + render_companion(results["companion"]))
     return "\n".join(lines)

@@ -51,6 +51,7 @@ def grief_server(llama, real_embedder, tmp_path_factory):  # noqa: ANN001, ANN20
 
 
 @pytest.mark.model
+@pytest.mark.timeout(1800)  # twenty replies on a busy two-core machine can pass the suite's ten minutes
 @pytest.mark.parametrize("request_text", GRIEF, ids=["funeral", "grandfather", "mum"])
 def test_grief_is_never_refused_or_blocked(grief_server, llama, request_text: str) -> None:  # noqa: ANN001
     service, uid, client = grief_server
