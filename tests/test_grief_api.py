@@ -1,10 +1,11 @@
 """Issue 14's done-when: grief requests sent through the OpenAI-compatible API, with the real model and the
 filter the service builds by default, are never refused or blocked.
 
-Two detectors, neither of them the filter's judge deciding about itself: the refusal wording of the shown
-reply (``looks_like_refusal``, a phrase detector), and the action stored with the message (the filter
-records a refusal of a safe request as ``refused_safe``; ``blocked`` or ``supported`` would mean it judged
-the grief request harmful).
+Two checks, neither of them the filter's judge deciding about itself: the refusal wording of the shown
+reply (``looks_like_refusal``, a phrase detector), and the action stored with the message (``blocked`` or
+``supported`` would mean the filter judged the grief request harmful; ``refusal: filter`` in the stored
+scores that it showed its own refusal). A ``refused_safe`` the filter recorded for a reply the model wrote
+rests on its judge's reply class, so the wording decides whether that reply refused.
 """
 
 from __future__ import annotations
@@ -68,7 +69,8 @@ def test_grief_is_never_refused_or_blocked(grief_server, llama, request_text: st
         text, extra = reply.choices[0].message.content, reply.model_extra["keepsake"]
         stored = service.store.thread(uid, extra["conversation_id"])[-1]
         assert stored.id == extra["message_id"] and stored.content == text and text.strip()
-        if looks_like_refusal(text) or stored.safety_action in ("blocked", "supported", "refused_safe"):
+        filter_refused = stored.safety_action in ("blocked", "supported") or stored.safety_scores.get("refusal") == "filter"
+        if looks_like_refusal(text) or filter_refused:
             failures.append((stored.safety_action, extra["verdict"]["category"], text))
     assert not failures, f"{len(failures)} of {SENDS} refused or blocked: {failures}"
     assert len({r.choices[0].message.content for r in replies}) > SENDS // 2  # twenty samples, not one reply twenty times
