@@ -75,6 +75,12 @@ def build(seeds: Sequence[Seed], *, name: str | None = None, description: str = 
     return Built(persona, memory_chunks, source, note)
 
 
+def _same_writer(a: str, b: str) -> bool:
+    """Two signatures of one writer: "L. V. Beethoven" and "Beethoven"; "J. A." and "J. Ashworth"."""
+    initials = "".join(w[0] for w in b.split()).casefold()
+    return a.split()[-1].casefold() == b.split()[-1].casefold() or a.replace(".", "").replace(" ", "").casefold() == initials
+
+
 def persona_name(seeds: Sequence[Seed], style: dict) -> tuple[str, str, str]:
     """(name, where it came from, a note when it is uncertain): the writer, never the greeting or addressee.
 
@@ -89,7 +95,9 @@ def persona_name(seeds: Sequence[Seed], style: dict) -> tuple[str, str, str]:
     if len(speakers) == 1 and signed < pieces * 0.5 and all(seed.kind != "text" for seed in seeds):
         return speakers.pop(), "speaker", ""
     if signers:
-        top, count = next(iter(signers.items()))
+        top = next(iter(signers))
+        # "L. V. Beethoven" and "Beethoven" are one writer signing more or less fully
+        count = sum(n for s, n in signers.items() if _same_writer(s, top))
         if len(signers) > 1 and signed - count >= signed * 0.2:  # a fifth of the letters signed otherwise
             others = ", ".join(f"{s} ({n})" for s, n in signers.items())
             return top, "signature", (f"the letters are signed by several names: {others}; the persona is named {top}. "

@@ -37,6 +37,7 @@ class Conventions:
     postscript: re.Pattern
     date: re.Pattern
     signature: re.Pattern  # a name standing alone at the end
+    heading: re.Pattern  # an editor's heading that starts a letter in a printed collection ("216." "TO HERR KIND.")
 
 
 _MONTHS = ("january|february|march|april|may|june|july|august|september|october|november|december|"
@@ -72,11 +73,14 @@ ENGLISH = Conventions(
         rf"[\s_,.]+(?:of\s+)?(?:{_MONTHS})\b|\b(?:{_DAYS})\b|\b(?:1[5-9]|20)\d\d\b|\b\d{{1,2}}[./-]\d{{1,2}}[./-]\d{{2,4}}\b)"
         r"[\w\s.,'’()_-]{0,30}$", re.I),
     signature=re.compile(rf"^(?:[—–-]+\s*)?(?P<name>{_NAME}|[A-Z][A-Z.\s]{{1,30}}|[a-z]+)[,.]?$"),
+    # a letter's number (not a year standing as a date line) or its addressee in capitals; "[1]" marks a footnote
+    heading=re.compile(r"^(?:(?:LETTER|Letter|No\.)\s+)?(?:(?!1[5-9]\d\d\b|20\d\d\b)\d{1,4}|[IVXLCDM]{1,8})\.?(?:\[\d+\])?$|"
+                       r"^TO\s+(?:THE\s+)?[A-Z][A-Z .,&'’-]{2,70}\.?(?:\[\d+\])?$"),
 )
 
 CHINESE = Conventions(
     code="zh",
-    salutation=re.compile(r"^(?:亲爱的|親愛的|敬爱的|敬愛的|尊敬的|最亲爱的|最親愛的)?(?P<to>[\u3400-\u9fffA-Za-z·]{1,8}?)"
+    salutation=re.compile(r"^(?=.*[\u3400-\u9fff：])(?:亲爱的|親愛的|敬爱的|敬愛的|尊敬的|最亲爱的|最親愛的)?(?P<to>[\u3400-\u9fffA-Za-z·]{1,8}?)"
                           r"(?:你好|您好|好)?[：:]\s*(?P<rest>(?:你好|您好)?[！!，,]?)$|"
                           r"^(?:亲爱的|親愛的|敬爱的|敬愛的|尊敬的)(?P<to2>[\u3400-\u9fffA-Za-z·]{1,8}?)[，,！!]?\s*(?P<rest2>)$"),
     closing=re.compile(r"^(?:此致|敬礼|敬禮|此致\s*敬礼|此致\s*敬禮|祝[\u3400-\u9fff]{0,12}[！!。]?|"
@@ -89,6 +93,7 @@ CHINESE = Conventions(
                     r"^(?:\d{4}|[〇零一二三四五六七八九]{4})\s*年(?:\s*[\d一二三四五六七八九十]{1,3}\s*月)?[\u3400-\u9fff]{0,6}$|"
                     r"^\d{4}[./-]\d{1,2}[./-]\d{1,2}$"),
     signature=re.compile(r"^(?:[—–-]+\s*)?(?P<name>[\u3400-\u9fff]{1,6})$"),
+    heading=re.compile(r"^第[一二三四五六七八九十百千\d]+封(?:信)?$|^致[\u3400-\u9fff]{1,10}$"),
 )
 
 LANGUAGES: tuple[Conventions, ...] = (ENGLISH, CHINESE)
@@ -265,12 +270,18 @@ def parse(lines: list[str], width: int = 0) -> Letter:
         rows.pop()
     letter = Letter()
     # Top: date and place lines, then the greeting (only among the first few lines).
+    # An editor's heading ("12." "TO MR. HALE.") and the date under it head the letter, greeting or not.
     filled = [i for i, line in enumerate(rows) if line.strip()]
+    while filled and (_match("heading", rows[filled[0]]) or letter.header and is_date(rows[filled[0]])):
+        letter.header.append(rows[filled[0]].strip())
+        rows[filled.pop(0)] = ""
     for i in filled[:5]:
         found = salutation(rows[i])
         if found:
-            letter.header = [rows[j].strip() for j in filled if j < i]
+            letter.header += [rows[j].strip() for j in filled if j < i]
             letter.salutation, letter.addressee, rest = found
+            if letter.salutation.isupper():  # a printed book's capitals: "MY DEAR SON," -> "My Dear Son,"
+                letter.salutation, letter.addressee = letter.salutation.title(), letter.addressee.title()
             rows = ([rest] if rest else []) + rows[i + 1:]
             break
         if not (is_date(rows[i]) or (len(rows[i].strip()) <= 40 and not rows[i].strip().endswith(("。", "!", "?")))):
@@ -320,6 +331,8 @@ def _kind(line: str) -> str:
         return "blank"
     if SEPARATOR.match(s):
         return "separator"
+    if _match("heading", s):
+        return "heading"
     if salutation(s):
         return "salutation"
     if is_postscript(s):
@@ -339,13 +352,31 @@ def _strong(line: str) -> bool:
     return not re.match(r"^[\u3400-\u9fffA-Za-z·]{1,8}[：:]", s) or bool(re.match(r"^(?:亲爱|親愛|敬爱|敬愛|尊敬)", s))
 
 
+def _under_heading(rows: list[str], kinds: list[str], i: int) -> bool:
+    """Whether only short lines (addressee, date, place) stand between line ``i`` and a heading above it."""
+    seen = 0
+    for j in range(i - 1, -1, -1):
+        if kinds[j] == "heading":
+            return True
+        if kinds[j] == "blank":
+            continue
+        seen += 1
+        if seen > 4 or len(rows[j].strip()) > 70 or kinds[j] in ("closing", "postscript", "salutation"):
+            return False
+    return False
+
+
 def _starts(rows: list[str], kinds: list[str]) -> list[int]:
     """Indexes of the lines where letters begin (their header lines included)."""
     anchors = []
     for i, kind in enumerate(kinds):
-        if kind != "salutation":
-            continue
         prev = next((j for j in range(i - 1, -1, -1) if kinds[j] != "blank"), None)
+        if kind == "heading":
+            if prev is None or kinds[prev] != "heading":
+                anchors.append(i)
+            continue
+        if kind != "salutation" or _under_heading(rows, kinds, i):
+            continue
         if prev is None or kinds[prev] in ("separator", "closing", "name", "date", "postscript"):
             anchors.append(i)
         elif i - prev >= 2 and _strong(rows[i]):
@@ -356,6 +387,9 @@ def _starts(rows: list[str], kinds: list[str]) -> list[int]:
     for n, a in enumerate(anchors):
         floor = anchors[n - 1] + 1 if n else 0
         start = a
+        if kinds[a] == "heading":  # an editor's heading is the first line of its letter
+            starts.append(a)
+            continue
         # Groups of lines (between blank lines) above the greeting may be its date and place.
         j, attached = a - 1, True
         while j >= floor:
@@ -389,13 +423,27 @@ def _starts(rows: list[str], kinds: list[str]) -> list[int]:
     return starts
 
 
+GUTENBERG = re.compile(r"^\*\*\* ?START OF (?:THE|THIS) PROJECT GUTENBERG.*?$(.*?)^\*\*\* ?END OF (?:THE|THIS) PROJECT GUTENBERG",
+                       re.M | re.S | re.I)
+EDITORIAL = re.compile(r"^\[(?:Footnote|Illustration|Music|Sidenote|Transcriber)(?:[^\[\]]|\[[^\[\]]*\])*\]\s*$|"
+                       r"^End of (?:the )?Project Gutenberg.*$", re.M)
+
+
+def _without_editors(text: str) -> str:
+    """A scanned book's text without Project Gutenberg's licence and the editor's bracketed notes."""
+    if m := GUTENBERG.search(text):
+        # the book's own marks: _italics_ and footnote references[1]
+        text = re.sub(r"\[\d{1,3}\]|(?<!\w)_(?=\S)|(?<=\S)_(?!\w)", "", EDITORIAL.sub("", m.group(1)))
+    return EDITORIAL.sub("", text)
+
+
 def split(text: str) -> list[Letter] | None:
     """The letters of a text, or None when it does not look like letters (no greetings, no sign-offs).
 
     >>> [l.signer for l in split("My dear Tom,\\nHello.\\nYours ever,\\nGrandpa\\n\\nMy dear Tom,\\nHi.\\nGrandpa")]
     ['Grandpa', 'Grandpa']
     """
-    rows = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    rows = _without_editors(text.replace("\r\n", "\n").replace("\r", "\n")).split("\n")
     kinds = [_kind(line) for line in rows]
     body_lines = [r for r, k in zip(rows, kinds) if k == "text"]
     width = wrap_width(body_lines)
@@ -408,7 +456,9 @@ def split(text: str) -> list[Letter] | None:
             begin = i + 1
     if "salutation" not in kinds and "closing" not in kinds:
         return None
-    if len(blocks) > 1:  # separator lines are the author's own boundaries: one letter between two
+    if len(blocks) > 1 and len(blocks) >= kinds.count("salutation") / 2:
+        # separator lines between the letters are the author's own boundaries: one letter between two
+        # (a stray rule in a book that separates letters otherwise falls to the next branch)
         letters = [parse(rows[b:e], width) for b, e in blocks]
     else:
         letters = []
@@ -416,7 +466,9 @@ def split(text: str) -> list[Letter] | None:
             starts = sorted({b, *(b + s for s in _starts(rows[b:e], kinds[b:e]))})
             for s0, s1 in zip(starts, [*starts[1:], e]):
                 letters.extend(_after_sign_off(rows[s0:s1], width))
-    return [x for x in letters if x.text.strip()]
+    # a book's title or a stray line between letters is no letter
+    return [x for x in letters if x.salutation or x.signer or len(" ".join(x.body).split()) > 8
+            or len(CJK.findall(" ".join(x.body))) > 12]
 
 
 def _after_sign_off(rows: list[str], width: int) -> list[Letter]:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from app.errors import SeedFileError
+from personas.builder import build
 from personas.seed import Piece, chunks, read_seed, split_letters
 
 LETTERS_EN = """Dear Annie,
@@ -246,3 +247,22 @@ def test_signer_names_the_writer(line: str, name: str) -> None:
     from personas.letters import signer
 
     assert signer(line) == name
+
+
+def test_a_printed_collection_with_editors_headings_footnotes_and_licence() -> None:
+    """A scanned book: numbered letters with the addressee in capitals, greetings run on after "--",
+    footnotes, _italics_, hard wraps, and Project Gutenberg's licence around it."""
+    seed = read_seed(DATA / "printed_collection.txt")
+    found = split_letters((DATA / "printed_collection.txt").read_text(encoding="utf-8"))
+    assert [x.header[:2] for x in found] == [["12.", "TO MR. HALE."], ["13.", "TO THE SAME."], ["14.", "TO MISS ASHWORTH."]]
+    assert [x.salutation for x in found] == ["My Dear Hale,", "", "My Dearest Sister,"]
+    assert [x.signer for x in found] == ["J. Ashworth", "J. A.", "J. Ashworth"]
+    assert found[0].body == ["The snow lies so deep in the lane that Martha has not been able to get to the village for "
+                             "three days, and we live upon potatoes and philosophy. I have finished the sermon on "
+                             "patience, which is the proper subject for a man snowed in."]
+    assert found[0].header[2] == "Kentmere, March 3, 1851." and found[2].postscript == ["P.S. Tell Mother the chimney no longer smokes."]
+    everything = "\n".join(p.text for p in seed.pieces)
+    for gone in ("Footnote", "Gutenberg", "General Terms", "LETTERS OF A COUNTRY PARSON", "[1]", "_"):
+        assert gone not in everything
+    built = build([seed])
+    assert (built.persona.name, built.name_source, built.name_note) == ("J. Ashworth", "signature", "")
