@@ -168,7 +168,7 @@ def test_persona_shapes_the_prompt(unfiltered, store: Store, memory: LongTermMem
     assert thread[0].content.startswith("This is an AI simulation of Grandpa based on 5 letters")
     assert thread[1].content.startswith("Dear Annie,")
     system = scripted.calls[0][0]["content"]
-    assert system.startswith("You are Grandpa.") and "Grandpa lives in Yorkshire." in system
+    assert system.startswith("You are Grandpa") and "Grandpa lives in Yorkshire." in system
     assert "Examples of how you write:" in system and "{{char}}" not in system
     assert scripted.calls[0][1] == {"role": "assistant", "content": thread[1].content}  # the greeting is history
     svc.send(uid, "How is the tractor?", conversation_id=live.conversation_id).run()
@@ -205,7 +205,7 @@ def test_real_conversation_with_a_persona(settings, llama, store: Store, keepsak
     reply = live.run()
     assert reply.text.strip()
     messages = live.turn.plan.messages
-    assert messages[0]["content"].startswith("You are Grandpa.") and "Dear Annie," in messages[0]["content"]
+    assert messages[0]["content"].startswith("You are Grandpa") and "Dear Annie," in messages[0]["content"]
     assert messages[1]["content"].startswith("Dear Annie, it's so good to hear from you.")
     assert "The pond froze on Tuesday" in messages[-1]["content"]  # the seed passage was recalled
     shown = [m.role for m in store.thread(uid, live.conversation_id)]
@@ -243,7 +243,7 @@ def test_cli_names_the_writer_of_gbk_chinese_letters_not_the_grandchild(keepsake
     assert "personas facts '外公'" in out and "\\u" not in out
     shown = run("show", "外公", "--embedder", "fake").stdout
     assert "greeting:\n  亲爱的小明：收到你的消息真高兴。" in shown and "\\u" not in shown
-    assert 'You are 外公.' in shown and '"小明"' in shown
+    assert 'You are 外公' in shown and '"小明"' in shown
     as_json = run("show", "外公", "--json", "--embedder", "fake").stdout
     assert "\\u" not in as_json and json.loads(as_json)["style"]["sign_off"] == "外公"
     seed = read_seed(XIAOMING)
