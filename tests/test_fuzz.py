@@ -48,9 +48,18 @@ def outside_untouched(tmp_path: Path, keepsake_home: Path):  # noqa: ANN201
     assert {p.name for p in tmp_path.iterdir()} - before_tmp <= {keepsake_home.name, "fuzz"}
 
 
+# The first bytes of each export format, so fuzzed files reach every reader, not only plain text.
+EXPORT_HEADS = ["From a@example.org Mon Mar  1 10:00:00 2021\nFrom: A <a@example.org>\nSubject: x\n\n",
+                "From: A <a@example.org>\nTo: b@example.org\nSubject: x\n\n", "12/03/2021, 09:15 - A: ",
+                "[3/12/21, 9:15:40\u202fAM] A: ", '{"name": "A", "type": "personal_chat", "messages": [',
+                '{"participants": [{"name": "A"}], "messages": [{"sender_name": "A", "content": ', "My dear Tom,\n",
+                "亲爱的小明：\n", "12.\n\nTO MR. HALE.\n\n"]
+
+
 @FUZZ
-@given(data=st.binary(max_size=3000) | st.text(max_size=2000).map(lambda t: t.encode("utf-8")),
-       encoding=st.sampled_from(["utf-8", "utf-16", "gbk", "latin-1"]), suffix=st.sampled_from([".txt", ".json", ".csv", ".md"]))
+@given(data=st.binary(max_size=3000) | st.text(max_size=2000).map(lambda t: t.encode("utf-8"))
+       | st.tuples(st.sampled_from(EXPORT_HEADS), st.text(max_size=800)).map(lambda t: "".join(t).encode("utf-8")),
+       encoding=st.sampled_from(["utf-8", "utf-16", "gbk", "latin-1"]), suffix=st.sampled_from([".txt", ".json", ".csv", ".md", ".mbox", ".eml"]))
 def test_seed_files(tmp_path: Path, outside_untouched, data: bytes, encoding: str, suffix: str) -> None:  # noqa: ANN001
     from personas.builder import build
     from personas.seed import read_seed
