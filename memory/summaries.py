@@ -4,17 +4,22 @@ When the history no longer fits the context, the oldest turns are folded into a 
 third-person summary that replaces them in the prompt. A 135M model asked for free text drifts into
 role-play, so the request is constrained to a JSON object by a llama.cpp grammar (``json_schema``);
 the result is then validated, and if it still looks wrong (empty, too short, repetitive, template
-tokens) an extractive summary built from the messages themselves is used instead.
+tokens) an extractive summary built from the messages themselves is used instead. Which of the two
+was used is returned (``Folded.by_model``) and logged, with the reason when the model's was rejected.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from app.backends import ChatBackend, Message
 from app.settings import Sampling
+
+log = logging.getLogger(__name__)
 
 MAX_CHARS = 700
 SCHEMA = {
@@ -35,12 +40,25 @@ def transcript(previous: str, messages: Sequence[Message]) -> str:
     return "\n".join(lines)
 
 
-def looks_valid(summary: str) -> bool:
-    """Reject what a small model gets wrong: nothing, a fragment, template tokens, a loop of words."""
+class Folded(NamedTuple):
+    """A summary of older turns, and whether the model wrote it (else it is the extractive fallback)."""
+
+    text: str
+    by_model: bool
+
+
+def flaw(summary: str) -> str:
+    """What a small model got wrong in ``summary`` (nothing, a fragment, template tokens, a loop of words), or ""."""
     words = summary.split()
-    if len(words) < 5 or len(summary) > MAX_CHARS or "<|" in summary or "```" in summary:
-        return False
-    return len(set(w.lower() for w in words)) / len(words) > 0.4
+    if len(words) < 5:
+        return "fewer than five words"
+    if len(summary) > MAX_CHARS:
+        return f"longer than {MAX_CHARS} characters"
+    if "<|" in summary or "```" in summary:
+        return "template tokens in it"
+    if len(set(w.lower() for w in words)) / len(words) <= 0.4:
+        return "repetitive"
+    return ""
 
 
 def extractive(previous: str, messages: Sequence[Message], limit: int = MAX_CHARS) -> str:
@@ -58,8 +76,8 @@ def extractive(previous: str, messages: Sequence[Message], limit: int = MAX_CHAR
     return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
-def summarize(backend: ChatBackend, previous: str, messages: Sequence[Message]) -> tuple[str, bool]:
-    """(summary, written_by_model). Falls back to ``extractive`` when the model's output fails the checks."""
+def summarize(backend: ChatBackend, previous: str, messages: Sequence[Message]) -> Folded:
+    """The model's summary of ``messages``; ``extractive`` when the model's output fails the checks."""
     request: list[Message] = [
         {"role": "system", "content": INSTRUCTIONS},
         {"role": "user", "content": transcript(previous, messages)},
@@ -67,11 +85,14 @@ def summarize(backend: ChatBackend, previous: str, messages: Sequence[Message]) 
     try:
         raw = "".join(backend.stream(request, Sampling(temperature=0.0, max_tokens=300), json_schema=SCHEMA))
         summary = " ".join(str(json.loads(raw)["summary"]).split())
+        problem = flaw(summary)
     except (ValueError, KeyError, TypeError):
-        summary = ""
-    if looks_valid(summary):
-        return summary, True
-    return extractive(previous, messages), False
+        problem = "not the JSON asked for"
+    if not problem:
+        log.info("summary of %d messages written by the model", len(messages))
+        return Folded(summary, True)
+    log.info("summary of %d messages is extractive; the model's was rejected: %s", len(messages), problem)
+    return Folded(extractive(previous, messages), False)
 
 
 def fold_count(history_len: int, dropped: int) -> int:

@@ -1,6 +1,7 @@
 """Folding old turns into a summary: the pure parts, the scripted flow and the real model."""
 
 import json
+import logging
 
 import pytest
 
@@ -8,19 +9,19 @@ from app.backends import ScriptedBackend
 from app.service import ChatService
 from app.settings import Sampling
 from memory.store import Store
-from memory.summaries import extractive, fold_count, looks_valid, summarize
+from memory.summaries import Folded, extractive, flaw, fold_count, summarize
 
 
-@pytest.mark.parametrize("text, ok", [
-    ("The user told the assistant about a sick dog named Biscuit.", True),
-    ("", False),
-    ("too short", False),
-    ("dog dog dog dog dog dog dog dog dog dog dog dog", False),
-    ("<|im_start|>assistant The user said hello to everyone there", False),
-    ("word " * 400, False),
+@pytest.mark.parametrize("text, problem", [
+    ("The user told the assistant about a sick dog named Biscuit.", ""),
+    ("", "fewer than five words"),
+    ("too short", "fewer than five words"),
+    ("dog dog dog dog dog dog dog dog dog dog dog dog", "repetitive"),
+    ("<|im_start|>assistant The user said hello to everyone there", "template tokens in it"),
+    ("word " * 400, "longer than 700 characters"),
 ])
-def test_validation(text: str, ok: bool) -> None:
-    assert looks_valid(text) is ok
+def test_validation(text: str, problem: str) -> None:
+    assert flaw(text) == problem
 
 
 def test_extractive_fallback_is_bounded_and_attributed() -> None:
@@ -34,11 +35,19 @@ def test_fold_count_whole_pairs() -> None:
     assert fold_count(20, 6) == 14 and fold_count(10, 1) == 6 and fold_count(4, 4) == 4
 
 
-def test_bad_model_output_falls_back() -> None:
-    backend = ScriptedBackend().enqueue("not json at all", json.dumps({"summary": "x x x x x x x x x"}))
+def test_bad_model_output_falls_back_and_says_why(caplog: pytest.LogCaptureFixture) -> None:
+    written = "The user has a cat called Tom and loves him."
+    backend = ScriptedBackend().enqueue("not json at all", json.dumps({"summary": "x x x x x x x x x"}),
+                                        json.dumps({"summary": written}))
     msgs = [{"role": "user", "content": "My cat is called Tom."}]
-    assert summarize(backend, "", msgs) == ("The user said: My cat is called Tom.", False)
-    assert summarize(backend, "", msgs) == ("The user said: My cat is called Tom.", False)
+    with caplog.at_level(logging.INFO, logger="memory.summaries"):
+        assert summarize(backend, "", msgs) == Folded("The user said: My cat is called Tom.", by_model=False)
+        assert summarize(backend, "", msgs) == Folded("The user said: My cat is called Tom.", by_model=False)
+        assert summarize(backend, "", msgs) == Folded(written, by_model=True)
+    assert [r.getMessage() for r in caplog.records] == [
+        "summary of 1 messages is extractive; the model's was rejected: not the JSON asked for",
+        "summary of 1 messages is extractive; the model's was rejected: repetitive",
+        "summary of 1 messages written by the model"]
 
 
 def test_old_turns_are_folded_into_a_summary_that_replaces_them(scripted_service: ChatService, scripted: ScriptedBackend) -> None:
@@ -67,22 +76,25 @@ def test_old_turns_are_folded_into_a_summary_that_replaces_them(scripted_service
 
 
 @pytest.mark.model
-def test_summary_path_with_the_real_model(settings, model_path, tmp_path) -> None:  # noqa: ANN001
+def test_summary_path_with_the_real_model(settings, model_path, tmp_path, caplog: pytest.LogCaptureFixture) -> None:  # noqa: ANN001
+    """A long chat on a small context: old turns are folded, and the model itself writes the summary."""
     from app.llama import LlamaCppBackend
 
-    small = LlamaCppBackend(model_path, n_ctx=384, n_threads=2)
-    svc = ChatService(settings, backend=small, store=Store(f"sqlite:///{tmp_path / 's.db'}"))
+    small = LlamaCppBackend(model_path, n_ctx=384, n_threads=1)
+    svc = ChatService(settings.model_copy(update={"memory": False, "safety": False}), backend=small,
+                      store=Store(f"sqlite:///{tmp_path / 's.db'}"))  # only the folding is under test here
     uid = svc.store.user_id()
     facts = ["My dog is called Biscuit.", "I live in Lisbon by the river.", "My sister Anna is a nurse.",
              "I play the cello on Sundays.", "Tomorrow I fly to Oslo.", "My favourite food is soup.",
              "I was born in 1950.", "I grow tomatoes in the garden."]
     conv = None
-    for fact in facts:
-        live = svc.send(uid, fact + " Please reply in one short sentence.", conversation_id=conv,
-                        sampling=Sampling(seed=1, max_tokens=48))
-        reply = live.run()
-        assert reply.text.strip()
-        conv = live.conversation_id
+    with caplog.at_level(logging.INFO, logger="memory.summaries"):
+        for fact in facts:
+            live = svc.send(uid, fact + " Please reply in one short sentence.", conversation_id=conv,
+                            sampling=Sampling(seed=1, max_tokens=48))
+            reply = live.run()
+            assert reply.text.strip()
+            conv = live.conversation_id
     with svc.store.session() as s:
         from sqlalchemy import select
 
@@ -90,5 +102,18 @@ def test_summary_path_with_the_real_model(settings, model_path, tmp_path) -> Non
 
         summaries = s.scalars(select(Summary.text)).all()
     assert summaries, "history overflowed but nothing was summarized"
-    assert all(looks_valid(t) for t in summaries)
+    assert all(flaw(t) == "" for t in summaries)
+    paths = [r.getMessage() for r in caplog.records]
+    assert len(paths) == len(summaries) and any(p.endswith("written by the model") for p in paths), paths
     assert len(svc.store.thread(uid, conv)) == 2 * len(facts)  # nothing is deleted by folding
+
+
+@pytest.mark.model
+def test_the_model_writes_a_summary_of_what_was_said(llama) -> None:  # noqa: ANN001
+    msgs = [{"role": "user", "content": "My dog is called Biscuit."},
+            {"role": "assistant", "content": "What a lovely name for a dog!"},
+            {"role": "user", "content": "I live in Lisbon by the river."},
+            {"role": "assistant", "content": "Lisbon is beautiful."}]
+    folded = summarize(llama, "", msgs)
+    assert folded.by_model, f"the extractive fallback was used: {folded.text!r}"
+    assert "Biscuit" in folded.text and not folded.text.startswith("The user said:")
