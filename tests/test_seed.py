@@ -266,3 +266,15 @@ def test_a_printed_collection_with_editors_headings_footnotes_and_licence() -> N
         assert gone not in everything
     built = build([seed])
     assert (built.persona.name, built.name_source, built.name_note) == ("J. Ashworth", "signature", "")
+
+
+def test_another_language_is_a_table() -> None:
+    """French letters need no code of their own: ``FRENCH`` in personas.letters is a table of patterns."""
+    text = ("Paris, le 3 mars 1921\nMa chère Louise,\nIl pleut sur les quais depuis trois jours et le chat refuse de sortir.\n"
+            "Je t'embrasse,\nMaman\n\nParis, le 9 mars 1921\nMa chère Louise,\nLe soleil est revenu, enfin.\n"
+            "Grosses bises,\nMaman\nP.-S. N'oublie pas ton écharpe.\n")
+    found = split_letters(text)
+    assert [(x.header, x.salutation, x.addressee, x.sign_off, x.signer) for x in found] == [
+        (["Paris, le 3 mars 1921"], "Ma chère Louise,", "Louise", "Je t'embrasse, Maman", "Maman"),
+        (["Paris, le 9 mars 1921"], "Ma chère Louise,", "Louise", "Grosses bises, Maman", "Maman")]
+    assert found[1].postscript == ["P.-S. N'oublie pas ton écharpe."]
