@@ -195,6 +195,11 @@ class ChatService:
             backend = backend_for(backend, persona)
         return ChatEngine(backend, self.settings.sampling)
 
+    def persona_sampling(self, persona: Persona | None) -> Sampling:
+        """The sampler when a request names none: the settings, with a seed-built persona's defaults
+        for what the user did not set (``persona_prompt.sampling``)."""
+        return persona_prompt.sampling(persona, self.settings.sampling, self.settings.model_fields_set)
+
     def persona(self, user_id: int, persona_id: int | None) -> Persona | None:
         """The user's persona (NotFound for someone else's), or None for a chat without one."""
         return personas.get(self.store, user_id, persona_id) if persona_id is not None else None
@@ -312,7 +317,7 @@ class ChatService:
             conv = self.start_conversation(user_id, persona_id, " ".join(text.split())[:60])
         upto = conv.head_id if parent_id == -1 or created else parent_id
         thread = store.thread(user_id, conv.id, upto=upto) if upto is not None else []
-        sampling = sampling or self.settings.sampling
+        sampling = sampling or self.persona_sampling(persona)
         try:
             turn = self._plan(user_id, conv, persona_id, persona, text, thread, sampling, extra_system)
         except KeepsakeError:
@@ -334,7 +339,7 @@ class ChatService:
         conv = self.store.get_conversation(user_id, conversation_id)
         if conv.state != "active":
             raise KeepsakeError(f"this conversation is {conv.state}")
-        sampling = sampling or self.settings.sampling
+        sampling = sampling or self.persona_sampling(self.persona(user_id, conv.persona_id))
         if sampling.seed is not None:  # a fixed seed would give the same reply again: step it per alternative
             tries = len(self.store.alternatives(user_id, thread[-1].id)) if thread[-1].role == "assistant" else 0
             sampling = sampling.model_copy(update={"seed": sampling.seed + tries})

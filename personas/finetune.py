@@ -5,7 +5,8 @@ the model is needed and nothing is downloaded. Training is PyTorch + peft, on th
 is present; the adapter is written by ``personas.lora_gguf`` and switched in by ``app.llama``.
 
 Training examples: each seed chunk (as stored in long-term memory: up to 120 words, cut at sentence
-ends) is the assistant's reply to a neutral "Write to me." under the system prompt "You are NAME.",
+ends) is the assistant's reply to a neutral request ("Write to me.", "Any news?", ... in turn: a chat
+asks questions, not only for a letter) under the system prompt "You are NAME.",
 rendered with the model's chat template and tokenized by llama.cpp itself
 (``ChatTemplate``), and the loss counts the reply's tokens only, end of turn included. Why not plain
 continuation of the text: the chat always reads a chat-formatted prompt, and what the adapter must
@@ -40,7 +41,13 @@ from memory.store import Store
 from personas import lora_gguf
 from personas import persona as personas
 
-PROMPT = "Write to me."  # the neutral request each seed passage answers (as in the persona's example dialogue)
+PROMPT = "Write to me."  # the neutral request a seed passage answers (as in the persona's example dialogue)
+# The requests the passages answer in turn: a chat asks everyday questions, and an adapter that has
+# only ever seen "Write to me." answers a question in the base model's own voice. These are kept apart
+# from the questions the fidelity benchmark asks (personas/fidelity_questions.json).
+PROMPTS = (PROMPT, "Any news?", "What is on your mind?", "Tell me how things are with you.",
+           "Write me a few lines.", "What have you to tell me?", "Go on, tell me everything.",
+           "I have missed your letters.")
 MIN_TOKENS = 200  # fewer seed tokens than this teach nothing but the text itself
 MAX_REPLY_TOKENS = 384  # longer passages are cut: bounds memory per example
 BATCH = 4
@@ -96,12 +103,14 @@ def seed_texts(store: Store, persona_id: int) -> list[str]:
 
 
 def make_examples(template: Any, system: str, texts: Sequence[str]) -> list[Example]:
-    """Each passage as the assistant's reply to ``PROMPT`` (``template`` is an ``app.llama.ChatTemplate``)."""
+    """Each passage as the assistant's reply to one of ``PROMPTS`` in turn, the first to ``PROMPT``
+    (``template`` is an ``app.llama.ChatTemplate``)."""
     examples = []
     for text in texts:
         if text.strip():
+            request = PROMPTS[len(examples) % len(PROMPTS)]
             prompt, reply = template.reply_tokens([{"role": "system", "content": system},
-                                                   {"role": "user", "content": PROMPT}], text.strip())
+                                                   {"role": "user", "content": request}], text.strip())
             examples.append(Example(prompt + reply[:MAX_REPLY_TOKENS], len(prompt)))
     return examples
 

@@ -118,29 +118,28 @@ def profile(pieces: Sequence[str]) -> dict:
 
 
 def system_prompt(name: str, style: dict, description: str = "") -> str:
-    """Instructions that make the model speak as ``name``, from the profile's counts."""
-    lines = [f"You are {name}. Stay in character and speak as {name} would, in the first person."]
+    """Instructions that make the model speak as ``name``, from the profile's counts.
+
+    Short on purpose: a small model follows the passages it is shown (``exemplars``, recalled seed
+    memories) far more than descriptions of a style, and every line of instructions pulls its replies
+    towards the assistant's own modern voice. So it names who is writing, what a reply looks like (a
+    passage of a letter, as long as the person's paragraphs), and the habits counting can vouch for.
+    """
+    lines = [f"You are {name}, writing back to someone dear to you. Write exactly as you write in your letters: "
+             "your own words, spelling and turns of phrase, in the first person."]
     if description:
         lines.append(description.strip())
     if style.get("language") and style["language"] != "en":
         lines.append(f"Reply in the language of your letters ({style['language']}).")
-    median = style.get("sentence_length", {}).get("median", 0)
-    if median:
-        size = "short" if median < 12 else "long" if median > 22 else "medium-length"
-        lines.append(f"You write {size} sentences (about {median:g} {style['sentence_length']['unit']}).")
     if style.get("forms_of_address"):
-        lines.append("You call the person you talk to: " + ", ".join(f'"{a}"' for a in style["forms_of_address"]) + ".")
+        lines.append("You call the person you write to: " + ", ".join(f'"{a}"' for a in style["forms_of_address"]) + ".")
     if style.get("greeting"):
-        lines.append(f'Your letters usually open with "{style["greeting"]}"')
-    if style.get("sign_off"):
-        lines.append(f'and close with "{style["sign_off"]}".')
-    if style.get("frequent_phrases"):
-        lines.append("Phrases you often use: " + "; ".join(f'"{p}"' for p in style["frequent_phrases"][:5]) + ".")
-    if style.get("exclamations_per_sentence", 0) > 0.25:
-        lines.append("You are warm and exclaim often!")
+        closing = f' and close with "{style["sign_off"]}"' if style.get("sign_off") else ""
+        lines.append(f'Your letters usually open with "{style["greeting"]}"{closing}.')
     if style.get("emoji_per_sentence", 0) > 0.1:
         lines.append("You use emoji.")
-    lines.append("Keep replies brief and personal, as in a letter or message to someone you love.")
+    lines.append("Answer in one paragraph like those of your letters, never as a list, and never say you are an "
+                 "assistant.")
     return " ".join(lines)
 
 
@@ -149,28 +148,61 @@ def estimate_tokens(text: str) -> int:
     return len(CJK.findall(text)) + int(len(WORD.findall(text)) * 1.4) + 1
 
 
+PASSAGE_WORDS = (12, 160)  # a paragraph-sized passage: long enough to carry the voice, short enough to copy from
+FULL_PASSAGE = 60  # words from which a passage carries the voice as well as a longer one
+
+
+def _passages(piece: str, zh: bool) -> list[str]:
+    """Paragraph-sized passages of a letter's body: paragraphs, short neighbours joined, long ones left out."""
+    size = (lambda t: len(CJK.findall(t)) // 2) if zh else (lambda t: len(t.split()))
+    text = body(piece)
+    sep = "\n\n" if re.search(r"\n\s*\n", text) else "\n"  # paragraphs are blank-line or line separated
+    out, current = [], ""
+    for para in [p.strip() for p in text.split(sep) if p.strip()]:
+        joined = f"{current}{sep}{para}" if current else para
+        if size(joined) <= PASSAGE_WORDS[1]:
+            current = joined
+            continue
+        if current:
+            out.append(current)
+        current = para if size(para) <= PASSAGE_WORDS[1] else ""
+    if current:
+        out.append(current)
+    return [p for p in out if size(p) >= PASSAGE_WORDS[0]]
+
+
 def exemplars(pieces: Sequence[str], style: dict, budget_tokens: int = 600, most: int = 4) -> list[str]:
     """A few passages that sound most like the person, from different pieces, within a token budget.
 
-    A passage scores by how typical its sentence length is and how many of the person's frequent
-    words and phrases it uses; very short and very long pieces are skipped.
+    Small models copy what they are shown, so the passages are chosen to be worth copying: a
+    paragraph or two of a letter's body (no greeting or signature, which would be copied into every
+    reply), written to someone (the person says "I" and "you"), with the person's usual sentence
+    length and many of their frequent words and phrases, and few figures or quotations (lists of
+    accounts and quoted verse are not their conversational voice). One passage per piece at most.
     """
+    zh = style.get("language") == "zh"
     median = style.get("sentence_length", {}).get("median", 0) or 1
     marks = set(style.get("frequent_words", [])) | set(style.get("frequent_phrases", []))
-    scored = []
+    unit = (lambda s: len(CJK.findall(s))) if zh else (lambda s: len(s.split()))
+    best: dict[int, tuple[float, str, int]] = {}
     for i, piece in enumerate(pieces):
-        cost = estimate_tokens(piece)
-        if cost < 20 or cost > budget_tokens:
-            continue
-        sents = sentences(piece)
-        unit = (lambda s: len(CJK.findall(s))) if style.get("language") == "zh" else (lambda s: len(s.split()))
-        typical = -abs(statistics.median(unit(s) for s in sents) - median) / median if sents else -1
-        lowered = piece.lower()
-        score = typical + 0.2 * sum(1 for m in marks if m in lowered)
-        scored.append((score, i, piece, cost))
+        for passage in _passages(piece, zh):
+            cost = estimate_tokens(passage)
+            sents = sentences(passage)
+            if cost > budget_tokens or not sents:
+                continue
+            typical = -abs(statistics.median(unit(s) for s in sents) - median) / median
+            lowered = f" {passage.lower()} "
+            marked = sum(1 for m in marks if m in lowered)
+            talk = zh or (re.search(r"\b[Ii]\b", passage) is not None and " you" in lowered)
+            noise = sum(c.isdigit() or c in '"“”' for c in passage) / len(passage)
+            fullness = min(1.0, estimate_tokens(passage) / (1.4 * FULL_PASSAGE))
+            score = typical + 0.2 * marked + 0.5 * talk + fullness - 20 * noise
+            if i not in best or score > best[i][0]:
+                best[i] = (score, passage, cost)
     chosen, spent = [], 0
-    for score, i, piece, cost in sorted(scored, key=lambda t: (-t[0], t[1])):
+    for i, (score, passage, cost) in sorted(best.items(), key=lambda t: (-t[1][0], t[0])):
         if spent + cost <= budget_tokens and len(chosen) < most:
-            chosen.append((i, piece))
+            chosen.append((i, passage))
             spent += cost
     return [p for _, p in sorted(chosen)]

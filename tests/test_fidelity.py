@@ -1,0 +1,136 @@
+"""Sounding like the person: the authorship harness (personas.fidelity), the passages a persona is shown,
+its sampler, and the fine-tune's requests. The letters are read from ../shared; tests that need them
+skip with the reason when they are absent."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from app import persona_prompt
+from app.backends import ScriptedBackend
+from app.errors import KeepsakeError
+from app.service import ChatService
+from app.settings import Sampling, load_settings
+from memory.embedder import WordLengthEmbedder
+from memory.memories import LongTermMemory
+from memory.store import Store
+from personas import fidelity, style
+from personas.builder import build, create
+from personas.persona import Persona
+from personas.seed import read_seed
+
+from conftest import SHARED
+
+LETTERS = SHARED / "data" / "letters"
+needs_letters = pytest.mark.skipif(not (LETTERS / "lamb.txt").is_file(),
+                                   reason=f"the public-domain letter collections are not at {LETTERS}")
+GRANDPA = Path(__file__).parent / "data" / "grandpa_letters.txt"
+
+
+def test_passages_split_and_spacing() -> None:
+    assert fidelity.passages(["one two three four five", "six seven"], words=2) == ["one two", "three four", "six seven"]
+    seed, held = fidelity.split([f"letter {i}" for i in range(10)])
+    assert seed == [f"letter {i}" for i in range(8)] and held == ["letter 8", "letter 9"]
+    assert fidelity.evenly(list(range(10)), 3) == [0, 3, 6] and fidelity.evenly([1, 2], 5) == [1, 2]
+
+
+def test_questions_are_thirty_and_apart_from_the_dev_set_and_the_finetune_requests() -> None:
+    from personas.finetune import PROMPTS
+
+    test, dev = fidelity.questions("test"), fidelity.questions("dev")
+    assert len(test) == 30 == len(set(test)) and len(dev) >= 5
+    assert not set(test) & set(dev) and not set(PROMPTS) & (set(test) | set(dev))
+
+
+def test_absent_letters_are_a_plain_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("KEEPSAKE_LETTERS_DATA", str(tmp_path))
+    with pytest.raises(KeepsakeError, match="letter collections are not at"):
+        fidelity.letters_dir()
+    from app.bench import fidelity as bench_fidelity
+
+    result = bench_fidelity(quick=True)
+    assert "absent" in result and "not measured" in fidelity.render(result)
+
+
+def test_naive_baseline_is_three_seed_excerpts_and_nothing_else() -> None:
+    seed = [f"Letter {i} " + " ".join(f"w{i}x{j}" for j in range(200)) for i in range(9)]
+    persona = fidelity.naive_persona("Ann", seed)
+    assert persona.system_prompt.startswith("You are Ann.")
+    assert [f"Letter {i}" in persona.system_prompt for i in range(9)] == [i in (0, 3, 6) for i in range(9)]
+    assert "w0x117" in persona.system_prompt and "w0x118" not in persona.system_prompt  # 120 words each
+    assert not (persona.example_dialogue or persona.description or persona.lorebook or persona.tags)
+
+
+def test_each_question_is_asked_afresh_and_forgotten(store: Store, keepsake_home: Path) -> None:
+    memory = LongTermMemory(store, WordLengthEmbedder(), keepsake_home)
+    uid = store.user_id()
+    pid = create(memory, uid, build([read_seed(GRANDPA)]))
+    scripted = ScriptedBackend().enqueue("First reply.", "Second reply.")
+    service = ChatService(load_settings(safety=False), backend=scripted, store=store, memory=memory)
+    assert fidelity.ask(service, uid, pid, ["How is Biscuit?", "How is the farm?"]) == ["First reply.", "Second reply."]
+    second = scripted.calls[1]
+    assert "First reply." not in json.dumps(second)  # neither history nor recalled as a memory
+    assert [m["role"] for m in second] == ["system", "assistant", "user"]  # the greeting, then the question
+    assert memory.list(pid, uid, kind="turn") == []
+
+
+def test_exemplars_are_letter_passages_without_greeting_or_signature() -> None:
+    pieces = [p.text for p in read_seed(GRANDPA).pieces]
+    profile = style.profile(pieces)
+    shown = style.exemplars(pieces, profile, budget_tokens=400)
+    assert 1 <= len(shown) <= 4 and sum(style.estimate_tokens(p) for p in shown) <= 400
+    assert not any("Dear Annie" in p or "All my love" in p for p in shown)
+    assert all(any(p in piece for piece in pieces) for p in shown)  # real text, from different letters
+    assert len({next(i for i, piece in enumerate(pieces) if p in piece) for p in shown}) == len(shown)
+    # A passage that talks to the reader beats a list of figures of the same length.
+    talk = "I walked to the mill with the dog and I thought of you all the way there and back today."
+    figures = "Barley 1971: 40 bushels. Wheat 1972: 38 bushels. Oats 1973: 12 bushels. Hay 1974: 90 bales now."
+    chosen = style.exemplars([f"Dear Ann,\n{figures}\nLove,\nGran", f"Dear Ann,\n{talk}\nLove,\nGran"],
+                             style.profile([talk, figures]), most=1)
+    assert chosen == [talk]
+
+
+def test_system_prompt_names_the_writer_and_the_letters_habits() -> None:
+    prompt = style.system_prompt("Grandpa", {"greeting": "Dear Annie,", "sign_off": "All my love, Grandpa",
+                                             "forms_of_address": ["Annie"], "language": "en"})
+    assert prompt.startswith("You are Grandpa") and '"Annie"' in prompt
+    assert 'open with "Dear Annie," and close with "All my love, Grandpa"' in prompt
+    assert "Reply in the language" in style.system_prompt("外公", {"language": "zh"})
+
+
+def test_a_seed_persona_samples_like_its_letters_unless_the_user_chose() -> None:
+    seeded = Persona(name="Ann", tags=["from-seed"], example_dialogue="\n".join(
+        f"<START>\n{{{{user}}}}: Write to me.\n{{{{char}}}}: {'word ' * n}" for n in (40, 80, 120)))
+    base = Sampling()
+    mine = persona_prompt.sampling(seeded, base)
+    assert mine.max_tokens == int(1.4 * 80 * 1.5) and mine.temperature == persona_prompt.PERSONA_SAMPLING["temperature"]
+    assert mine.repeat_penalty == persona_prompt.PERSONA_SAMPLING["repeat_penalty"]
+    assert persona_prompt.sampling(seeded, base, {"temperature", "max_tokens"}).temperature == base.temperature
+    assert persona_prompt.sampling(seeded, base, {"max_tokens"}).max_tokens == base.max_tokens
+    assert persona_prompt.sampling(Persona(name="Card", example_dialogue=seeded.example_dialogue), base) == base
+    assert persona_prompt.sampling(None, base) == base
+    service = ChatService(load_settings(temperature=0.9), backend=ScriptedBackend())
+    assert service.persona_sampling(seeded).temperature == 0.9 and service.persona_sampling(seeded).max_tokens == 168
+
+
+@pytest.mark.model
+def test_finetune_examples_answer_everyday_requests(model_path: Path) -> None:
+    from app.llama import ChatTemplate
+    from personas import finetune as ft
+
+    template = ChatTemplate.of_file(model_path)
+    examples = ft.make_examples(template, "You are Ann.", ["The mill is quiet.", "Rain again.", "The barley is in."])
+    prompts = [template.llm.detokenize(e.ids[:e.n_prompt], special=True).decode() for e in examples]
+    assert [ft.PROMPTS[i] in p for i, p in enumerate(prompts)] == [True] * 3 and len(set(prompts)) == 3
+
+
+@needs_letters
+def test_classifier_tells_the_writers_apart_on_held_out_letters() -> None:
+    letters = {s: fidelity.split(fidelity.read_letters(s)) for s in fidelity.WRITERS}
+    assert all(len(seed) == round(0.8 * (len(seed) + len(held))) for seed, held in letters.values())
+    attributor = fidelity.Attributor().fit({s: fidelity.evenly(fidelity.passages(seed), 200)
+                                            for s, (seed, _) in letters.items()})
+    scores = fidelity.accuracy(attributor, {s: fidelity.evenly(fidelity.passages(held), 40)
+                                            for s, (_, held) in letters.items()})
+    assert sum(scores.values()) / len(scores) > 0.75 and min(scores.values()) > 0.4, scores
