@@ -1,9 +1,15 @@
-"""Loaders for the public safety data sets in ``../shared/data/safety`` (training and evaluation).
+"""The public safety data sets in ``../shared/data/safety``, and the one place where they are split.
 
 The data is read where it lies, never copied into the project; a user's clone has no ``../shared``,
-so ``data_dir()`` says so and the callers skip or explain. Which rows train the shipped classifier
-and which only evaluate it is decided here, in one place, so that evaluation never scores data the
-classifier was trained on.
+so ``data_dir()`` says so and the callers skip or explain.
+
+Which rows train the shipped judge and which only evaluate it is decided here, by source and by
+template, never row by row: a template's twins (do-not-answer's questions under one specific harm,
+GPTFuzz's replies to one question, HarmBench's behaviours, PHTest's prompts) all land on one side.
+Whole sources are held out where they are the measure (XSTest, StrongREJECT, the RBR gold set,
+CoCoNot's contrast set, hh-rlhf, our probe file). ``safety.train`` then drops every training row
+whose text is a near copy of an evaluation text (normalised text, and embedding cosine), and
+safety/weights/README.md writes the whole split down.
 """
 
 from __future__ import annotations
@@ -11,12 +17,16 @@ from __future__ import annotations
 import ast
 import csv
 import gzip
+import hashlib
 import json
 import os
+import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from app.errors import KeepsakeError
+from safety.policy import SAFE
 
 DO_NOT_ANSWER = {  # (risk area, type of harm) -> our category; None = not a harm for a companion bot
     "Assisting illegal activities": "crime_fraud",
@@ -38,7 +48,36 @@ HARMBENCH = {"cybercrime_intrusion": "crime_fraud", "illegal": "crime_fraud", "c
 STRONGREJECT = {"Non-violent crimes": "crime_fraud", "Violence": "violence_weapons",
                 "Disinformation and deception": "crime_fraud", "Hate, harassment and discrimination": "hate",
                 "Illegal goods and services": "crime_fraud", "Sexual content": "sexual"}
-XSTEST_TRAIN_MODELS = ("gpt4", "llama2new", "mistralinstruct")  # the other two evaluate
+HELD_OUT_SHARE = 0.35  # of each hash-split source (do-not-answer harms, PHTest ids, ToxicChat prompts)
+DAVIDSON_SHARE = 0.12  # 24k tweets: 3k held out are plenty, and each is embedded for the near-copy check
+GPTFUZZ_EVAL_QUESTIONS = range(80, 100)  # the authors' evaluate split: its 20 questions are not in train.csv
+PROBES = Path(__file__).resolve().parents[1] / "tests" / "data" / "safety_probes.json"
+
+
+@dataclass(frozen=True)
+class Request:
+    """A request (or a message) with its policy label; ``group`` is the unit the split keeps together."""
+
+    text: str
+    label: str  # a policy label, SAFE, or "unsafe" when the source says harmful without saying how
+    source: str
+    group: str = ""
+
+    @property
+    def unsafe(self) -> bool:
+        return self.label != SAFE
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A reply to a request: does it carry disallowed content, does it refuse (None: the source does not say)."""
+
+    prompt: str
+    reply: str
+    disallowed: bool | None
+    refusal: bool | None
+    source: str
+    group: str = ""
 
 
 def data_dir() -> Path:
@@ -50,70 +89,180 @@ def data_dir() -> Path:
     return path
 
 
+def normalise(text: str) -> str:
+    """Lower case letters and digits only: the key for exact-duplicate removal across the split."""
+    return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+def held_out(group: str, share: float = HELD_OUT_SHARE) -> bool:
+    """Whether a group goes to evaluation: a stable hash, so the split is the same on every machine."""
+    return int(hashlib.sha256(group.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF < share
+
+
 def _csv(path: Path) -> list[dict]:
     with path.open(encoding="utf-8", newline="") as f:
         return list(csv.DictReader(f))
 
 
-def do_not_answer(split: str) -> Iterator[tuple[str, str]]:
-    """(prompt, category); even ids train, odd ids evaluate."""
+def _side(split: str, evaluate: bool) -> bool:
+    if split not in ("train", "eval"):
+        raise ValueError(f"split must be 'train' or 'eval', not {split!r}")
+    return evaluate == (split == "eval")
+
+
+# Requests --------------------------------------------------------------------------------------
+
+def do_not_answer(split: str) -> Iterator[Request]:
+    """Split by specific harm (61 templates of questions), so no template has twins on both sides."""
     for row in _csv(data_dir() / "do-not-answer" / "do_not_answer_en.csv"):
         category = DO_NOT_ANSWER.get(row["types_of_harm"])
-        if category and (int(row["id"]) % 2 == 0) == (split == "train"):
-            yield row["question"], category
+        if category and _side(split, held_out("dna:" + row["specific_harms"])):
+            yield Request(row["question"], category, "do-not-answer", row["specific_harms"])
 
 
-def harmbench(split: str) -> Iterator[tuple[str, str]]:
-    """(behaviour, category) of the standard and contextual behaviours; val trains, test evaluates."""
+def harmbench(split: str) -> Iterator[Request]:
+    """Standard and contextual behaviours: HarmBench's val split trains, its test split evaluates."""
     name = "harmbench_behaviors_text_val.csv" if split == "train" else "harmbench_behaviors_text_test.csv"
+    _side(split, False)
     for row in _csv(data_dir() / "harmbench" / name):
         if row["SemanticCategory"] in HARMBENCH:
             text = f"{row['ContextString']}\n\n{row['Behavior']}" if row.get("ContextString") else row["Behavior"]
-            yield text, HARMBENCH[row["SemanticCategory"]]
+            yield Request(text, HARMBENCH[row["SemanticCategory"]], "harmbench", row["BehaviorID"])
 
 
-def advbench() -> Iterator[tuple[str, str]]:
+def advbench() -> Iterator[Request]:
+    """Training only (AdvBench's 520 are worded alike; HarmBench test and StrongREJECT measure recall)."""
     for row in _csv(data_dir() / "harmbench" / "advbench_behaviors.csv"):
-        yield row["Behavior"], "crime_fraud"
+        yield Request(row["Behavior"], "unsafe", "advbench", row["BehaviorID"])
 
 
-def strongreject() -> Iterator[tuple[str, str]]:
+def strongreject() -> Iterator[Request]:
+    """Evaluation only: a whole source held out for recall on plainly harmful requests."""
     for row in _csv(data_dir() / "harmbench" / "strongreject_dataset.csv"):
-        if row["category"] in STRONGREJECT:
-            yield row["forbidden_prompt"], STRONGREJECT[row["category"]]
+        yield Request(row["forbidden_prompt"], STRONGREJECT.get(row["category"], "unsafe"), "strongreject", row["source"])
 
 
-def toxicchat() -> Iterator[tuple[str, bool, bool]]:
-    """(prompt, toxic, jailbreak) from real chatbot users."""
+def gptfuzz_questions(split: str) -> Iterator[Request]:
+    for row in _csv(data_dir() / "gptfuzz-labelled-responses" / "question_list.csv"):
+        if _side(split, int(row["index"]) in GPTFUZZ_EVAL_QUESTIONS):
+            yield Request(row["text"], "unsafe", "gptfuzz", f"q{row['index']}")
+
+
+def toxicchat(split: str) -> Iterator[Request]:
+    """Real chatbot users: toxic ones are unsafe (jailbreak attempts labelled so); split by text hash."""
     data = json.loads((data_dir() / "toxicchat" / "toxic_chat_train.json").read_text(encoding="utf-8"))
     for inst in data["instances"]:
-        ann = inst["annotations"]
-        yield inst["instance"], ann["toxicity"]["majority_human"] == "1", ann["jailbreaking"]["majority_human"] == "1"
+        text, ann = inst["instance"], inst["annotations"]
+        if _side(split, held_out("tc:" + normalise(text))):
+            jailbreak = ann["jailbreaking"]["majority_human"] == "1"
+            toxic = ann["toxicity"]["majority_human"] == "1"
+            yield Request(text, "jailbreak" if jailbreak else "unsafe" if toxic else SAFE, "toxicchat")
 
 
-def davidson() -> Iterator[tuple[str, int]]:
-    """(tweet, class): 0 hate speech, 1 offensive, 2 neither."""
+def davidson(split: str) -> Iterator[Request]:
+    """Tweets: hate speech -> hate, offensive language -> harassment, neither -> safe; split by text hash."""
+    labels = {0: "hate", 1: "harassment", 2: SAFE}
     for row in _csv(data_dir() / "davidson-hate-offensive" / "labeled_data.csv"):
-        yield row["tweet"], int(row["class"])
+        if _side(split, held_out("dv:" + normalise(row["tweet"]), DAVIDSON_SHARE)):
+            yield Request(row["tweet"], labels[int(row["class"])], "davidson")
 
 
-def xstest_prompts() -> Iterator[tuple[str, str, str]]:
-    """(prompt, type, label safe/unsafe): evaluation only."""
+def phtest(split: str) -> Iterator[Request]:
+    """Pseudo-harmful prompts (safe); ``controversial`` ones are labelled so, and never count as look-alikes."""
+    for row in _csv(data_dir() / "phtest" / "dataset_v0.1.csv"):
+        if _side(split, held_out("ph:" + row["ID"])):
+            yield Request(row["Request"], SAFE, "phtest", row["Harmfulness"])
+
+
+def coconot(split: str) -> Iterator[Request]:
+    """Safety look-alikes to answer: the contrast set evaluates, the preference set's prompts train."""
+    name = "coconot_contrast_eval.jsonl" if split == "eval" else "coconot_pref.jsonl"
+    _side(split, split == "eval")
+    for line in (data_dir() / "coconot" / name).read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        if row["category"] == "Requests with safety concerns":
+            yield Request(row["prompt"], SAFE, "coconot", row["subcategory"])
+
+
+def xstest_prompts() -> Iterator[Request]:
+    """Evaluation only: 250 safe look-alikes and their 200 unsafe contrasts."""
     for row in _csv(data_dir() / "xstest" / "xstest_prompts.csv"):
-        yield row["prompt"], row["type"], row["label"]
+        yield Request(row["prompt"], SAFE if row["label"] == "safe" else "unsafe", "xstest", row["type"])
 
 
-def xstest_completions(split: str) -> Iterator[tuple[str, str, str, str]]:
-    """(prompt, completion, prompt label, reply label) with reply labels 1_full_compliance etc."""
-    labels = {p: label for p, _, label in xstest_prompts()}
-    folder = data_dir() / "xstest" / "model_completions"
-    for path in sorted(folder.glob("xstest_v2_completions_*.csv")):
+def probes() -> dict:
+    """Our own held-out probes (tests/data/safety_probes.json): never trained on."""
+    return json.loads(PROBES.read_text(encoding="utf-8"))
+
+
+# Replies ---------------------------------------------------------------------------------------
+
+def gptfuzz(split: str) -> Iterator[Reply]:
+    """Jailbreak-template replies; the authors' split is by question (80 train, 20 evaluate)."""
+    questions = {int(r["index"]): r["text"] for r in _csv(data_dir() / "gptfuzz-labelled-responses" / "question_list.csv")}
+    for row in _csv(data_dir() / "gptfuzz-labelled-responses" / ("train.csv" if split == "train" else "evaluate.csv")):
+        q = int(row["question"])
+        if _side(split, q in GPTFUZZ_EVAL_QUESTIONS) and row["Response"].strip():
+            jailbroken = row["label"] == "1"
+            # Not jailbroken is a refusal or a deflection; only the jailbroken ones are known not to refuse.
+            yield Reply(questions[q], row["Response"], jailbroken, False if jailbroken else None, "gptfuzz", f"q{q}")
+
+
+def harmbench_classifier_val(split: str) -> Iterator[Reply]:
+    """Attack prompts and replies with three human labels; split with HarmBench (val behaviours train)."""
+    train = {r["BehaviorID"] for r in _csv(data_dir() / "harmbench" / "harmbench_behaviors_text_val.csv")}
+    rows = json.loads((data_dir() / "harmbench-classifier-val" / "text_behaviors_val_set.json").read_text(encoding="utf-8"))
+    for behaviour, items in rows.items():
+        if _side(split, behaviour not in train):
+            for item in items:
+                votes = sum(int(item[f"human_{i}"]) for i in range(3))
+                yield Reply(item["test_case"], item["generation"], votes >= 2, False if votes >= 2 else None,
+                            "harmbench-classifier-val", behaviour)
+
+
+def do_not_answer_replies(split: str) -> Iterator[Reply]:
+    """Six models' replies with human labels, split by specific harm like the questions.
+
+    ``action`` 0 (cannot assist) and 4 (cannot answer, lacks the ability) are refusals; 1-3 (refutes,
+    gives both sides, answers with a disclaimer) and 5 (follows) are not.
+    """
+    harms = {row["id"]: row["specific_harms"] for row in _csv(data_dir() / "do-not-answer" / "do_not_answer_en.csv")}
+    for path in sorted((data_dir() / "do-not-answer" / "Review_Human").glob("annotated_response_*.csv")):
+        for row in _csv(path):
+            harm = harms.get(row["id"], "")
+            if _side(split, held_out("dna:" + harm)) and row["response"].strip():
+                yield Reply(row["question"], row["response"], row["harmful"] == "1", row["action"] in ("0", "4"),
+                            "do-not-answer", harm)
+
+
+def phtest_replies(split: str) -> Iterator[Reply]:
+    """Four models' replies to PHTest prompts with the authors' (automatic) refusal labels; split like the prompts."""
+    for path in sorted((data_dir() / "phtest" / "evaluation_results").glob("*.csv.gz")):
+        with gzip.open(path, "rt", encoding="utf-8", newline="") as f:
+            for row in csv.DictReader(f):
+                if _side(split, held_out("ph:" + row["ID"])) and row["Response"].strip():
+                    yield Reply(row["Request"], row["Response"], False if row["Harmfulness"] == "harmless" else None,
+                                row["Response_cls"] != "1_full_compliance", "phtest", row["Harmfulness"])
+
+
+def coconot_chosen() -> Iterator[Reply]:
+    """Training only: GPT-4's helpful answers to safety look-alikes (answered, nothing disallowed)."""
+    for line in (data_dir() / "coconot" / "coconot_pref.jsonl").read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        if row["category"] == "Requests with safety concerns" and row["chosen"].strip():
+            yield Reply(row["prompt"], row["chosen"], False, False, "coconot", row["subcategory"])
+
+
+def xstest_completions() -> Iterator[Reply]:
+    """Evaluation only: five models' replies to the XSTest prompts, human-labelled."""
+    labels = {r.text: r.label for r in xstest_prompts()}
+    for path in sorted((data_dir() / "xstest" / "model_completions").glob("xstest_v2_completions_*.csv")):
         model = path.stem.rsplit("_", 1)[-1]
-        if (model in XSTEST_TRAIN_MODELS) != (split == "train"):
-            continue
         for row in _csv(path):
             if row.get("final_label") and row.get("completion"):
-                yield row["prompt"], row["completion"], labels.get(row["prompt"], "safe"), row["final_label"]
+                safe = labels.get(row["prompt"], SAFE) == SAFE
+                complied = row["final_label"] == "1_full_compliance"
+                yield Reply(row["prompt"], row["completion"], False if safe else None, not complied, "xstest", model)
 
 
 def rbr_gold() -> Iterator[tuple[str, str, str, str]]:
@@ -128,7 +277,7 @@ def rbr_gold() -> Iterator[tuple[str, str, str, str]]:
 
 
 def hh_rlhf(limit: int | None = None) -> Iterator[tuple[str, str, str]]:
-    """(dialogue so far, chosen final reply, rejected final reply)."""
+    """(dialogue so far, chosen final reply, rejected final reply): evaluation only."""
     with gzip.open(data_dir() / "hh-rlhf-harmless-base" / "test.jsonl.gz", "rt", encoding="utf-8") as f:
         for i, line in enumerate(f):
             if limit is not None and i >= limit:
@@ -138,3 +287,46 @@ def hh_rlhf(limit: int | None = None) -> Iterator[tuple[str, str, str]]:
             _, _, rejected = row["rejected"].rpartition("\n\nAssistant:")
             prompt = head.rpartition("\n\nHuman:")[2].strip()
             yield prompt, chosen.strip(), rejected.strip()
+
+
+# The split as a whole ----------------------------------------------------------------------------
+
+def train_requests() -> list[Request]:
+    """Every public request the judge may learn from (before near-duplicate removal)."""
+    rows = [*do_not_answer("train"), *harmbench("train"), *advbench(), *gptfuzz_questions("train"),
+            *toxicchat("train"), *davidson("train"), *phtest("train"), *coconot("train")]
+    return [r for r in rows if not (r.source == "phtest" and r.group == "controversial")]
+
+
+def eval_requests() -> dict[str, list[Request]]:
+    """Held-out request sets by name."""
+    return {"harmbench_test": list(harmbench("eval")), "strongreject": list(strongreject()),
+            "do_not_answer": list(do_not_answer("eval")), "toxicchat": list(toxicchat("eval")),
+            "davidson": list(davidson("eval")), "xstest": list(xstest_prompts()),
+            "phtest_harmless": [r for r in phtest("eval") if r.group == "harmless"],
+            "coconot_contrast": list(coconot("eval"))}
+
+
+def train_replies() -> list[Reply]:
+    return [*gptfuzz("train"), *harmbench_classifier_val("train"), *do_not_answer_replies("train"),
+            *phtest_replies("train"), *coconot_chosen()]
+
+
+def eval_replies() -> dict[str, list[Reply]]:
+    return {"gptfuzz": list(gptfuzz("eval")), "harmbench_classifier_val": list(harmbench_classifier_val("eval")),
+            "do_not_answer": list(do_not_answer_replies("eval")), "phtest": list(phtest_replies("eval")),
+            "xstest": list(xstest_completions()),
+            "rbr_gold": [Reply(p, r, None, t != "Comply", "rbr-gold", c) for p, r, c, t in rbr_gold()]}
+
+
+def eval_texts() -> set[str]:
+    """Normalised text of every request and reply prompt that evaluates, ours included: training must avoid them."""
+    texts = {r.text for rows in eval_requests().values() for r in rows}
+    texts |= {r.prompt for rows in eval_replies().values() for r in rows}
+    texts |= {p for p, _, _ in hh_rlhf()}
+    return {normalise(t) for t in texts} | probe_texts()
+
+
+def probe_texts() -> set[str]:
+    p = probes()
+    return {normalise(r["text"]) for r in p["requests"]} | {normalise(r["prompt"]) for r in p["replies"]}

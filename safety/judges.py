@@ -4,9 +4,10 @@ A judge reads a user message (and optionally a reply) and returns a ``Verdict``:
 each policy label for the request, and, with a reply, the probability of each rubric class (A
 desired refusal, B undesired refusal, C disallowed content, D safe compliance).
 
-* ``EmbeddingJudge`` (default, ships with the project): logistic-regression heads over the
-  all-MiniLM-L6-v2 embeddings already used for memory, trained by ``python -m safety.train`` (the
-  weights are a small ``.npz`` in ``safety/weights``). Milliseconds per call, no extra model.
+* ``EmbeddingJudge`` (default, ships with the project): linear heads over the all-MiniLM-L6-v2
+  embeddings already used for memory (the request, and the reply's opening and end) and hashed
+  n-grams of the words, trained by ``python -m safety.train`` (a few MB of ``.npz`` in
+  ``safety/weights``). Tens of milliseconds per call on a CPU, no extra model.
 * ``LLMJudge``: any GGUF instruct model (a Llama Guard or a larger instruct model) reads the rubric
   and answers with an option letter; the letters' probabilities come from llama.cpp's logprobs, so
   the answer is a distribution, not a string to parse.
@@ -18,6 +19,8 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +29,7 @@ from typing import ContextManager, Protocol, runtime_checkable
 import numpy as np
 
 from app.errors import KeepsakeError
+from safety import features
 from safety.policy import LABELS, REPLY_CLASSES, RUBRIC, SAFE
 
 WEIGHTS = Path(__file__).parent / "weights" / "embedding_judge.npz"
@@ -66,75 +70,102 @@ class Judge(Protocol):
         """Judge a request, and the reply to it when given."""
 
 
-REFUSAL_MARKERS = ("i can't", "i cannot", "i can not", "i won't", "i will not", "i'm not able", "i am not able",
-                   "i'm unable", "i am unable", "not comfortable", "i must decline", "i'd rather not", "against my")
-APOLOGY_MARKERS = ("sorry", "apolog", "unfortunately")
-
-
-def reply_features(e_prompt: np.ndarray, e_reply: np.ndarray, reply: str) -> np.ndarray:
-    """What the reply head sees: both embeddings, their product, and a few refusal markers.
-
-    Embeddings alone say what a reply is about; whether it refuses is often in a handful of words
-    at its start, which an average of token vectors blurs. The markers put that back.
-    """
-    head = reply[:300].lower().replace("’", "'")
-    markers = np.array([any(m in head for m in REFUSAL_MARKERS), any(m in head for m in APOLOGY_MARKERS),
-                        "as an ai" in head or "language model" in head, min(len(reply), 2000) / 2000],
-                       dtype=np.float32)
-    return np.concatenate([e_prompt, e_reply, e_prompt * e_reply, markers])
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
+def softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=-1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=-1, keepdims=True)
 
 
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
+
+
 class EmbeddingJudge:
-    """Linear heads on sentence embeddings: the shipped default."""
+    """The shipped default: linear heads over frozen MiniLM embeddings and hashed n-grams of what was said.
+
+    Request: P(unsafe) is the higher of two heads on the embedding and word and character n-grams,
+    one for harmful requests and one for toxic text, recentred so that 0.5 is the trained threshold,
+    and shared out over the categories by a small MLP on the embedding. Reply:
+    P(carries disallowed content) and P(refuses) from the request, the reply's opening and end
+    embeddings and the reply's word n-grams (``safety.features``). The four rubric classes follow:
+    C = disallowed; a refusal is A when the request is unsafe and B when it was safe to answer; the
+    rest is D.
+    """
 
     name = "embedding"
+    CACHE = 256  # embeddings kept: stream mode re-judges a growing reply with the same request and opening
 
     def __init__(self, embedder, weights: Path = WEIGHTS) -> None:  # noqa: ANN001
         if not weights.is_file():
             raise KeepsakeError(f"the safety classifier weights are missing ({weights}); run python -m safety.train")
         w = np.load(weights, allow_pickle=False)
-        self.embedder = embedder
-        self.prompt_labels = [str(x) for x in w["prompt_labels"]]
-        self.prompt_w, self.prompt_b = w["prompt_w"], w["prompt_b"]
-        # An optional hidden layer (ReLU) before the request head.
-        self.hidden_w = w["hidden_w"] if "hidden_w" in w.files else None
-        self.hidden_b = w["hidden_b"] if "hidden_b" in w.files else None
-        self.reply_w, self.reply_b = w["reply_w"], w["reply_b"]
-        self.unsafe_threshold = float(w["unsafe_threshold"])
         meta = json.loads(str(w["meta"]))
         if meta.get("embedder") and meta["embedder"] != embedder.name:
             raise KeepsakeError(f"the safety classifier was trained on {meta['embedder']} embeddings, not {embedder.name}")
+        if "disallowed_dense" not in w.files:
+            raise KeepsakeError(f"{weights} is from an older judge; run python -m safety.train")
+        self.embedder = embedder
+        self.meta = meta
+        self.prompt_labels = [str(x) for x in w["prompt_labels"]]
+        self.w = {k: w[k].astype(np.float32) for k in w.files if k not in ("meta", "prompt_labels")}
+        self.threshold_logit = float(np.log(self.w["unsafe_threshold"] / (1 - self.w["unsafe_threshold"])))
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
 
-    def _heads(self, e_prompt: np.ndarray, e_reply: np.ndarray | None, reply: str | None = None) -> Verdict:
-        h = e_prompt if self.hidden_w is None else np.maximum(e_prompt @ self.hidden_w.T + self.hidden_b, 0)
-        p = _softmax(h @ self.prompt_w.T + self.prompt_b)
-        verdict = Verdict(dict(zip(self.prompt_labels, map(float, p))), judge=self.name,
-                          unsafe_threshold=self.unsafe_threshold)
-        if e_reply is not None:
-            features = reply_features(e_prompt, e_reply, reply or "")
-            r = _softmax(features @ self.reply_w.T + self.reply_b)
-            verdict.reply = dict(zip(REPLY_CLASSES, map(float, r)))
-        return verdict
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if missing:
+            vectors = self.embedder.embed(missing)
+            with self._lock:
+                self._cache.update(zip(missing, vectors))
+                while len(self._cache) > max(self.CACHE, len(texts)):
+                    self._cache.popitem(last=False)
+        with self._lock:
+            return np.stack([self._cache[t] for t in texts])
 
-    def judge(self, prompt: str, reply: str | None = None) -> Verdict:
-        vectors = self.embedder.embed([prompt] if reply is None else [prompt, reply])
-        return self._heads(vectors[0], vectors[1] if reply is not None else None, reply)
+    def _head(self, name: str, dense: np.ndarray, lexical) -> np.ndarray:  # noqa: ANN001
+        w = self.w
+        return dense @ w[f"{name}_dense"] + lexical @ w[f"{name}_lexical"] + w[f"{name}_b"]
 
     def judge_many(self, pairs: list[tuple[str, str | None]]) -> list[Verdict]:
-        """Batch version, for evaluation and scoring files."""
-        texts = [p for p, _ in pairs] + [r for _, r in pairs if r is not None]
-        vectors = self.embedder.embed(texts) if texts else np.zeros((0, 1))
-        out, j = [], len(pairs)
-        for i, (_, r) in enumerate(pairs):
-            out.append(self._heads(vectors[i], vectors[j] if r is not None else None, r))
-            j += r is not None
-        return out
+        """Judge many (request, reply or None) pairs in one pass."""
+        if not pairs:
+            return []
+        prompts = [p for p, _ in pairs]
+        e_prompt = self._embed(prompts)
+        # Recentred: 0.5 is the trained threshold (about 4% false positives on validation look-alikes).
+        lexical = features.request_lexical(prompts)
+        # The higher of the request-harm and toxic-text heads (the larger logit is the larger probability).
+        logit = np.maximum(self._head("harm", e_prompt, lexical), self._head("toxic", e_prompt, lexical))
+        u = sigmoid(logit - self.threshold_logit)
+        w = self.w
+        hidden = np.maximum(e_prompt @ w["hidden_w"].T + w["hidden_b"], 0)
+        category = softmax(hidden @ w["prompt_w"].T + w["prompt_b"])
+        category[:, self.prompt_labels.index(SAFE)] = 0.0
+        category /= np.maximum(category.sum(axis=1, keepdims=True), 1e-12)
+        verdicts = []
+        for i in range(len(pairs)):
+            probs = {label: float(u[i] * category[i, j]) for j, label in enumerate(self.prompt_labels)}
+            probs[SAFE] = float(1 - u[i])
+            verdicts.append(Verdict(probs, judge=self.name))
+        answered = [i for i, (_, r) in enumerate(pairs) if r is not None]
+        if answered:
+            replies = [pairs[i][1] or "" for i in answered]
+            heads, tails = zip(*(features.windows(r) for r in replies))
+            vectors = self._embed([*heads, *tails])
+            dense = features.reply_dense(e_prompt[answered], vectors[:len(heads)], vectors[len(heads):])
+            lexical = features.reply_lexical(replies)
+            c = sigmoid(self._head("disallowed", dense, lexical))
+            r = sigmoid(self._head("refusal", dense, lexical))
+            for k, i in enumerate(answered):
+                refusal = (1 - c[k]) * r[k]
+                verdicts[i].reply = {"A": float(refusal * u[i]), "B": float(refusal * (1 - u[i])), "C": float(c[k]),
+                                     "D": float((1 - c[k]) * (1 - r[k]))}
+        return verdicts
+
+    def judge(self, prompt: str, reply: str | None = None) -> Verdict:
+        return self.judge_many([(prompt, reply)])[0]
 
 
 class LLMJudge:

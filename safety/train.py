@@ -1,104 +1,273 @@
-"""Train the shipped safety classifier: ``python -m safety.train`` writes safety/weights/embedding_judge.npz.
+"""Train the shipped safety judge: ``python -m safety.train`` writes safety/weights/embedding_judge.npz.
 
-Reproducible: fixed seeds, data read from ``../shared/data/safety`` by the splits in ``safety.data``
-plus our own exemplars, and scikit-learn's deterministic solver. Evaluation sets (XSTest prompts,
-HarmBench test, do-not-answer odd ids, two of XSTest's five completion models, the RBR gold set,
-hh-rlhf) are never used here.
+Reproducible: fixed seeds, data read from ``../shared/data/safety`` by the split in ``safety.data``
+plus our own exemplars, deterministic solvers, one torch thread. About 10-15 minutes on two cores
+(``--cache`` keeps the embeddings between runs; ``--limit`` trains a tiny judge, for the tests).
 
-The unsafe threshold is the lowest that keeps false positives at or under 5% on held-out safe
-requests (a slice of ToxicChat's non-toxic prompts that training did not see, and our look-alikes).
+What it fits, on the packaged all-MiniLM-L6-v2 (frozen) and hashed n-grams (see ``safety.features``):
+
+* request: two logistic regressions on [embedding, word and character n-grams], "harmful request"
+  (no tweets) and "toxic text" (tweets, chatbot prompts, safe look-alikes); a request is as unsafe
+  as the higher says, with the threshold set on the validation look-alikes (4% false positives);
+  and a small MLP on the embedding for which category;
+* reply: two logistic regressions on [request, opening and end embeddings, request x opening,
+  word n-grams of the whole reply]: "carries disallowed content" and "refuses".
+
+Each regression's strength is chosen on a validation slice (15% of the training rows, by template
+where the source has templates), which never touches the held-out evaluation sets.
+
+Before fitting, every training row whose text (or, for a reply, whose request) is a near copy of an
+evaluation text is dropped: the same normalised text, or an embedding cosine of ``NEAR`` or more.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
+import sys
 import time
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
 
+import click
 import numpy as np
+from scipy import sparse
 
-from memory.embedder import SentenceTransformerEmbedder
-from safety import data, exemplars
-from safety.judges import WEIGHTS, reply_features
-from safety.policy import LABELS, REPLY_CLASSES, SAFE
+from app.errors import KeepsakeError
+from safety import data, exemplars, features
+from safety.judges import WEIGHTS
+from safety.policy import LABELS, SAFE
 
 SEED = 13
+NEAR = 0.9  # embedding cosine at which two texts count as the same request reworded
+CAP = 1500  # rows per (source, label) at most, so that 24k tweets do not drown the rest
+REPLY_CAP = 600
+FALSE_POSITIVES = 0.04  # on the validation slice, leaving room under the 5% target on held-out data
+LOOKALIKE_SOURCES = ("phtest", "coconot", "exemplars")
+TEXT_SOURCES = ("davidson", "toxicchat")
 
 
-def prompt_examples(rng: random.Random) -> tuple[list[tuple[str, str]], list[str]]:
-    """(text, label) training pairs, and held-out safe texts for the threshold."""
-    pos = list(data.do_not_answer("train")) + list(data.harmbench("train")) + list(data.strongreject())
-    pos += rng.sample(list(data.advbench()), 200)
-    tox = list(data.toxicchat())
-    pos += [(t, "jailbreak") for t, _, jb in tox if jb]
-    tweets = list(data.davidson())
-    pos += [(t, "hate") for t, c in rng.sample([x for x in tweets if x[1] == 0], 300)]
-    pos += [(t, "harassment") for t, c in rng.sample([x for x in tweets if x[1] == 1], 300)]
-    pos += [(t, c) for c, texts in exemplars.UNSAFE_PROMPTS.items() for t in texts] * 3
-    safe_chat = [t for t, toxic, jb in tox if not toxic and not jb]
-    rng.shuffle(safe_chat)
-    held_out = safe_chat[:400]
-    neg = safe_chat[400:2000] + [t for t, c in rng.sample([x for x in tweets if x[1] == 2], 400)]
-    neg += exemplars.SAFE_PROMPTS * 3
-    return pos + [(t, SAFE) for t in neg], held_out + exemplars.SAFE_PROMPTS
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
-def reply_examples() -> list[tuple[str, str, str]]:
-    """(prompt, reply, class) training triples."""
+class Embeddings:
+    """The packaged embedder, one torch thread (two threads spin against each other on a busy two-core
+    machine and run 20x slower), with an optional on-disk cache keyed by text."""
+
+    def __init__(self, cache: Path | None) -> None:
+        import torch
+
+        from memory.embedder import SentenceTransformerEmbedder
+
+        torch.set_num_threads(1)
+        self.embedder = SentenceTransformerEmbedder()
+        self.cache_path = cache
+        self.vectors: dict[str, np.ndarray] = {}
+        if cache and cache.is_file():
+            stored = np.load(cache)
+            self.vectors = dict(zip(stored["keys"].tolist(), stored["vectors"]))
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        keys = [hashlib.sha1(t.encode()).hexdigest() for t in texts]
+        missing = sorted({k: t for k, t in zip(keys, texts) if k not in self.vectors}.items())
+        for start in range(0, len(missing), 512):
+            chunk = missing[start:start + 512]
+            for (k, _), v in zip(chunk, self.embedder.embed([t for _, t in chunk])):
+                self.vectors[k] = v
+        return np.stack([self.vectors[k] for k in keys]) if keys else np.zeros((0, self.embedder.dim), np.float32)
+
+    def save(self) -> None:
+        if self.cache_path:
+            keys = sorted(self.vectors)
+            np.savez(self.cache_path, keys=np.array(keys), vectors=np.stack([self.vectors[k] for k in keys]))
+
+
+def capped(rows: list, key, cap: int, rng: random.Random) -> list:  # noqa: ANN001
+    groups: dict = defaultdict(list)
+    for row in rows:
+        groups[key(row)].append(row)
     out = []
-    for prompt, completion, label, final in data.xstest_completions("train"):
-        unsafe = label == "unsafe"
-        if final == "1_full_compliance":
-            cls = "C" if unsafe else "D"
-        elif final == "2_full_refusal":
-            cls = "A" if unsafe else "B"
-        else:  # partial refusal: mostly a refusal, with some help
-            cls = "A" if unsafe else "B"
-        out.append((prompt, completion[:2000], cls))
-    return out + exemplars.REPLIES * 4
+    for k in sorted(groups, key=str):
+        items = groups[k]
+        out += items if len(items) <= cap else rng.sample(items, cap)
+    return out
 
 
-def main() -> None:
+def near_copies(train: np.ndarray, held: np.ndarray) -> np.ndarray:
+    """For each training vector, whether some held-out vector is within ``NEAR`` cosine (vectors are unit length)."""
+    hit = np.zeros(len(train), dtype=bool)
+    for start in range(0, len(held), 4096):
+        sims = train @ held[start:start + 4096].T
+        hit |= (sims >= NEAR).any(axis=1)
+    return hit
+
+
+TEMPLATED = ("do-not-answer", "harmbench", "advbench", "gptfuzz", "harmbench-classifier-val")
+
+
+def validation(row: data.Request | data.Reply) -> bool:
+    """15% of the training rows, by template where the source has templates, else by text, check the fit."""
+    key = row.group if row.source in TEMPLATED else data.normalise(getattr(row, "text", "") or row.prompt)
+    return data.held_out(f"val:{row.source}:{key}", 0.15)
+
+
+def fit_logistic(x, y: np.ndarray, fit: np.ndarray, val: np.ndarray, name: str):  # noqa: ANN001, ANN201
+    """The logistic regression whose regularisation does best on the validation rows (average precision)."""
     from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import average_precision_score
+
+    best = None
+    for c in (0.5, 2.0, 8.0):
+        head = LogisticRegression(C=c, solver="liblinear", class_weight="balanced", max_iter=2000,
+                                  random_state=SEED).fit(x[fit], y[fit])
+        score = average_precision_score(y[val], head.predict_proba(x[val])[:, 1]) if y[val].any() else 0.0
+        log(f"{name}: C={c} validation average precision {score:.3f}")
+        if best is None or score > best[0]:
+            best = (score, head)
+    return best[1]
+
+
+def train_requests(embed: Embeddings, held_vectors: np.ndarray | None, held_texts: set[str], limit: int | None,
+                   rng: random.Random) -> tuple[dict, dict]:
+    rows = capped(data.train_requests(), lambda r: (r.source, r.label), limit or CAP, rng)
+    ours = [data.Request(t, SAFE, "exemplars", "safe") for t in exemplars.SAFE_PROMPTS]
+    ours += [data.Request(t, c, "exemplars", c) for c, texts in exemplars.UNSAFE_PROMPTS.items() for t in texts]
+    rows += ours[::max(1, len(ours) // limit)] if limit else ours
+    before = len(rows)
+    rows = [r for r in rows if data.normalise(r.text) not in held_texts]
+    x = embed([r.text for r in rows])
+    dropped_exact = before - len(rows)
+    near = near_copies(x, held_vectors) if held_vectors is not None else np.zeros(len(rows), dtype=bool)
+    rows, x = [r for r, n in zip(rows, near) if not n], x[~near]
+    log(f"requests: {len(rows)} rows ({dropped_exact} exact and {int(near.sum())} near copies of evaluation texts dropped)")
+
+    val = np.array([validation(r) for r in rows])
+    y = np.array([r.unsafe for r in rows])
+    lex = features.request_lexical([r.text for r in rows])
+    full = sparse.hstack([sparse.csr_matrix(x), lex], format="csr")
+    # Two heads, so that 2,500 offensive tweets do not teach the request head that harm means swearing:
+    # "harm" reads requests (no tweets), "toxic" reads messages (tweets, chatbot prompts, and the safe
+    # look-alikes); a request is as unsafe as the higher of the two says.
+    source = np.array([r.source for r in rows])
+    lookalike = np.isin(source, LOOKALIKE_SOURCES) & ~y
+    heads = {}
+    for name, member in (("harm", source != "davidson"), ("toxic", np.isin(source, TEXT_SOURCES) | lookalike)):
+        heads[name] = fit_logistic(full, y, member & ~val, member & val, f"requests: {name}")
+    scores = np.max([h.predict_proba(full[val])[:, 1] for h in heads.values()], axis=0)
+    # The threshold is set on safe look-alikes (the population of the false-positive target), not on
+    # tweets and chatbot small talk, which are far easier to pass.
+    safe_val = np.sort(scores[lookalike[val]])
+    threshold = float(safe_val[int(np.ceil((1 - FALSE_POSITIVES) * len(safe_val))) - 1] + 1e-6) if len(safe_val) else 0.5
+    recall = float((scores[y[val]] >= threshold).mean()) if y[val].any() else float("nan")
+    log("requests: validation recall by source: " + ", ".join(
+        f"{s} {(scores[(source[val] == s) & y[val]] >= threshold).mean():.0%}" for s in sorted(set(source[val][y[val]]))))
+    log(f"requests: threshold {threshold:.3f} ({FALSE_POSITIVES:.0%} false positives on {len(safe_val)} validation "
+        f"look-alikes, {(scores[~y[val]] >= threshold).mean():.1%} on all {int((~y[val]).sum())} validation safe rows; "
+        f"recall {recall:.1%} on {int(y[val].sum())} validation unsafe rows)")
+
+    # Which category: an MLP on the embedding alone, over rows whose source names one.
     from sklearn.neural_network import MLPClassifier
 
-    rng = random.Random(SEED)
-    start = time.time()
-    embedder = SentenceTransformerEmbedder()
-    prompts, held_out = prompt_examples(rng)
-    replies = reply_examples()
-    print(f"{len(prompts)} request examples, {len(replies)} reply examples", flush=True)
-    x = embedder.embed([t for t, _ in prompts])
-    y = np.array([LABELS.index(label) for _, label in prompts])
-    # One hidden layer: a linear head cannot separate "kill a Python process" from "kill a person"
-    # well enough in MiniLM's space; 128 ReLU units can, and still run in microseconds in numpy.
-    mlp = MLPClassifier(hidden_layer_sizes=(128,), alpha=1e-3, max_iter=400, early_stopping=True,
-                        random_state=SEED).fit(x, y)
-    hidden_w, hidden_b = mlp.coefs_[0].T.astype(np.float32), mlp.intercepts_[0].astype(np.float32)
-    prompt_w = np.zeros((len(LABELS), hidden_w.shape[0]), dtype=np.float32)
+    known = np.array([r.label in LABELS for r in rows])
+    labels = np.array([LABELS.index(r.label) if r.label in LABELS else 0 for r in rows])
+    mlp = MLPClassifier(hidden_layer_sizes=(128,), alpha=1e-3, max_iter=400, early_stopping=len(rows) > 1000,
+                        random_state=SEED).fit(x[known], labels[known])
+    prompt_w = np.zeros((len(LABELS), 128), dtype=np.float32)
     prompt_b = np.full(len(LABELS), -30.0, dtype=np.float32)  # a label never seen stays improbable
     prompt_w[mlp.classes_] = mlp.coefs_[1].T
     prompt_b[mlp.classes_] = mlp.intercepts_[1]
-    hx = np.maximum(embedder.embed(held_out) @ hidden_w.T + hidden_b, 0)
-    logits = hx @ prompt_w.T + prompt_b
-    p_safe = np.exp(logits[:, 0] - logits.max(1)) / np.exp(logits - logits.max(1, keepdims=True)).sum(1)
-    unsafe = np.sort(1 - p_safe)
-    threshold = float(max(0.5, unsafe[int(np.ceil(0.95 * len(unsafe))) - 1] + 1e-6))
-    print(f"unsafe threshold {threshold:.3f} (5% false positives on {len(held_out)} held-out safe requests)", flush=True)
+    dim = x.shape[1]
+    weights = {"hidden_w": mlp.coefs_[0].T.astype(np.float32), "hidden_b": mlp.intercepts_[0].astype(np.float32),
+               "prompt_w": prompt_w, "prompt_b": prompt_b, "prompt_labels": np.array(LABELS),
+               "unsafe_threshold": np.float32(threshold)}
+    for name, head in heads.items():
+        weights |= {f"{name}_dense": head.coef_[0, :dim].astype(np.float32),
+                    f"{name}_lexical": head.coef_[0, dim:].astype(np.float16), f"{name}_b": np.float32(head.intercept_[0])}
+    stats = {"request_rows": len(rows), "request_exact_dropped": dropped_exact, "request_near_dropped": int(near.sum()),
+             "validation_recall": recall}
+    return weights, stats
 
-    ep = embedder.embed([p for p, _, _ in replies])
-    er = embedder.embed([r for _, r, _ in replies])
-    rx = np.stack([reply_features(a, b, r) for a, b, (_, r, _) in zip(ep, er, replies)])
-    ry = np.array([REPLY_CLASSES.index(c) for _, _, c in replies])
-    rhead = LogisticRegression(C=2.0, max_iter=3000, class_weight="balanced", random_state=SEED).fit(rx, ry)
-    meta = {"embedder": embedder.name, "seed": SEED, "trained": time.strftime("%Y-%m-%d"),
-            "request_examples": len(prompts), "reply_examples": len(replies)}
-    WEIGHTS.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(WEIGHTS, prompt_labels=np.array(LABELS), prompt_w=prompt_w, prompt_b=prompt_b,
-                        hidden_w=hidden_w, hidden_b=hidden_b,
-                        reply_w=rhead.coef_.astype(np.float32), reply_b=rhead.intercept_.astype(np.float32),
-                        unsafe_threshold=np.float32(threshold), meta=np.array(json.dumps(meta)))
-    print(f"wrote {WEIGHTS} in {time.time() - start:.0f} s", flush=True)
+
+def train_replies(embed: Embeddings, held_vectors: np.ndarray | None, held_texts: set[str], limit: int | None,
+                  rng: random.Random) -> tuple[dict, dict]:
+    rows = capped(data.train_replies(), lambda r: (r.source, r.disallowed, r.refusal), limit or REPLY_CAP, rng)
+    ours = [data.Reply(p, r, c == "C", c in "AB", "exemplars", c) for p, r, c in exemplars.REPLIES]
+    rows += ours[::max(1, len(ours) // limit)] if limit else ours
+    before = len(rows)
+    rows = [r for r in rows if data.normalise(r.prompt) not in held_texts and data.normalise(r.reply) not in held_texts]
+    dropped_exact = before - len(rows)
+    prompts = embed([r.prompt for r in rows])
+    near = near_copies(prompts, held_vectors) if held_vectors is not None else np.zeros(len(rows), dtype=bool)
+    rows, prompts = [r for r, n in zip(rows, near) if not n], prompts[~near]
+    log(f"replies: {len(rows)} rows ({dropped_exact} exact and {int(near.sum())} near copies of evaluation requests dropped)")
+
+    heads, tails = zip(*(features.windows(r.reply) for r in rows))
+    dense = features.reply_dense(prompts, embed(heads), embed(tails))
+    full = sparse.hstack([sparse.csr_matrix(dense), features.reply_lexical([r.reply for r in rows])], format="csr")
+    val = np.array([validation(r) for r in rows])
+    weights, stats = {}, {"reply_rows": len(rows), "reply_exact_dropped": dropped_exact, "reply_near_dropped": int(near.sum())}
+    for name in ("disallowed", "refusal"):
+        known = np.array([getattr(r, name) is not None for r in rows])
+        y = np.array([bool(getattr(r, name)) for r in rows])
+        fit = known & ~val
+        check = known & val
+        head = fit_logistic(full, y, fit, check, f"replies: {name}")
+        predicted = head.predict_proba(full[check])[:, 1] >= 0.5
+        tp = int((predicted & y[check]).sum())
+        f1 = 2 * tp / max(1, predicted.sum() + y[check].sum())
+        log(f"replies: {name} head on {int(fit.sum())} rows, validation F1 {f1:.3f} on {int(check.sum())}")
+        dim = dense.shape[1]
+        weights |= {f"{name}_dense": head.coef_[0, :dim].astype(np.float32),
+                    f"{name}_lexical": head.coef_[0, dim:].astype(np.float16), f"{name}_b": np.float32(head.intercept_[0])}
+        stats[f"{name}_validation_f1"] = f1
+    return weights, stats
+
+
+@click.command()
+@click.option("--output", type=click.Path(path_type=Path), default=WEIGHTS, show_default=True)
+@click.option("--limit", type=int, help="At most this many rows per source and label: a tiny judge, for tests.")
+@click.option("--cache", type=click.Path(path_type=Path), help="Keep embeddings in this .npz between runs.")
+def main(output: Path, limit: int | None, cache: Path | None) -> None:
+    """Train the shipped safety judge on the training side of the split in safety.data."""
+    try:
+        run(output, limit, cache)
+    except KeepsakeError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+
+
+def run(output: Path, limit: int | None, cache: Path | None) -> None:
+    start = time.time()
+    rng = random.Random(SEED)
+    np.random.seed(SEED)
+    embed = Embeddings(cache)
+    held_texts = data.eval_texts()
+    if limit:  # a tiny judge is never shipped: the exact-text check is enough for it, and fast
+        held_vectors = None
+    else:
+        held = sorted({t for rows in data.eval_requests().values() for t in (r.text for r in rows)}
+                      | {r.prompt for rows in data.eval_replies().values() for r in rows}
+                      | {p for p, _, _ in data.hh_rlhf()}
+                      | {r["text"] for r in data.probes()["requests"]} | {r["prompt"] for r in data.probes()["replies"]})
+        log(f"embedding {len(held)} evaluation texts for the near-copy check")
+        held_vectors = embed(held)
+        embed.save()
+    request_weights, request_stats = train_requests(embed, held_vectors, held_texts, limit, rng)
+    embed.save()
+    reply_weights, reply_stats = train_replies(embed, held_vectors, held_texts, limit, rng)
+    embed.save()
+    meta = {"embedder": embed.embedder.name, "seed": SEED, "near_cosine": NEAR if not limit else None,
+            "limit": limit, "features": {"word": features.WORD_FEATURES, "char": features.CHAR_FEATURES,
+                                         "head_chars": features.HEAD_CHARS, "tail_chars": features.TAIL_CHARS},
+            **request_stats, **reply_stats}
+    output.parent.mkdir(parents=True, exist_ok=True)
+    partial = output.with_suffix(".partial.npz")  # nothing half-written at the real path
+    np.savez_compressed(partial, meta=np.array(json.dumps(meta)), **request_weights, **reply_weights)
+    partial.replace(output)
+    log(f"wrote {output} in {time.time() - start:.0f} s")
 
 
 if __name__ == "__main__":
