@@ -19,6 +19,18 @@ LETTERS = Path(__file__).parent / "data" / "grandpa_letters.txt"
 
 pytestmark = pytest.mark.browser
 
+# Records (time, length) each time the last bot message in #chat changes length: when its tokens arrived.
+RECORD_REPLY_LENGTHS = """() => {
+    window.replyLengths = [];
+    const chat = document.querySelector('#chat');
+    new MutationObserver(() => {
+        const bots = chat.querySelectorAll('.message.bot, [data-testid="bot"]');
+        const n = bots.length ? bots[bots.length - 1].innerText.length : 0;
+        const seen = window.replyLengths;
+        if (!seen.length || seen[seen.length - 1][1] !== n) seen.push([Date.now(), n]);
+    }).observe(chat, {subtree: true, childList: true, characterData: true});
+}"""
+
 
 def _wait_text(page, selector: str, text: str, timeout: int = 30_000) -> None:  # noqa: ANN001
     from playwright.sync_api import TimeoutError
@@ -106,7 +118,7 @@ def test_two_users_stream_real_replies_at_the_same_time(browser, settings, model
         add_user(store, name, f"{name}-password")
     s = settings.model_copy(update={"port": free_port(), "auth": True, "memory": False, "parallel": 2,
                                     "max_tokens": 120, "temperature": 0.0})
-    backend = LlamaCppBackend(model_path, n_ctx=1024, n_threads=2, parallel=2)
+    backend = LlamaCppBackend(model_path, n_ctx=1024, n_threads=1, parallel=2)  # a thread each: two spin-wait on a busy machine
     demo = launch(ChatService(s, backend=backend, store=store), block=False)
     try:
         pages = {}
@@ -124,20 +136,23 @@ def test_two_users_stream_real_replies_at_the_same_time(browser, settings, model
                      "bob": "Write a long story about a baker in a mountain village."}
         for name, page in pages.items():
             page.locator("#message textarea").fill(questions[name])
-        lengths: dict[str, set] = {name: set() for name in pages}
+            page.evaluate(RECORD_REPLY_LENGTHS)
         for page in pages.values():
             page.locator("#send").click()
-        # Sample both replies until both are done: each must be seen growing (streamed, not delivered whole).
-        busy = "() => !!document.querySelector('.generating, .pending')"
-        pages["ann"].wait_for_timeout(500)
-        for _ in range(2000):
-            for name, page in pages.items():
-                bot = page.locator("#chat .message.bot, #chat [data-testid='bot']")
-                lengths[name].add(len(bot.last.inner_text()) if bot.count() else 0)
-            if not any(page.evaluate(busy) for page in pages.values()):
-                break
-        for name in pages:
-            assert len(lengths[name]) > 2, f"{name}'s reply did not stream: {lengths[name]}"
+        done = "() => !document.querySelector('.generating, .pending') && window.replyLengths.some(([t, n]) => n > 0)"
+        for page in pages.values():
+            page.wait_for_function(done, timeout=300_000)
+        # Each reply must be seen growing (streamed, not delivered whole), and the two must stream at the
+        # same time: the span in which each grew from a tenth to nine tenths of its length must overlap
+        # (the tenths leave out a placeholder before the first token and the verdict after the last).
+        spans = {}
+        for name, page in pages.items():
+            ticks = page.evaluate("() => window.replyLengths")  # [time in ms, length], by the browser's clock
+            assert len({n for _, n in ticks if n > 0}) > 2, f"{name}'s reply did not stream: {ticks}"
+            final = ticks[-1][1]
+            spans[name] = tuple(next(t for t, n in ticks if n >= share * final) for share in (0.1, 0.9))
+        assert max(first for first, _ in spans.values()) < min(last for _, last in spans.values()), \
+            f"the replies did not stream at the same time: {spans}"
         for name, page in pages.items():
             uid = store.user_id(name, create=False)
             (conv,) = store.list_conversations(uid)
