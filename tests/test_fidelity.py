@@ -104,14 +104,12 @@ def test_a_seed_persona_samples_like_its_letters_unless_the_user_chose() -> None
         f"<START>\n{{{{user}}}}: Write to me.\n{{{{char}}}}: {'word ' * n}" for n in (40, 80, 120)))
     base = Sampling()
     mine = persona_prompt.sampling(seeded, base)
-    assert mine.max_tokens == int(1.4 * 80 * 1.5) and mine.temperature == persona_prompt.PERSONA_SAMPLING["temperature"]
-    assert mine.repeat_penalty == persona_prompt.PERSONA_SAMPLING["repeat_penalty"]
-    assert persona_prompt.sampling(seeded, base, {"temperature", "max_tokens"}).temperature == base.temperature
+    assert mine.max_tokens == int(1.4 * 80 * 1.5) and mine.model_copy(update={"max_tokens": base.max_tokens}) == base
     assert persona_prompt.sampling(seeded, base, {"max_tokens"}).max_tokens == base.max_tokens
     assert persona_prompt.sampling(Persona(name="Card", example_dialogue=seeded.example_dialogue), base) == base
     assert persona_prompt.sampling(None, base) == base
-    service = ChatService(load_settings(temperature=0.9), backend=ScriptedBackend())
-    assert service.persona_sampling(seeded).temperature == 0.9 and service.persona_sampling(seeded).max_tokens == 168
+    assert ChatService(load_settings(), backend=ScriptedBackend()).persona_sampling(seeded).max_tokens == 168
+    assert ChatService(load_settings(max_tokens=64), backend=ScriptedBackend()).persona_sampling(seeded).max_tokens == 64
 
 
 @pytest.mark.model
