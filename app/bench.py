@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import platform
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -262,8 +263,30 @@ def run(quick: bool = False) -> dict:
     from personas.finetune import bench as bench_finetune
 
     results["finetune"] = bench_finetune(quick)
+    results["fidelity"] = fidelity(quick)
     results["companion"] = companion_suite(quick)
     return results
+
+
+def fidelity(quick: bool = False) -> dict:
+    """Sounding like the person (``personas.fidelity``): per writer, the share of replies the authorship
+    classifier gives to the right writer, for the naive baseline, the prompt alone and after fine-tuning.
+
+    Reads the letters in ../shared; without them the section says so (``absent``) and the rest of the
+    bench runs. ``quick`` builds two personas from 20 letters each, asks two questions, fine-tunes for 15 seconds.
+    """
+    from app.errors import KeepsakeError
+    from personas import fidelity as harness
+
+    try:
+        harness.letters_dir()
+    except KeepsakeError as exc:
+        return {"absent": str(exc)}
+    progress = (lambda message: print(f"fidelity: {message}", file=sys.stderr, flush=True))
+    if quick:
+        return harness.run(harness.QUICK_WRITERS, harness.questions("test")[:2], finetune_minutes=0.25,
+                           seed_letters=20, progress=progress)
+    return harness.run(finetune_minutes=harness.FINETUNE_MINUTES, progress=progress)
 
 
 def render(results: dict) -> str:
@@ -308,6 +331,10 @@ def render(results: dict) -> str:
     lines.append(f"  held-out perplexity {f['perplexity_before']:.2f} -> {f['perplexity_after']:.2f}; decode "
                  f"{f['decode_tok_s_adapter']:.1f} tokens/s with the adapter vs {f['decode_tok_s_base']:.1f} without "
                  f"({f['decode_tok_s_adapter'] / f['decode_tok_s_base']:.2f})")
+    if "fidelity" in results:
+        from personas.fidelity import render as render_fidelity
+
+        lines.append(render_fidelity(results["fidelity"]))
     c = results["cold_start"]
     lines.append(f"\nCold start of `python -m app serve` to answering (median of {c['repeats']}): {c['ready_s']:.1f} s "
                  f"(target <= 10 s: {'met' if c['ready_s'] <= 10 else 'NOT met'}); peak RSS after one chat "

@@ -174,11 +174,12 @@ class WriterResult:
 
 def run(slugs: Sequence[str] | None = None, asked: Sequence[str] | None = None, *, conditions: Sequence[str] = CONDITIONS,
         finetune_minutes: float = FINETUNE_MINUTES, settings_overrides: dict | None = None,
-        progress: Progress | None = None) -> dict:
+        seed_letters: int | None = None, progress: Progress | None = None) -> dict:
     """The whole test: train and check the classifier, then each writer's personas answer ``asked``.
 
     ``slugs`` picks writers (default all eight; the classifier always knows all eight, so chance
-    stays one in eight).
+    stays one in eight). ``seed_letters`` builds the personas from only the first letters of each
+    seed (the bench's smoke run, where embedding a whole collection would take most of its time).
     """
     from app.service import ChatService
     from app.settings import load_settings
@@ -203,7 +204,7 @@ def run(slugs: Sequence[str] | None = None, asked: Sequence[str] | None = None, 
         service = ChatService(settings, store=Store(f"sqlite:///{Path(tmp) / 'fidelity.db'}"))
         bare = ChatService(settings.model_copy(update={"memory": False}), backend=service.backend, store=service.store)
         for slug in slugs:
-            name, (seed, _) = WRITERS[slug], letters[slug]
+            name, seed = WRITERS[slug], letters[slug][0][:seed_letters]
             uid = service.store.user_id(f"fidelity-{slug}")
             result = WriterResult(slug, name, {}, {}, {})
             if "naive" in conditions:
@@ -232,6 +233,7 @@ def run(slugs: Sequence[str] | None = None, asked: Sequence[str] | None = None, 
         service.store.close()
     return {
         "writers": len(WRITERS), "questions": len(asked), "finetune_minutes": finetune_minutes,
+        "seed_letters": seed_letters,
         "classifier_heldout": held, "classifier_heldout_mean": sum(held.values()) / len(held),
         "per_writer": {r.slug: {"name": r.name, **{c: r.score(c) for c in r.replies}, "finetune": r.finetune,
                                 "attributed": r.attributed,
@@ -252,7 +254,9 @@ def render(results: dict) -> str:
     labels = {"naive": "naive baseline", "prompt": "prompt only", "finetuned": "fine-tuned"}
     lines = [f"\nSounding like the person: share of {results['questions']} replies attributed to the right writer "
              f"(chance 1/{results['writers']} = {1 / results['writers']:.2f}); fine-tune limit "
-             f"{results['finetune_minutes']:g} min per writer",
+             f"{results['finetune_minutes']:g} min per writer"
+             + (f"; smoke run: personas from the first {results['seed_letters']} seed letters"
+                if results.get("seed_letters") else ""),
              f"  {'writer':<28}{'classifier':>11}" + "".join(f"{labels[c]:>16}" for c in conditions)]
     for slug, row in results["per_writer"].items():
         lines.append(f"  {row['name']:<28}{results['classifier_heldout'][slug]:>11.2f}"

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.model
 def test_quick_benchmark_reports_every_figure() -> None:
     result = subprocess.run([sys.executable, "-m", "app", "bench", "--quick", "--json"], cwd=ROOT,
-                            capture_output=True, text=True, timeout=300)
+                            capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     figures = json.loads(result.stdout)
     assert figures["machine"]["cores"] >= 1 and figures["machine"]["llama_cpp_python"]
@@ -28,3 +28,9 @@ def test_quick_benchmark_reports_every_figure() -> None:
     tune = figures["finetune"]
     assert tune["train_tokens_per_s"] > 0 and tune["steps"] >= 1 and tune["decode_tok_s_adapter"] > 0
     assert tune["perplexity_after"] < tune["perplexity_before"]
+    fidelity = figures["fidelity"]  # sounding like the person: measured when ../shared has the letters
+    if "absent" not in fidelity:
+        assert 0.5 < fidelity["classifier_heldout_mean"] <= 1 and len(fidelity["per_writer"]) == 2
+        for row in fidelity["per_writer"].values():
+            assert all(len(row["attributed"][c]) == 2 for c in ("naive", "prompt", "finetuned"))
+            assert row["finetune"]["steps"] >= 1
