@@ -445,10 +445,18 @@ def moderation(actions: tuple[str, ...], category: str | None, limit: int, as_js
 @main.command()
 @click.option("--quick", is_flag=True, help="A smoke run that finishes in under two minutes.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
-def bench(quick: bool, as_json: bool) -> None:
+@click.option("--fidelity", "fidelity_only", is_flag=True,
+              help="Only the 'sounding like the person' section (personas from the letters in ../shared).")
+def bench(quick: bool, as_json: bool, fidelity_only: bool) -> None:
     """Measure speed side by side and print medians and ratios."""
     from app import bench as benchmarks
 
+    if fidelity_only:
+        from personas.fidelity import render as render_fidelity
+
+        result = benchmarks.fidelity(quick)
+        click.echo(json.dumps(result, indent=2, ensure_ascii=False) if as_json else render_fidelity(result).lstrip("\n"))
+        return
     results = benchmarks.run(quick=quick)
     click.echo(json.dumps(results, indent=2) if as_json else benchmarks.render(results))
 

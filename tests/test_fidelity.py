@@ -51,6 +51,12 @@ def test_absent_letters_are_a_plain_error(monkeypatch: pytest.MonkeyPatch, tmp_p
 
     result = bench_fidelity(quick=True)
     assert "absent" in result and "not measured" in fidelity.render(result)
+    from click.testing import CliRunner
+
+    from app.cli import main
+
+    shown = CliRunner().invoke(main, ["bench", "--fidelity", "--quick"])
+    assert shown.exit_code == 0 and shown.output.startswith("Sounding like the person: not measured: the letter")
 
 
 def test_naive_baseline_is_three_seed_excerpts_and_nothing_else() -> None:
