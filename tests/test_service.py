@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from app.backends import ScriptedBackend
-from app.errors import ContextOverflow, EmptyMessage
+from app.errors import ContextOverflow, EmptyMessage, KeepsakeError
 from app.service import ChatService
 from memory.store import Store
 
@@ -136,5 +136,5 @@ def test_edit_branches_from_the_edited_message(scripted_service: ChatService, sc
     assert [m.content for m in svc.store.thread(uid, first.conversation_id)] == ["Q1", "A1", "Q2 edited", "A2 edited"]
     assert [m["content"] for m in scripted.calls[2][1:]] == ["Q1", "A1", "Q2 edited"]
     assert [m.content for m in svc.store.alternatives(uid, second.user_message.id)] == ["Q2", "Q2 edited"]
-    with pytest.raises(Exception, match="only your own messages"):
+    with pytest.raises(KeepsakeError, match="only your own messages"):
         svc.edit(uid, second.message_id, "rewrite the bot")
