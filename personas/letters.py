@@ -323,7 +323,8 @@ def parse(lines: list[str], width: int = 0) -> Letter:
         elif signer(last) and len(last) <= 40:
             previous = rows[tail[-2]].strip()
             # A bare name ends a letter when a closing stands above it, or it stands alone after the body.
-            if is_closing(previous) or not re.search(r"[.!?。！？]$", last) or re.fullmatch(r"(?:[A-Z]\.\s*)+", last):
+            # (a printed book's "BEETHOVEN." ends in a full stop, and so do initials)
+            if is_closing(previous) or not re.search(r"[.!?。！？]$", last) or last.isupper():
                 letter.signature, letter.signer = last, signer(last)
                 tail.pop()
                 signed = True
