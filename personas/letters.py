@@ -483,7 +483,7 @@ def split(text: str) -> list[Letter] | None:
             for s0, s1 in zip(starts, [*starts[1:], e]):
                 letters.extend(_after_sign_off(rows[s0:s1], width))
     # a book's title or a stray line between letters is no letter
-    return [x for x in letters if x.salutation or x.signer or len(" ".join(x.body).split()) > 8
+    return [x for x in letters if x.header or x.salutation or x.signer or len(" ".join(x.body).split()) > 8
             or len(CJK.findall(" ".join(x.body))) > 12]
 
 
