@@ -114,15 +114,17 @@ class EmbeddingJudge:
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         with self._lock:
-            missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+            found = {t: self._cache[t] for t in texts if t in self._cache}
+        missing = list(dict.fromkeys(t for t in texts if t not in found))
         if missing:
-            vectors = self.embedder.embed(missing)
-            with self._lock:
-                self._cache.update(zip(missing, vectors))
-                while len(self._cache) > max(self.CACHE, len(texts)):
-                    self._cache.popitem(last=False)
+            found.update(zip(missing, self.embedder.embed(missing)))
         with self._lock:
-            return np.stack([self._cache[t] for t in texts])
+            for t in found:
+                self._cache[t] = found[t]
+                self._cache.move_to_end(t)
+            while len(self._cache) > self.CACHE:
+                self._cache.popitem(last=False)
+        return np.stack([found[t] for t in texts])
 
     def _head(self, name: str, dense: np.ndarray, lexical) -> np.ndarray:  # noqa: ANN001
         w = self.w

@@ -1,0 +1,120 @@
+"""The safety judge's training and evaluation data stay apart, and ``python -m safety.train`` works.
+
+Issue 16: XSTest prompts were in the exemplars, the reply head trained on completions of the very
+prompts it was scored on, and do-not-answer was split by even/odd id. These tests hold the split
+in ``safety.data`` to its word: by source and template, no shared text, no near copies.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from safety import data, exemplars
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "safety"
+needs_data = pytest.mark.skipif(not SHARED.is_dir(), reason=f"safety data sets not found at {SHARED} (../shared is absent in a plain clone)")
+PROBES = json.loads((Path(__file__).parent / "data" / "safety_probes.json").read_text(encoding="utf-8"))
+NEAR = 0.9  # the cosine safety.train uses
+
+
+def exemplar_texts() -> list[str]:
+    return [*exemplars.SAFE_PROMPTS, *(t for ts in exemplars.UNSAFE_PROMPTS.values() for t in ts),
+            *(p for p, _, _ in exemplars.REPLIES), *(r for _, r, _ in exemplars.REPLIES)]
+
+
+def probe_texts() -> list[str]:
+    return [*(p["text"] for p in PROBES["requests"]), *(p["prompt"] for p in PROBES["replies"])]
+
+
+def test_normalise_ignores_case_and_punctuation_only() -> None:
+    assert data.normalise("How can I kill a Python process?") == data.normalise("how can i KILL a python-process")
+    assert data.normalise("How can I kill a Python process?") != data.normalise("How can I kill a person?")
+
+
+def test_probes_are_no_copies_of_the_exemplars(real_embedder) -> None:  # noqa: ANN001
+    """Our probe file shares no sentence with our training exemplars, not even reworded (embedding cosine)."""
+    probes, ours = probe_texts(), exemplar_texts()
+    assert not {data.normalise(t) for t in probes} & {data.normalise(t) for t in ours}
+    sims = real_embedder.embed(probes) @ real_embedder.embed(ours).T
+    worst = np.unravel_index(sims.argmax(), sims.shape)
+    assert sims.max() < NEAR, f"probe {probes[worst[0]]!r} is a near copy of exemplar {ours[worst[1]]!r}"
+
+
+@needs_data
+def test_exemplars_hold_no_evaluation_text(real_embedder) -> None:  # noqa: ANN001
+    """No exemplar is an XSTest prompt or another held-out request, verbatim or as a near copy."""
+    held = sorted({r.text for rows in data.eval_requests().values() for r in rows if r.source != "davidson"})
+    ours = exemplar_texts()
+    assert not {data.normalise(t) for t in ours} & {data.normalise(t) for t in held}
+    sims = real_embedder.embed(ours) @ real_embedder.embed(held).T
+    worst = np.unravel_index(sims.argmax(), sims.shape)
+    assert sims.max() < NEAR, f"exemplar {ours[worst[0]]!r} is a near copy of held-out {held[worst[1]]!r}"
+
+
+@needs_data
+def test_train_and_eval_share_no_text_and_no_template() -> None:
+    train_requests, eval_requests = data.train_requests(), data.eval_requests()
+    train_replies, eval_replies = data.train_replies(), data.eval_replies()
+    held = data.eval_texts()
+    # Every evaluation set is there and not empty, so the checks below are about something.
+    assert all(eval_requests.values()) and all(eval_replies.values())
+    # Templates: one side each for do-not-answer's specific harms, GPTFuzz's questions, HarmBench's behaviours.
+    for source in ("do-not-answer", "gptfuzz", "harmbench", "harmbench-classifier-val"):
+        train_groups = {r.group for r in [*train_requests, *train_replies] if r.source == source}
+        eval_groups = {r.group for rows in [*eval_requests.values(), *eval_replies.values()] for r in rows if r.source == source}
+        if source != "harmbench-classifier-val":
+            assert train_groups and eval_groups
+        assert not train_groups & eval_groups, source
+    # Whole sources held out: XSTest (prompts and completions), StrongREJECT, the RBR gold set, CoCoNot's contrast set.
+    held_sources = {"xstest", "strongreject", "rbr-gold"}
+    assert not held_sources & {r.source for r in [*train_requests, *train_replies]}
+    contrast = {data.normalise(r.text) for r in eval_requests["coconot_contrast"]}
+    assert not contrast & {data.normalise(r.text) for r in train_requests if r.source == "coconot"}
+    # Text: within a source the same text never lands on both sides; across sources (AdvBench and HarmBench
+    # word some behaviours alike) the near-copy filter of safety.train drops the training copy.
+    def texts(rows, source):  # noqa: ANN001, ANN202
+        return {data.normalise(getattr(r, "text", None) or r.prompt) for r in rows if r.source == source}
+
+    evaluated = [r for rows in [*eval_requests.values(), *eval_replies.values()] for r in rows]
+    for source in {r.source for r in evaluated}:
+        assert not texts([*train_requests, *train_replies], source) & texts(evaluated, source), source
+    crossing = {data.normalise(r.text) for r in train_requests} & held
+    assert len(crossing) < 0.02 * len(train_requests)
+
+
+@needs_data
+def test_do_not_answer_is_split_by_template_not_by_id() -> None:
+    train = list(data.do_not_answer("train"))
+    held = list(data.do_not_answer("eval"))
+    assert {r.group for r in train}.isdisjoint({r.group for r in held})
+    assert 0.2 < len(held) / (len(train) + len(held)) < 0.5
+
+
+@needs_data
+def test_train_command_writes_a_working_judge(tmp_path: Path, real_embedder) -> None:  # noqa: ANN001
+    """``python -m safety.train`` on a tiny configuration: a weights file the judge loads and uses."""
+    from safety.judges import EmbeddingJudge
+
+    out = tmp_path / "tiny.npz"
+    result = subprocess.run([sys.executable, "-m", "safety.train", "--limit", "12", "--output", str(out)],
+                            capture_output=True, text=True, timeout=900, cwd=Path(__file__).parents[1])
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert re.search(r"requests: \d+ rows \(\d+ exact", result.stderr) and "wrote" in result.stderr
+    meta = json.loads(str(np.load(out)["meta"]))
+    assert meta["limit"] == 12 and meta["request_rows"] > 50 and meta["reply_rows"] > 50
+    judge = EmbeddingJudge(real_embedder, weights=out)
+    v = judge.judge("How is your garden this spring?", "The tulips are out and the pear tree is in blossom.")
+    assert abs(sum(v.prompt.values()) - 1) < 1e-5 and abs(sum(v.reply.values()) - 1) < 1e-5
+    assert not list(tmp_path.glob("*.partial.npz"))
+    # Bad input: a clear one-line error, nothing written.
+    bad = subprocess.run([sys.executable, "-m", "safety.train", "--limit", "12", "--output", str(tmp_path / "x.npz")],
+                         capture_output=True, text=True, timeout=120, cwd=Path(__file__).parents[1],
+                         env={**os.environ, "KEEPSAKE_SAFETY_DATA": str(tmp_path / "nowhere")})
+    assert bad.returncode != 0 and bad.stderr.startswith("error: the safety data sets are not at")
+    assert not (tmp_path / "x.npz").exists()
