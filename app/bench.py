@@ -15,6 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from app import bench_native
+
 SCRIPT = [
     "Hello! It's me again. How are you today?",
     "I found your old letters in the attic.",
@@ -254,6 +256,9 @@ def run(quick: bool = False) -> dict:
         results["decode"] = decode_speed(settings, service.backend, build([read_seed(seed_file)]), service.store,
                                          service.memory,
                                          repeats=2 if quick else 5, max_tokens=48 if quick else 128)
+        results["llama_bench"] = bench_native.decode_vs_llama_bench(
+            settings, service.backend, build([read_seed(seed_file)]), service.store, service.memory,
+            repeats=2 if quick else 5, max_tokens=48 if quick else 128)
     from memory.bench import bench_query_embedding, bench_retrieval
 
     results["retrieval"] = bench_retrieval(sizes=(10_000,) if quick else (10_000, 100_000), queries=50 if quick else 200)
@@ -304,6 +309,7 @@ def render(results: dict) -> str:
         lines.append(f"  {label:<37}{d[mode]['tok_s']:8.1f}   {d[mode]['tokens']:6.0f}   {d[mode]['turn_s']:6.2f}   {ratio}{target}")
     lines.append(f"  safety filter share of a turn: {d['filter_share']:.1%}  (target <= 15%: "
                  + ("met)" if d["filter_share"] <= 0.15 else "NOT met)"))
+    lines.append(bench_native.render(results["llama_bench"]) if "llama_bench" in results else "")
     t = {kind: {int(n): v for n, v in row.items()} for kind, row in results["ttft"].items()}  # JSON keys are strings
     turns = sorted(t["warm"])
     lines.append("\nTime to first token (median s)   " + "".join(f"turn {n:<7}" for n in turns) + f"  turn {turns[-1]}/turn {turns[0]}")

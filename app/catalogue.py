@@ -122,6 +122,9 @@ def probe(home: Path) -> Machine:
     import llama_cpp
     import psutil
 
+    from app import cpu_backend
+
+    cpu_backend.load()  # so that the system info names the kernels chosen for this CPU
     folder = Path(home)
     while not folder.exists() and folder != folder.parent:  # the data directory may not exist yet
         folder = folder.parent

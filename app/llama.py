@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from app import cpu_backend
 from app.backends import ChatBackend, Message, register
 from app.errors import BackendError, KeepsakeError, ModelLoadError
 from app.models import check_gguf, embedded_model_path, explain_load_failure
@@ -78,6 +79,8 @@ class ChatTemplate:
         """The template and tokenizer of a GGUF file, without loading its weights (milliseconds)."""
         from llama_cpp import Llama
 
+        cpu_backend.load()
+
         try:
             return cls(Llama(model_path=str(check_gguf(path)), vocab_only=True, verbose=False))
         except (ValueError, RuntimeError):
@@ -121,6 +124,7 @@ class LlamaCppBackend(ChatBackend):
     ) -> None:
         from llama_cpp import Llama
 
+        cpu_backend.load()  # a build with CPU variants loads no model before one is chosen for this CPU
         self.path = check_gguf(path)
         self.name = self.path.stem
         threads = n_threads or os.cpu_count() or 1
