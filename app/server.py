@@ -95,6 +95,7 @@ class Server:
         self._thread.join()
 
     def close(self) -> None:
+        """Stop, and wait up to 30 s for the server to finish."""
         self.stop()
         self._thread.join(timeout=30)
 
