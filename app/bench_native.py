@@ -33,7 +33,7 @@ def native_decode(exe: Path, model: Path, threads: int, n_gen: int, depth: int, 
                           "-d", str(depth), "-r", str(repeats), "-fa", "off", "-o", "json"],
                          capture_output=True, text=True, timeout=1800, check=True).stdout
     row = next(r for r in json.loads(out) if r["n_gen"] == n_gen)
-    return {"tok_s": row["avg_ts"], "stdev": row["stdev_ts"], "cpu": row.get("cpu_info", ""),
+    return {"tok_s": row["avg_ts"], "stdev": row["stddev_ts"], "cpu": row.get("cpu_info", ""),
             "backend": row.get("backends", "")}
 
 
