@@ -189,9 +189,10 @@ def timing(judge, repeats: int = 9) -> dict:  # noqa: ANN001
     return out
 
 
-def evaluate(judge, quick: bool = False, previous: bool = True) -> dict:  # noqa: ANN001
-    """All figures for ``judge`` and (``previous``) the judge it replaced, on the same held-out rows."""
-    n = QUICK_ROWS if quick else ROWS
+def evaluate(judge, quick: bool = False, previous: bool = True, rows: int | None = None) -> dict:  # noqa: ANN001
+    """All figures for ``judge`` and (``previous``) the judge it replaced, on the same held-out rows
+    (at most ``rows`` per set; by default ``ROWS``, or ``QUICK_ROWS`` when ``quick``)."""
+    n = rows or (QUICK_ROWS if quick else ROWS)
     requests, replies = request_sets(n), reply_sets(n)
     hh = _sample(list(data.hh_rlhf()), n // 2, "hh")
     out = {"rows_per_set": n, "targets": TARGETS, "shipped": measure(judge, requests, replies, hh)}

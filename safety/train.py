@@ -1,8 +1,10 @@
 """Train the shipped safety judge: ``python -m safety.train`` writes safety/weights/embedding_judge.npz.
 
 Reproducible: fixed seeds, data read from ``../shared/data/safety`` by the split in ``safety.data``
-plus our own exemplars, deterministic solvers, one torch thread. About 10-15 minutes on two cores
-(``--cache`` keeps the embeddings between runs; ``--limit`` trains a tiny judge, for the tests).
+plus our own exemplars, deterministic solvers, one torch thread. About 10 minutes of CPU, most of
+it embedding (28 minutes of wall time on the shared two-core build machine at a load of 10);
+``--cache`` keeps the embeddings between runs (then 2 minutes), ``--limit`` trains a tiny judge
+for the tests.
 
 What it fits, on the packaged all-MiniLM-L6-v2 (frozen) and hashed n-grams (see ``safety.features``):
 
