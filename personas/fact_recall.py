@@ -18,8 +18,12 @@ from pathlib import Path
 PROBES = Path(__file__).resolve().parents[1] / "tests" / "data" / "fact_probes.json"
 
 
-def fact_recall(settings, backend, embedder, probes: Path = PROBES, max_tokens: int = 48) -> dict:  # type: ignore[no-untyped-def]
-    """Share of seed-fact questions whose answer reaches the prompt and the reply; per probe details."""
+def fact_recall(settings, backend, embedder, probes: Path = PROBES, max_tokens: int = 48,  # type: ignore[no-untyped-def]
+                seeds: set[str] | None = None) -> dict:
+    """Share of seed-fact questions whose answer reaches the prompt and the reply; per probe details.
+
+    ``seeds`` limits the run to the probes of those sample files (a quicker check).
+    """
     from app.service import ChatService
     from memory.memories import LongTermMemory
     from memory.store import Store
@@ -27,7 +31,7 @@ def fact_recall(settings, backend, embedder, probes: Path = PROBES, max_tokens: 
     from personas.builder import build, create
     from personas.seed import read_seed
 
-    cases = json.loads(probes.read_text(encoding="utf-8"))
+    cases = [c for c in json.loads(probes.read_text(encoding="utf-8")) if seeds is None or c["seed"] in seeds]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)

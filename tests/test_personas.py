@@ -286,16 +286,18 @@ def test_facts_in_the_letters_come_back_when_asked(unfiltered, store: Store, mem
 
 
 @pytest.mark.model
+@pytest.mark.timeout(1800)  # ten questions through the real model: minutes on a busy two-core machine
 def test_seed_facts_come_back_through_the_chat(unfiltered, llama, real_embedder) -> None:  # noqa: ANN001
-    """Questions about names, places and pets in the sample seeds, asked of personas built from them.
+    """Questions about names, places and pets in three sample seeds, asked of personas built from them.
 
-    Measured on the embedded SmolLM2-135M: the answer reached the prompt for 11 of 11 questions and
-    the reply for 4 of 11 (2026-12-03). Retrieval must stay near perfect; the reply floor is low
-    because a 135M model often talks past what its prompt holds.
+    Measured on the embedded SmolLM2-135M over all eleven probes (2026-12-03): the answer reached the
+    prompt for 11 of 11 and the reply for 4 of 11; for these ten, 10 and 3. Retrieval must stay near
+    perfect; the reply floor is low because a 135M model often talks past what its prompt holds.
     """
     from personas.fact_recall import fact_recall
 
-    result = fact_recall(unfiltered, llama, real_embedder, max_tokens=32)
+    result = fact_recall(unfiltered, llama, real_embedder, max_tokens=40,
+                         seeds={"grandpa_tom.txt", "mother_letters.txt", "waigong_xiaoming_gbk.txt"})
     missed = [r["question"] for r in result["rows"] if not r["in_prompt"]]
-    assert result["probes"] == 11 and result["in_prompt"] >= 0.9, missed
-    assert result["in_reply"] >= 0.25, [(r["question"], r["reply"]) for r in result["rows"]]
+    assert result["probes"] == 10 and result["in_prompt"] >= 0.9, missed
+    assert result["in_reply"] >= 0.2, [(r["question"], r["reply"]) for r in result["rows"]]
