@@ -231,6 +231,7 @@ def test_score_cli_contract(tmp_path: Path) -> None:
 
 
 @needs_data
+@pytest.mark.model  # the eval command loads the default chat model (safety.cli)
 def test_eval_reports_both_judges_on_held_out_rows_against_the_targets() -> None:
     """``python -m safety eval --quick``: every target figure for the shipped and the previous judge, on
     the same held-out rows, and the timing of a judge call."""
