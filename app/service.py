@@ -28,6 +28,7 @@ from memory.store import ConversationRecord, MessageRecord, Store
 from memory.summaries import fold_count, summarize
 from personas import persona as personas
 from personas.persona import Persona
+from safety.baseline import PreviousJudge
 from safety.filter import Outcome, SafetyFilter
 from safety.judges import EmbeddingJudge, Judge, LLMJudge
 from safety.policy import SAFE
@@ -184,7 +185,11 @@ class ChatService:
             return LLMJudge(backend.llm, backend.borrow)
         # The classifier was trained on the packaged all-MiniLM-L6-v2: share memory's embedder only if it is that one.
         shared = self.memory.embedder if self.memory is not None else None
-        return EmbeddingJudge(shared if shared is not None and shared.name == PACKAGED_NAME else load_embedder(""))
+        embedder = shared if shared is not None and shared.name == PACKAGED_NAME else load_embedder("")
+        # The reply-reader scores better on held-out jailbreak replies, but classes short, warm companion
+        # replies as disallowed (C 0.7-0.9 on "Of course, love. Tell me about her."), which would turn safe
+        # conversations into refusals; the default stays the judge the companion suite was measured with.
+        return EmbeddingJudge(embedder) if self.settings.safety_judge == "reply-reader" else PreviousJudge(embedder)
 
     def engine(self, persona: Persona | None = None) -> ChatEngine:
         """The chat engine for this persona's replies: on its fine-tuned adapter when it has one that loads."""

@@ -86,8 +86,10 @@ class Settings(BaseSettings, Sampling):
         "unsafe are always held); hold: score each reply before showing any of it.")
     safety_best_of: int = Field(2, ge=0, le=8, description="Retries with a safety instruction before falling back.")
     safety_threshold: float = Field(0.0, ge=-1.0, le=1.0, description="Least safety reward for a reply to be shown.")
-    safety_judge: Literal["embedding", "llm"] = Field(
-        "embedding", description="embedding: the shipped classifier; llm: a GGUF model reads the rubric.")
+    safety_judge: Literal["embedding", "reply-reader", "llm"] = Field(
+        "embedding", description="embedding: the classifier on sentence embeddings (default); reply-reader: heads "
+        "that also read the reply's n-grams (better on jailbreak replies, but it takes many short warm replies for "
+        "disallowed content); llm: a GGUF model reads the rubric.")
     safety_judge_model: Path | None = Field(None, description="GGUF for the llm judge (default: the chat model).")
     allow_adult: bool = Field(False, description="Allow explicit content between verified adults (never with minors).")
     host: str = Field("127.0.0.1", description="Address the web chat listens on.")

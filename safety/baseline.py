@@ -1,8 +1,9 @@
-"""The judge Keepsake shipped before the reply-reading one, kept so that ``python -m safety eval``
-measures both on the same held-out rows in the same run (issue 14: every figure beside the previous
-judge). Its weights are ``safety/weights/previous_embedding_judge.npz``, as trained then: two heads
+"""The chat path's default judge (``safety_judge = "embedding"``), and the baseline that
+``python -m safety eval`` measures the reply-reading judge (``safety.judges.EmbeddingJudge``,
+``safety_judge = "reply-reader"``) against, on the same held-out rows in the same run. Its weights are ``safety/weights/previous_embedding_judge.npz``, as trained then: two heads
 over frozen all-MiniLM-L6-v2 embeddings of the request and the whole reply, plus four refusal markers.
-Not used at chat time.
+It stays the default because the companion suite was measured end to end with it, and the reply
+reader still takes many short, warm replies for disallowed content (see safety/weights/README.md).
 """
 
 from __future__ import annotations
@@ -29,9 +30,9 @@ def reply_features(e_prompt: np.ndarray, e_reply: np.ndarray, reply: str) -> np.
 
 
 class PreviousJudge:
-    """The previous shipped judge, for comparison only."""
+    """Two heads over embeddings of the request and the whole reply: the default judge."""
 
-    name = "previous-embedding"
+    name = "embedding"
 
     def __init__(self, embedder, weights: Path = PREVIOUS_WEIGHTS) -> None:  # noqa: ANN001
         w = np.load(weights, allow_pickle=False)

@@ -92,7 +92,7 @@ class EmbeddingJudge:
     rest is D.
     """
 
-    name = "embedding"
+    name = "reply-reader"
     CACHE = 256  # embeddings kept: stream mode re-judges a growing reply with the same request and opening
 
     def __init__(self, embedder, weights: Path = WEIGHTS) -> None:  # noqa: ANN001

@@ -27,7 +27,7 @@ from memory.memories import LongTermMemory
 from memory.schema import ApiKey
 from memory.store import Store
 from safety.filter import SafetyFilter
-from safety.judges import EmbeddingJudge
+from safety.baseline import PreviousJudge
 
 DATA = Path(__file__).parent / "data"
 
@@ -44,7 +44,7 @@ def live(llama, real_embedder, tmp_path_factory):  # noqa: ANN001, ANN201
         settings = load_settings(port=free_port(), auth=True, seed=7, max_tokens=48)
         store = Store(settings.db_url)
         memory = LongTermMemory(store, real_embedder, home)
-        safety = SafetyFilter(EmbeddingJudge(real_embedder), settings.safety_settings)
+        safety = SafetyFilter(PreviousJudge(real_embedder), settings.safety_settings)
         service = ChatService(settings, backend=llama, store=store, memory=memory, safety=safety)
         ann, bob = add_user(store, "ann", "ann-password"), add_user(store, "bob", "bob-password")
         create(memory, ann, build([read_seed(DATA / "grandpa_letters.txt")]))

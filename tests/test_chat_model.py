@@ -17,7 +17,7 @@ from memory.embedder import WordLengthEmbedder
 from memory.memories import LongTermMemory
 from memory.store import Store
 from safety.filter import SafetyFilter
-from safety.judges import EmbeddingJudge
+from safety.baseline import PreviousJudge
 
 DATA = Path(__file__).parent / "data"
 
@@ -34,7 +34,7 @@ def test_an_lcel_chain_through_the_persona(llama, real_embedder, settings, tmp_p
     store = Store(f"sqlite:///{tmp_path / 'lc.db'}")
     service = ChatService(settings, backend=llama, store=store,
                           memory=LongTermMemory(store, WordLengthEmbedder(), settings.home),
-                          safety=SafetyFilter(EmbeddingJudge(real_embedder), settings.safety_settings))
+                          safety=SafetyFilter(PreviousJudge(real_embedder), settings.safety_settings))
     with_grandpa(service)
     prompt = ChatPromptTemplate.from_messages([("system", "Answer in one or two sentences."), ("human", "{question}")])
     model = ChatPersona(service=service, persona="Grandpa", seed=4, max_tokens=40, temperature=0.3)

@@ -149,9 +149,9 @@ def test_real_model_grief_request_below_the_threshold_shows_the_models_answer(se
     """The real model and the shipped judge, with a threshold no reply can reach: the request is safe, so
     what is shown is one of the model's own attempts, never the filter's refusal (unless the judge finds
     disallowed content in every attempt, which it records as the filter's failure)."""
-    from safety.judges import EmbeddingJudge
+    from safety.baseline import PreviousJudge
 
-    filt = SafetyFilter(EmbeddingJudge(real_embedder), SafetySettings(threshold=1.0, best_of=1, mode="hold"))
+    filt = SafetyFilter(PreviousJudge(real_embedder), SafetySettings(threshold=1.0, best_of=1, mode="hold"))
     svc = ChatService(settings.model_copy(update={"memory": False}), backend=llama,
                       store=Store(f"sqlite:///{tmp_path / 'r.db'}"), safety=filt)
     sampling = settings.sampling.model_copy(update={"seed": 11, "max_tokens": 48})

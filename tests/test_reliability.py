@@ -155,14 +155,14 @@ def test_eight_users_at_once_over_the_web_and_the_api(request, model_path: Path,
     from app.server import serve
     from memory.memories import LongTermMemory
     from safety.filter import SafetyFilter
-    from safety.judges import EmbeddingJudge
+    from safety.baseline import PreviousJudge
 
     duration = request.config.getoption("--soak") or 60.0
     settings = load_settings(home=tmp_path / "home", port=free_port(), auth=True, parallel=2, max_tokens=12, seed=3)
     store = Store(settings.db_url)
     service = ChatService(settings, backend=LlamaCppBackend(model_path, n_ctx=1024, n_threads=2, parallel=2),
                           store=store, memory=LongTermMemory(store, real_embedder, settings.home),
-                          safety=SafetyFilter(EmbeddingJudge(real_embedder), settings.safety_settings))
+                          safety=SafetyFilter(PreviousJudge(real_embedder), settings.safety_settings))
     names = [f"user{i}" for i in range(8)]
     keys = {}
     for name in names:
