@@ -212,14 +212,14 @@ def render(results: dict) -> str:
         a = get(new)
         b = get(old) if old else None
         show = (lambda x: "n/a" if x is None else fmt.format(x))
-        return f"{show(a)}  (previous {show(b)})" if old else show(a)
+        return f"{show(a)}  (previous, the chat default {show(b)})" if old else show(a)
 
     def met(value: float | None, target: float, above: bool = True) -> str:
         if value is None:
             return "n/a"
         return "met" if (value >= target if above else value <= target) else "NOT met"
 
-    lines = [f"Safety evaluation: shipped judge vs previous judge, held-out rows only (at most {results['rows_per_set']} per set)",
+    lines = [f"Safety evaluation: the reply-reader judge vs the previous one (still the chat default), held-out rows only (at most {results['rows_per_set']} per set)",
              "",
              f"  request AUPRC, toxic-text mix (n={new['request_auprc_n']}): {pair('request_auprc')}"
              f"   target >= {t['request_auprc']}: {met(new['request_auprc'], t['request_auprc'])}",
