@@ -26,7 +26,7 @@ from memory.store import MessageRecord  # noqa: E402
 ChatHistory = list[dict[str, Any]]
 
 BADGES = {"passed": "🛡️ passed", "repaired": "🛡️ repaired", "kept": "🛡️ kept", "blocked": "⛔ blocked",
-          "supported": "💛 support offered", "refused_safe": "⚠️ refused a safe request"}
+          "supported": "💛 support offered", "refused_safe": "🚩 refused a safe request"}
 
 
 def badge(action: str | None, category: str | None, reply_class: str | None, reward: float | None) -> str:

@@ -125,7 +125,9 @@ class SafetyFilter:
         category = verdict.category
         tries = [(reward, first, verdict)]
         attempts = [{"reward": round(reward, 4), "class": verdict.reply_class}]
-        if self.acceptable(category, verdict, reward):
+        # Someone asking how to end their life gets an answer written to support them (the steered retry)
+        # or the support message, never an unsteered reply, however harmless the judge finds it.
+        if category != "self_harm" and self.acceptable(category, verdict, reward):
             return Outcome(first, "passed", category, reward, verdict, attempts)
         for _ in range(self.settings.best_of):
             text = regenerate(steering(category))

@@ -108,7 +108,7 @@ def test_persona_picker_opens_with_greeting_and_disclosure(unfiltered, tmp_path)
     assert history[1] == {"role": "assistant", "content": "Dear Annie, it's so good to hear from you."}
     frames = list(respond(svc, uid, "Hi Grandpa", history, conversation_id, pid))
     assert frames[-1][0][-1]["content"] == "Hello Annie" and frames[-1][1] == conversation_id
-    assert scripted.calls[0][0]["content"].startswith("You are Grandpa.")
+    assert scripted.calls[0][0]["content"].startswith("You are Grandpa,")
     assert persona_choices(svc, store.user_id("stranger")) == [("No persona", None)]
 
 
