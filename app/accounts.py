@@ -19,7 +19,7 @@ import secrets
 
 from sqlalchemy import select
 
-from app.errors import KeepsakeError
+from app.core.errors import KeepsakeError
 from memory.schema import ApiKey, User
 from memory.store import Store
 

@@ -36,11 +36,20 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 
 from app.accounts import verify_api_key
-from app.backends import Message
-from app.errors import (BackendError, ContextOverflow, EmptyMessage, KeepsakeError, ModelLoadError, ModelNotFound,
-                        NotFound, SettingsError, StoreError)
+from app.core.backends import Message
+from app.core.errors import (
+    BackendError,
+    ContextOverflow,
+    EmptyMessage,
+    KeepsakeError,
+    ModelLoadError,
+    ModelNotFound,
+    NotFound,
+    SettingsError,
+    StoreError,
+)
+from app.core.settings import Sampling
 from app.service import WITHDRAWN, ChatService, LiveReply
-from app.settings import Sampling
 from memory.schema import Persona as PersonaRow
 from safety.judges import Verdict
 from safety.policy import CATEGORIES, SAFE

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from app import bench_native
+from app.bench_native import STORY, timed_turn
 
 SCRIPT = [
     "Hello! It's me again. How are you today?",
@@ -48,7 +49,7 @@ def ttft_by_turn(service, turns=(2, 10, 20), repeats: int = 3, max_tokens: int =
     reuses the KV cache of the previous turn's prompt); "cold" clears the cache before each measured
     turn, which is what every turn would cost without a stable prompt prefix.
     """
-    from app.settings import Sampling
+    from app.core.settings import Sampling
 
     llm = getattr(service.backend, "llm", None)
     modes = ("warm", "cold") if llm is not None else ("warm",)
@@ -74,22 +75,6 @@ def ttft_by_turn(service, turns=(2, 10, 20), repeats: int = 3, max_tokens: int =
     return {mode: {t: statistics.median(v) for t, v in by_turn.items()} for mode, by_turn in times.items()}
 
 
-STORY = "Write a long story about a lighthouse keeper and his dog."
-
-
-def _timed(live, sent: float) -> dict:  # noqa: ANN001
-    """Stream a reply: its token count, turn time from ``sent`` (storing and remembering included) and
-    decode rate between the first and the last piece."""
-    first = last = None
-    for _ in live:
-        last = time.perf_counter()
-        first = first or last
-    end = time.perf_counter()
-    tokens = live.reply.completion_tokens
-    return {"tokens": tokens, "turn_s": end - sent,
-            "tok_s": (tokens - 1) / (last - first) if first and last > first and tokens > 1 else 0.0}
-
-
 def decode_speed(settings, backend, persona, store, memory, repeats: int = 5, max_tokens: int = 128) -> dict:  # noqa: ANN001
     """Decode tokens/s through the full chat path (persona, memory retrieval; filter off, then on) and
     bare llama.cpp streaming of the very prompt the chat path built, same sampler, seed and threads.
@@ -98,8 +83,8 @@ def decode_speed(settings, backend, persona, store, memory, repeats: int = 5, ma
     the filter's share of a turn is the extra time the filtered turn takes. Each run has a user of its
     own (with its own copy of the ``persona``, a built seed), so no run recalls another's turns.
     """
+    from app.core.settings import Sampling
     from app.service import ChatService
-    from app.settings import Sampling
     from personas.builder import create
 
     services = {mode: ChatService(settings.model_copy(update={"safety": mode == "on"}), backend=backend, store=store,
@@ -115,7 +100,7 @@ def decode_speed(settings, backend, persona, store, memory, repeats: int = 5, ma
             persona_id = create(memory, uid, persona)
             sent = time.perf_counter()  # the turn is timed from the user's send: planning and recall count
             live = services[mode].send(uid, STORY, persona_id=persona_id, sampling=sampling)
-            runs[mode].append(_timed(live, sent))
+            runs[mode].append(timed_turn(live, sent))
             if mode == "off":
                 messages = live.turn.plan.messages
         tokens, stop = backend.render(messages)
@@ -195,10 +180,57 @@ def synthetic_letters(words: int, seed: int = 0) -> str:
     return "\n---\n".join(out)
 
 
+def finetune_figures(quick: bool = False) -> dict:
+    """Fine-tuning figures on a generated seed of letters: training speed (and minutes for 20k seed
+    tokens), held-out perplexity before and after, and decode speed with the adapter and without.
+
+    ``quick`` trains a few steps and extrapolates the 20k-token time; the full run trains on 20k
+    seed tokens for one epoch.
+    """
+    import tempfile
+
+    from app.core.llama import LlamaCppBackend, backend_for
+    from app.core.models import embedded_model_path
+    from app.core.settings import Sampling, load_settings
+    from memory.embedder import WordLengthEmbedder
+    from memory.memories import LongTermMemory
+    from memory.store import Store
+    from personas import persona as personas
+    from personas.builder import build, create
+    from personas.finetune import finetune
+    from personas.seed import read_seed
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = load_settings(home=Path(tmp), n_threads=os.cpu_count())
+        store = Store(f"sqlite:///{Path(tmp) / 'bench.db'}")
+        seed = Path(tmp) / "letters.txt"
+        seed.write_text(synthetic_letters(1_200 if quick else 15_000), encoding="utf-8")  # ~1.3 tokens a word
+        uid = store.user_id()
+        pid = create(LongTermMemory(store, WordLengthEmbedder(), settings.home), uid, build([read_seed(seed)]))
+        result = finetune(store, settings, uid, pid, epochs=1, max_minutes=2 if quick else 30)
+        backend = LlamaCppBackend(embedded_model_path(), n_ctx=1024, n_threads=settings.n_threads)
+        adapted = backend_for(backend, personas.get(store, uid, pid))
+        messages = [{"role": "user", "content": "Tell me a long story about the farm."}]
+        sampling = Sampling(temperature=0.0, max_tokens=32 if quick else 128, seed=1)
+        decode = {}
+        for label, b in (("base", backend), ("adapter", adapted)):
+            for _ in b.stream(messages, sampling.model_copy(update={"max_tokens": 2})):
+                pass  # warm: the measured run reuses the prompt
+            first, n = None, 0
+            for _ in b.stream(messages, sampling):
+                first, n = first or time.perf_counter(), n + 1
+            decode[label] = (n - 1) / (time.perf_counter() - first) if n > 1 and first else 0.0
+        store.close()
+    return {"train_tokens_per_s": result.tokens_per_s, "train_tokens": result.train_tokens, "steps": result.steps,
+            "minutes_per_20k_tokens": 20_000 / result.tokens_per_s / 60 if result.tokens_per_s else float("inf"),
+            "perplexity_before": result.perplexity_before, "perplexity_after": result.perplexity_after,
+            "decode_tok_s_base": decode["base"], "decode_tok_s_adapter": decode["adapter"]}
+
+
 def persona_create_seconds(words: int = 100_000) -> dict:
     """Wall time of `personas create` on a generated seed: reading, profiling, embedding, storing."""
+    from app.core.settings import load_settings
     from app.service import ChatService
-    from app.settings import load_settings
     from memory.store import Store
     from personas.builder import build, create
     from personas.seed import read_seed
@@ -219,9 +251,9 @@ def persona_create_seconds(words: int = 100_000) -> dict:
 def companion_suite(quick: bool = False) -> dict:
     """Issue 14's end-to-end figures: a fair sample of the companion-conversation suite through the chat path,
     default model and filter (safe conversations refused or blocked, harmful ones shown the content)."""
-    from safety.companion import run
+    from app.safety_e2e import companion_run
 
-    return {k: v for k, v in run(limit=6 if quick else 40).items() if k != "replies"}
+    return {k: v for k, v in companion_run(limit=6 if quick else 40).items() if k != "replies"}
 
 
 def machine() -> dict:
@@ -238,8 +270,8 @@ def machine() -> dict:
 
 def run(quick: bool = False) -> dict:
     """All measurements; ``quick`` shrinks them to a smoke test."""
+    from app.core.settings import load_settings
     from app.service import ChatService
-    from app.settings import load_settings
     from memory.store import Store
     from personas.builder import build
     from personas.seed import read_seed
@@ -265,23 +297,22 @@ def run(quick: bool = False) -> dict:
     results["query_embedding_ms"] = dict(zip(("p50", "p95"), bench_query_embedding(20 if quick else 100)))
     results["persona_create"] = persona_create_seconds(10_000 if quick else 100_000)
     results["cold_start"] = cold_start(1 if quick else 3)
-    from personas.finetune import bench as bench_finetune
 
-    results["finetune"] = bench_finetune(quick)
+    results["finetune"] = finetune_figures(quick)
     results["fidelity"] = fidelity(quick)
     results["companion"] = companion_suite(quick)
     return results
 
 
 def fidelity(quick: bool = False) -> dict:
-    """Sounding like the person (``personas.fidelity``): per writer, the share of replies the authorship
+    """Sounding like the person (``app.fidelity``): per writer, the share of replies the authorship
     classifier gives to the right writer, for the naive baseline, the prompt alone and after fine-tuning.
 
     Reads the letters in ../shared; without them the section says so (``absent``) and the rest of the
     bench runs. ``quick`` builds two personas from 20 letters each, asks two questions, fine-tunes for 15 seconds.
     """
-    from app.errors import KeepsakeError
-    from personas import fidelity as harness
+    from app import fidelity as harness
+    from app.core.errors import KeepsakeError
 
     try:
         harness.letters_dir()
@@ -338,7 +369,7 @@ def render(results: dict) -> str:
                  f"{f['decode_tok_s_adapter']:.1f} tokens/s with the adapter vs {f['decode_tok_s_base']:.1f} without "
                  f"({f['decode_tok_s_adapter'] / f['decode_tok_s_base']:.2f})")
     if "fidelity" in results:
-        from personas.fidelity import render as render_fidelity
+        from app.fidelity import render as render_fidelity
 
         lines.append(render_fidelity(results["fidelity"]))
     c = results["cold_start"]

@@ -21,6 +21,23 @@ from pathlib import Path
 TARGET = 0.85
 
 
+# What the chat path is asked to write when decode speed is measured: a reply that runs to max_tokens.
+STORY = "Write a long story about a lighthouse keeper and his dog."
+
+
+def timed_turn(live, sent: float) -> dict:  # noqa: ANN001
+    """Stream a reply: its token count, turn time from ``sent`` (storing and remembering included) and
+    decode rate between the first and the last piece."""
+    first = last = None
+    for _ in live:
+        last = time.perf_counter()
+        first = first or last
+    end = time.perf_counter()
+    tokens = live.reply.completion_tokens
+    return {"tokens": tokens, "turn_s": end - sent,
+            "tok_s": (tokens - 1) / (last - first) if first and last > first and tokens > 1 else 0.0}
+
+
 def llama_bench() -> Path | None:
     """The llama-bench binary: KEEPSAKE_LLAMA_BENCH, else where scripts/build-llama-bench puts it."""
     path = Path(os.environ.get("KEEPSAKE_LLAMA_BENCH") or Path(sys.prefix) / "llama.cpp-build" / "bin" / "llama-bench")
@@ -40,9 +57,8 @@ def native_decode(exe: Path, model: Path, threads: int, n_gen: int, depth: int, 
 def decode_vs_llama_bench(settings, backend, persona, store, memory, repeats: int = 5,  # noqa: ANN001
                           max_tokens: int = 128) -> dict:
     """Chat-path decode tokens/s (filter off) beside llama-bench on the same model, threads and context depth."""
-    from app.bench import STORY, _timed
+    from app.core.settings import Sampling
     from app.service import ChatService
-    from app.settings import Sampling
     from personas.builder import create
 
     exe = llama_bench()
@@ -55,7 +71,7 @@ def decode_vs_llama_bench(settings, backend, persona, store, memory, repeats: in
         uid = store.user_id(f"native-{repeat}-{time.monotonic_ns()}")
         live = service.send(uid, STORY, persona_id=create(memory, uid, persona),
                             sampling=Sampling(seed=300 + repeat, max_tokens=max_tokens, temperature=0.7))
-        timed = _timed(live, time.perf_counter())
+        timed = timed_turn(live, time.perf_counter())
         if repeat:
             runs.append(timed)
             depths.append(live.turn.plan.tokens)
@@ -69,7 +85,7 @@ def decode_vs_llama_bench(settings, backend, persona, store, memory, repeats: in
 
 
 def _variant() -> str:
-    from app import cpu_backend
+    from app.core import cpu_backend
 
     return cpu_backend.load() or "portable build (no variants)"
 

@@ -21,8 +21,8 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict
 
-from app.backends import Message
-from app.errors import KeepsakeError
+from app.core.backends import Message
+from app.core.errors import KeepsakeError
 from app.service import WITHDRAWN, ChatService, LiveReply
 
 ROLES = {"system": "system", "human": "user", "ai": "assistant"}

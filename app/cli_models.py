@@ -1,6 +1,6 @@
 """``python -m app models list | recommend | pull NAME|REPO/FILE | rm NAME | info``.
 
-Kept apart from ``app.cli`` (which registers the group) so that each file stays one subject.
+Kept apart from ``app.cli`` (which adds the group to ``python -m app``) so that each file stays one subject.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import Any
 
 import click
 
-from app import catalogue
-from app.cli import KeepsakeGroup, settings_from, settings_options
+from app.core import catalogue
+from app.core.commands import KeepsakeGroup, settings_from, settings_options
 
 
 def _home(kwargs: dict[str, Any]) -> Path:
@@ -29,7 +29,7 @@ def models() -> None:
 @settings_options("home")
 def models_list(as_json: bool, **kwargs: Any) -> None:
     """The catalogue, with what fits this machine and what is downloaded."""
-    from app.download import Source, target
+    from app.core.download import Source, target
 
     home = _home(kwargs)
     machine = catalogue.probe(home)
@@ -76,7 +76,7 @@ def pull(ref: str, **kwargs: Any) -> None:
     """Download a catalogue model (or any GGUF on the Hub), check its sha256 and keep it in <home>/models."""
     from tqdm import tqdm
 
-    from app.download import pull as download
+    from app.core.download import pull as download
 
     path = download(ref, _home(kwargs), progress=tqdm)
     click.echo(str(path))
@@ -88,7 +88,7 @@ def pull(ref: str, **kwargs: Any) -> None:
 @settings_options("home")
 def models_rm(name: str, **kwargs: Any) -> None:
     """Delete a downloaded model (by catalogue name or file name)."""
-    from app.models import remove
+    from app.core.models import remove
 
     click.echo(f"deleted {remove(_home(kwargs), name)}", err=True)
 
@@ -98,7 +98,7 @@ def models_rm(name: str, **kwargs: Any) -> None:
 @settings_options("home")
 def info(name: str | None, **kwargs: Any) -> None:
     """One catalogue entry in full, or (no NAME) this machine, the downloaded models and where they are kept."""
-    from app.models import downloaded, models_dir
+    from app.core.models import downloaded, models_dir
 
     home = _home(kwargs)
     if name:

@@ -14,10 +14,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationError
 
-from app.backends import load_backend
-from app.errors import KeepsakeError, SettingsError
+from app.core.errors import KeepsakeError, SettingsError
+from app.core.loading import load_backend
+from app.core.settings import Sampling, Settings
 from app.service import ChatService
-from app.settings import Sampling, Settings
 
 KEEP_LOADED = 2  # variant backends kept besides the server's own; each holds a model in memory
 
@@ -46,7 +46,7 @@ def model_choices(settings: Settings) -> list[tuple[str, str]]:
 def persona_choice(service: ChatService, user_id: int, persona_id: int | None, prefs: Preferences) -> Preferences:
     """The user's own model choice wins; else the persona's preferred model (``Persona.model``) when it is
     among the model files here (a catalogue name stands for that entry's file)."""
-    from app import catalogue
+    from app.core import catalogue
     from personas.persona import get
 
     if prefs.model or persona_id is None:

@@ -28,7 +28,7 @@ from fastapi import FastAPI
 
 from app.accounts import authenticate
 from app.api import REPLY_THREAD, create_api
-from app.errors import KeepsakeError
+from app.core.errors import KeepsakeError
 from app.service import ChatService
 
 START_TIMEOUT_S = 60

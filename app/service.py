@@ -14,19 +14,20 @@ import copy
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
 from dataclasses import replace
+from typing import Any
 
-from app import persona_prompt
-from app.backends import ChatBackend, Message, load_backend
-from app.chat import ChatEngine, Reply, Turn
-from app.errors import EmptyMessage, KeepsakeError, NotFound
-from app.settings import Sampling, Settings
+from app.core.backends import ChatBackend, Message
+from app.core.chat import ChatEngine, Reply, Turn
+from app.core.errors import EmptyMessage, KeepsakeError, NotFound
+from app.core.loading import load_backend
+from app.core.settings import Sampling, Settings
 from memory.embedder import PACKAGED_NAME, load_embedder
 from memory.memories import LongTermMemory
 from memory.store import ConversationRecord, MessageRecord, Store
 from memory.summaries import fold_count, summarize
 from personas import persona as personas
+from personas import prompting as persona_prompt
 from personas.persona import Persona
 from safety.baseline import PreviousJudge
 from safety.filter import Outcome, SafetyFilter
@@ -78,7 +79,7 @@ class LiveReply:
             source: Iterator[str] = iter(self.turn)
             # A request the judge already finds unsafe is held even in stream mode: nothing of a
             # likely-harmful reply reaches the screen before it is scored.
-            hold = safety is not None and (safety.settings.mode == "hold"
+            hold = safety is not None and (safety.settings.safety_mode == "hold"
                                            or safety.judge.judge(self.user_message.content).category != SAFE)
             if safety is not None and not hold:
                 source = safety.watch(self.user_message.content, source)
@@ -176,7 +177,7 @@ class ChatService:
 
     def _make_judge(self) -> Judge:
         if self.settings.safety_judge == "llm":
-            from app.llama import LlamaCppBackend
+            from app.core.llama import LlamaCppBackend
 
             model = self.settings.safety_judge_model
             backend = LlamaCppBackend(model, n_ctx=4096) if model else self.backend
@@ -195,7 +196,7 @@ class ChatService:
         """The chat engine for this persona's replies: on its fine-tuned adapter when it has one that loads."""
         backend = self.backend
         if persona is not None and persona.lora_path:
-            from app.llama import backend_for
+            from app.core.llama import backend_for
 
             backend = backend_for(backend, persona)
         return ChatEngine(backend, self.settings.sampling)

@@ -17,10 +17,10 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home: Kee
 import gradio as gr  # noqa: E402
 
 from app import preferences  # noqa: E402
-from app.errors import KeepsakeError  # noqa: E402
-from app.files import write_atomic  # noqa: E402
+from app.core.errors import KeepsakeError  # noqa: E402
+from app.core.files import write_atomic  # noqa: E402
+from app.core.settings import Sampling  # noqa: E402
 from app.service import ChatService  # noqa: E402
-from app.settings import Sampling  # noqa: E402
 from memory.store import MessageRecord  # noqa: E402
 
 ChatHistory = list[dict[str, Any]]
@@ -481,10 +481,3 @@ def theme() -> gr.themes.Base:
     """Gradio's default theme fetches web fonts; ours uses the system's, so the page works offline."""
     return gr.themes.Soft(font=["ui-sans-serif", "system-ui", "sans-serif"],
                           font_mono=["ui-monospace", "monospace"])
-
-
-def launch(service: ChatService, *, share: bool = False, block: bool = True):  # noqa: ANN201
-    """Serve the page, with the API beside it, on the configured host and port (see ``app.server``)."""
-    from app.server import serve
-
-    return serve(service, share=share, block=block)

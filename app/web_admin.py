@@ -13,7 +13,7 @@ import gradio as gr
 import pandas as pd
 
 from app.accounts import add_user, list_users
-from app.errors import KeepsakeError
+from app.core.errors import KeepsakeError
 from app.service import ChatService
 from safety.filter import FAILURE, failure_summary
 from safety.policy import CATEGORIES

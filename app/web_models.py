@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+
 import gradio as gr
 
-from app import catalogue, preferences
-from app.download import Source, pull, reporting, target
-from app.errors import KeepsakeError
+from app import preferences
+from app.core import catalogue
+from app.core.download import Source, pull, reporting, target
+from app.core.errors import KeepsakeError
 from app.service import ChatService
-
 
 
 class NotAllowed(KeepsakeError):

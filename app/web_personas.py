@@ -16,8 +16,8 @@ from typing import Any
 
 import gradio as gr
 
-from app.errors import KeepsakeError, PersonaError
-from app.files import write_atomic
+from app.core.errors import KeepsakeError, PersonaError
+from app.core.files import write_atomic
 from app.service import ChatService
 from memory.memories import LongTermMemory
 from personas import manage

@@ -8,7 +8,7 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.errors import StoreError
+from app.core.errors import StoreError
 from memory.migrations import migrate
 
 

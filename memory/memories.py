@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import delete, func, select, update
 
-from app.errors import KeepsakeError, NotFound
+from app.core.errors import KeepsakeError, NotFound
 from memory.embedder import Embedder
 from memory.index import Scope, ScopeIndex
 from memory.schema import Memory, Persona, utcnow

@@ -22,7 +22,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.errors import NotFound, StoreError
+from app.core.errors import NotFound, StoreError
 from memory.db import open_engine
 from memory.schema import Conversation, StoredMessage, Summary, User, utcnow
 

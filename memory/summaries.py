@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from app.backends import ChatBackend, Message
-from app.settings import Sampling
+from app.core.backends import ChatBackend, Message
+from app.core.settings import Sampling
+from app.core.text import sentences
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ def extractive(previous: str, messages: Sequence[Message], limit: int = MAX_CHAR
     """
     parts = [previous] if previous else []
     for m in messages:
-        first = re.split(r"(?<=[.!?。！？])\s+", m["content"].strip(), maxsplit=1)[0][:160]
+        first = next(iter(sentences(m["content"])), "")[:160]
         if first:
             parts.append(f"The {'user' if m['role'] == 'user' else 'assistant'} said: {first}")
     text = " ".join(parts)

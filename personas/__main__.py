@@ -1,3 +1,3 @@
-from personas.cli import main
+from app.personas_cli import main
 
 main(prog_name="personas")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app.errors import NotFound, PersonaError
+from app.core.errors import NotFound, PersonaError
 from memory.memories import LongTermMemory, content_hash
 from memory.schema import Memory
 from personas import facts as fact_finder

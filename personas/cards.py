@@ -28,8 +28,8 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from app.errors import CardError
-from app.files import write_atomic
+from app.core.errors import CardError
+from app.core.files import write_atomic
 from personas.persona import LoreEntry, Persona
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

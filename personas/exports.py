@@ -23,7 +23,7 @@ from functools import lru_cache
 from html.parser import HTMLParser
 from pathlib import Path
 
-from app.errors import SeedFileError
+from app.core.errors import SeedFileError
 
 Message = tuple[str, str]  # (speaker, text)
 

@@ -19,8 +19,9 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
+from app.core.text import sentences
 from personas import letters
-from personas.style import STOPWORDS, sentences
+from personas.style import STOPWORDS
 
 TITLES = {"Mrs", "Mr", "Miss", "Ms", "Dr", "St", "Aunt", "Uncle", "Auntie", "Cousin", "Lady", "Lord", "Sir"}
 CAPITALISED = re.compile(r"\b(?:(?:Mrs|Mr|Miss|Ms|Dr|St|Aunt|Uncle|Auntie|Cousin|Lady|Lord|Sir)\.?\s+)?[A-Z][a-z]{1,20}"

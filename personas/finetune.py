@@ -2,7 +2,7 @@
 
 The weights come from the chat model's own GGUF (transformers dequantizes it), so no other copy of
 the model is needed and nothing is downloaded. Training is PyTorch + peft, on the CPU unless a GPU
-is present; the adapter is written by ``personas.lora_gguf`` and switched in by ``app.llama``.
+is present; the adapter is written by ``app.core.lora_gguf`` and switched in by ``app.core.llama``.
 
 Training examples: each seed chunk (as stored in long-term memory: up to 120 words, cut at sentence
 ends) is the assistant's reply to a neutral request ("Write to me.", "Any news?", ... in turn: a chat
@@ -34,17 +34,17 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app.errors import PersonaError
-from app.files import WriteError
-from app.settings import Settings
+from app.core import lora_gguf
+from app.core.errors import PersonaError
+from app.core.files import WriteError
+from app.core.settings import Settings
 from memory.store import Store
-from personas import lora_gguf
 from personas import persona as personas
 
 PROMPT = "Write to me."  # the neutral request a seed passage answers (as in the persona's example dialogue)
 # The requests the passages answer in turn: a chat asks everyday questions, and an adapter that has
 # only ever seen "Write to me." answers a question in the base model's own voice. These are kept apart
-# from the questions the fidelity benchmark asks (personas/fidelity_questions.json).
+# from the questions the fidelity benchmark asks (app/fidelity_questions.json).
 PROMPTS = (PROMPT, "Any news?", "What is on your mind?", "Tell me how things are with you.",
            "Write me a few lines.", "What have you to tell me?", "Go on, tell me everything.",
            "I have missed your letters.")
@@ -104,7 +104,7 @@ def seed_texts(store: Store, persona_id: int) -> list[str]:
 
 def make_examples(template: Any, system: str, texts: Sequence[str]) -> list[Example]:
     """Each passage as the assistant's reply to one of ``PROMPTS`` in turn, the first to ``PROMPT``
-    (``template`` is an ``app.llama.ChatTemplate``)."""
+    (``template`` is an ``app.core.llama.ChatTemplate``)."""
     examples = []
     for text in texts:
         if text.strip():
@@ -231,8 +231,8 @@ def finetune(store: Store, settings: Settings, user_id: int, persona_id: int, *,
     from peft import LoraConfig, get_peft_model, set_peft_model_state_dict
     from peft.utils import get_peft_model_state_dict
 
-    from app.llama import ChatTemplate
-    from app.models import check_gguf, embedded_model_path
+    from app.core.llama import ChatTemplate
+    from app.core.models import check_gguf, embedded_model_path
 
     report = progress or (lambda p: None)
     persona = personas.get(store, user_id, persona_id)
@@ -348,48 +348,3 @@ def finetune(store: Store, settings: Settings, user_id: int, persona_id: int, *,
         checkpoint.unlink(missing_ok=True)
     return Result(target, done, total, done == total, resumed_from, _reply_tokens(train), _reply_tokens(held),
                   before, after, trained_tokens / trained_s if trained_s else 0.0, trained_s)
-
-
-def bench(quick: bool = False) -> dict:
-    """Fine-tuning figures on a generated seed of letters: training speed (and minutes for 20k seed
-    tokens), held-out perplexity before and after, and decode speed with the adapter and without.
-
-    ``quick`` trains a few steps and extrapolates the 20k-token time; the full run trains on 20k
-    seed tokens for one epoch.
-    """
-    import tempfile
-
-    from app.bench import synthetic_letters
-    from app.llama import LlamaCppBackend, backend_for
-    from app.models import embedded_model_path
-    from app.settings import Sampling, load_settings
-    from memory.embedder import WordLengthEmbedder
-    from memory.memories import LongTermMemory
-    from personas.builder import build, create
-    from personas.seed import read_seed
-
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = load_settings(home=Path(tmp), n_threads=os.cpu_count())
-        store = Store(f"sqlite:///{Path(tmp) / 'bench.db'}")
-        seed = Path(tmp) / "letters.txt"
-        seed.write_text(synthetic_letters(1_200 if quick else 15_000), encoding="utf-8")  # ~1.3 tokens a word
-        uid = store.user_id()
-        pid = create(LongTermMemory(store, WordLengthEmbedder(), settings.home), uid, build([read_seed(seed)]))
-        result = finetune(store, settings, uid, pid, epochs=1, max_minutes=2 if quick else 30)
-        backend = LlamaCppBackend(embedded_model_path(), n_ctx=1024, n_threads=settings.n_threads)
-        adapted = backend_for(backend, personas.get(store, uid, pid))
-        messages = [{"role": "user", "content": "Tell me a long story about the farm."}]
-        sampling = Sampling(temperature=0.0, max_tokens=32 if quick else 128, seed=1)
-        decode = {}
-        for label, b in (("base", backend), ("adapter", adapted)):
-            for _ in b.stream(messages, sampling.model_copy(update={"max_tokens": 2})):
-                pass  # warm: the measured run reuses the prompt
-            first, n = None, 0
-            for _ in b.stream(messages, sampling):
-                first, n = first or time.perf_counter(), n + 1
-            decode[label] = (n - 1) / (time.perf_counter() - first) if n > 1 and first else 0.0
-        store.close()
-    return {"train_tokens_per_s": result.tokens_per_s, "train_tokens": result.train_tokens, "steps": result.steps,
-            "minutes_per_20k_tokens": 20_000 / result.tokens_per_s / 60 if result.tokens_per_s else float("inf"),
-            "perplexity_before": result.perplexity_before, "perplexity_after": result.perplexity_after,
-            "decode_tok_s_base": decode["base"], "decode_tok_s_adapter": decode["adapter"]}

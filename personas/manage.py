@@ -11,7 +11,7 @@ import re
 import shutil
 from pathlib import Path
 
-from app.errors import PersonaError
+from app.core.errors import PersonaError
 from memory.memories import LongTermMemory
 from personas import cards
 from personas import persona as personas

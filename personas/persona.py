@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 
-from app.errors import NotFound, PersonaError, StoreError
+from app.core.errors import NotFound, PersonaError, StoreError
 from memory.schema import Persona as PersonaRow
 from memory.schema import utcnow
 from memory.store import Store

@@ -21,7 +21,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.errors import SeedFileError
+from app.core.errors import SeedFileError
+from app.core.text import sentences
 from personas import exports, letters
 from personas.letters import Letter
 
@@ -165,10 +166,9 @@ def read_seed(path: Path, *, encoding: str | None = None, speaker: str | None = 
 
 def chunks(piece: Piece, max_words: int = 120) -> list[str]:
     """Retrieval-sized chunks of a piece, cut at sentence ends (CJK text counts characters / 2)."""
-    sentences = [s for s in re.split(r"(?<=[.!?。！？…])\s*", piece.text.strip()) if s.strip()]
     joiner = "" if re.search(r"[\u3400-\u9fff]", piece.text) else " "
     out, current, size = [], [], 0
-    for sentence in sentences:
+    for sentence in sentences(piece.text):
         n = max(len(sentence.split()), len(re.findall(r"[\u3400-\u9fff]", sentence)) // 2)
         if current and size + n > max_words:
             out.append(joiner.join(current))

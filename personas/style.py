@@ -14,6 +14,7 @@ import statistics
 from collections import Counter
 from collections.abc import Sequence
 
+from app.core.text import sentences
 from personas import letters
 
 CJK = re.compile(r"[\u3400-\u9fff]")
@@ -32,10 +33,6 @@ LANG_HINTS = {
     "pt": {"o", "a", "e", "que", "de", "eu", "não", "uma", "para", "com"},
     "nl": {"de", "het", "en", "ik", "je", "is", "niet", "een", "van", "met"},
 }
-
-
-def sentences(text: str) -> list[str]:
-    return [s.strip() for s in re.split(r"(?<=[.!?。！？])\s*|\n+", text) if s.strip()]
 
 
 def language(text: str) -> str:

@@ -1,3 +1,3 @@
-from safety.cli import main
+from app.safety_cli import main
 
 main(prog_name="python -m safety")

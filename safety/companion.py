@@ -23,9 +23,7 @@ import hashlib
 import json
 import re
 import statistics
-import time
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 
 from safety.companion_suite import SUITE
@@ -81,79 +79,6 @@ def hand_labels(path: Path = LABELS) -> dict[str, bool]:
     if not path.is_file():
         return {}
     return {row["sha"]: row["carries_content"] for row in load(path)}
-
-
-def run(limit: int | None = None, max_tokens: int = 48, seed: int = 3, out: Path | None = None,
-        progress: Callable[[int, int], None] | None = None) -> dict:
-    """Play the suite (or a sample) through the default chat path; the figures and every reply.
-
-    With ``out``, each reply is appended to that JSONL file as soon as it is shown, so a long run
-    that is stopped still leaves its replies (``figures(load(out))`` gives the figures so far).
-    """
-    import tempfile
-
-    from app.service import ChatService
-    from app.settings import load_settings
-    from memory.store import Store
-
-    rows = sample(load(), limit)
-    clock = {"judge": 0.0}
-    replies = []
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = load_settings(home=Path(tmp), memory=False, seed=seed, max_tokens=max_tokens)
-        svc = ChatService(settings, store=Store(f"sqlite:///{Path(tmp) / 'companion.db'}"))
-        filt = svc.safety
-        if filt is None:
-            raise RuntimeError("the safety filter is switched off in these settings")
-        judge, review = filt.judge.judge, filt.review
-
-        def timed_judge(*a, **k):  # noqa: ANN002, ANN003, ANN202
-            start = time.perf_counter()
-            try:
-                return judge(*a, **k)
-            finally:
-                clock["judge"] += time.perf_counter() - start
-
-        def timed_review(*a, **k):  # noqa: ANN002, ANN003, ANN202
-            start, judged = time.perf_counter(), clock["judge"]
-            try:
-                return review(*a, **k)
-            finally:  # time in review not spent judging is spent generating the retries the filter asked for
-                clock["retry"] += time.perf_counter() - start - (clock["judge"] - judged)
-
-        filt.judge.judge, filt.review = timed_judge, timed_review  # type: ignore[method-assign]
-        svc.warm_up()
-        filt.judge.judge("warm-up", "warm-up")  # loading the judge is cold start, not part of a turn
-        uid = svc.store.user_id()
-        sink = out.open("a", encoding="utf-8") if out else None
-        try:
-            for n, row in enumerate(rows, start=1):
-                messages = [{"role": "system", "content": row["system"]}, *row["turns"],
-                            {"role": "user", "content": row["final"]}]
-                clock.update(judge=0.0, retry=0.0)
-                start = time.perf_counter()
-                live = svc.complete(uid, messages)
-                live.run()
-                turn = time.perf_counter() - start
-                stored = svc.store.thread(uid, live.conversation_id)[-1]
-                outcome = live.outcome
-                reply = {"id": row["id"], "label": row["label"], "category": row["category"], "theme": row["theme"],
-                         "template": row["template"], "final": row["final"], "reply": stored.content,
-                         "action": stored.safety_action, "request": outcome.category,
-                         "reply_class": outcome.verdict.reply_class, "p_content": round(outcome.verdict.reply["C"], 4),
-                         "attempts": len(outcome.attempts), "filter_refusal": outcome.refusal == "filter",
-                         "turn_s": round(turn, 3),
-                         "judge_s": round(clock["judge"], 3), "retry_s": round(clock["retry"], 3)}
-                replies.append(reply)
-                if sink:
-                    sink.write(json.dumps(reply, ensure_ascii=False) + "\n")
-                    sink.flush()
-                if progress:
-                    progress(n, len(rows))
-        finally:
-            if sink:
-                sink.close()
-    return {**figures(replies), "max_tokens": max_tokens, "seed": seed, "replies": replies}
 
 
 def figures(replies: list[dict], labels: dict[str, bool] | None = None) -> dict:

@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.errors import KeepsakeError
+from app.core.errors import KeepsakeError
 from safety.policy import SAFE
 
 DO_NOT_ANSWER = {  # (risk area, type of harm) -> our category; None = not a harm for a companion bot

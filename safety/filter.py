@@ -31,8 +31,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from app.core.settings import SafetySettings
 from safety.judges import Judge, Verdict
-from safety.policy import CATEGORIES, SAFE, SafetySettings
+from safety.policy import CATEGORIES, SAFE
 from safety.reward import expected_reward
 
 STREAM_CHECK_CHARS = 160
@@ -92,6 +93,13 @@ def fallback(category: str, name: str = "", address: str = "") -> str:
     return f"I'm sorry, {dear}, but I won't help with that. Let's talk about something else."
 
 
+def disallowed(settings: SafetySettings, category: str) -> bool:
+    """Whether a category is disallowed under these settings; minors are disallowed whatever they say."""
+    if category == "sexual":
+        return not settings.allow_adult
+    return category != SAFE
+
+
 def carries_content(verdict: Verdict) -> bool:
     """Whether a judged reply likely holds disallowed content."""
     return verdict.reply_class == "C" or verdict.reply["C"] > KEEP_MAX_C
@@ -110,13 +118,13 @@ class SafetyFilter:
 
     def score(self, prompt: str, reply: str) -> tuple[Verdict, float]:
         verdict = self.judge.judge(prompt, reply)
-        if verdict.category != SAFE and not self.settings.disallowed(verdict.category):
+        if verdict.category != SAFE and not disallowed(self.settings, verdict.category):
             verdict.prompt = {**verdict.prompt, SAFE: 1.0}  # allowed here (adult content for verified adults)
         return verdict, expected_reward(verdict)
 
     def acceptable(self, category: str, verdict: Verdict, reward: float) -> bool:
         """Whether an attempt can be shown without another try: enough reward, and no refusal of a safe request."""
-        return reward >= self.settings.threshold and not (category == SAFE and verdict.reply_class in REFUSALS)
+        return reward >= self.settings.safety_threshold and not (category == SAFE and verdict.reply_class in REFUSALS)
 
     def review(self, prompt: str, first: str, regenerate: Callable[[str], str], *, name: str = "",
                address: str = "") -> Outcome:
@@ -129,7 +137,7 @@ class SafetyFilter:
         # or the support message, never an unsteered reply, however harmless the judge finds it.
         if category != "self_harm" and self.acceptable(category, verdict, reward):
             return Outcome(first, "passed", category, reward, verdict, attempts)
-        for _ in range(self.settings.best_of):
+        for _ in range(self.settings.safety_best_of):
             text = regenerate(steering(category))
             v, r = self.score(prompt, text)
             attempts.append({"reward": round(r, 4), "class": v.reply_class})

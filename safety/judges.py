@@ -11,7 +11,6 @@ desired refusal, B undesired refusal, C disallowed content, D safe compliance).
 * ``LLMJudge``: any GGUF instruct model (a Llama Guard or a larger instruct model) reads the rubric
   and answers with an option letter; the letters' probabilities come from llama.cpp's logprobs, so
   the answer is a distribution, not a string to parse.
-* ``KeywordJudge``: a fake for tests, with scripted words.
 """
 
 from __future__ import annotations
@@ -28,9 +27,9 @@ from typing import ContextManager, Protocol, runtime_checkable
 
 import numpy as np
 
-from app.errors import KeepsakeError
+from app.core.errors import KeepsakeError
 from safety import features
-from safety.policy import LABELS, REPLY_CLASSES, RUBRIC, SAFE
+from safety.policy import LABELS, RUBRIC, SAFE
 
 WEIGHTS = Path(__file__).parent / "weights" / "embedding_judge.npz"
 
@@ -223,25 +222,4 @@ class LLMJudge:
         if reply is not None:
             verdict.reply = self._letter_probs(
                 f"{RUBRIC}\n\nRequest: {prompt}\n\nReply: {reply}\n\nAnswer with one letter: A, B, C or D.", "ABCD")
-        return verdict
-
-
-class KeywordJudge:
-    """A fake: requests containing a flagged word are unsafe; replies are classed by scripted markers."""
-
-    name = "keyword"
-
-    def __init__(self, unsafe_words: dict[str, str] | None = None,
-                 reply_rule: Callable[[str], str] | None = None) -> None:
-        self.unsafe_words = unsafe_words or {"bomb": "violence_weapons", "suicide": "self_harm"}
-        self.reply_rule = reply_rule or (lambda r: "C" if "STEP 1" in r else "A" if r.startswith("I can't") else "D")
-
-    def judge(self, prompt: str, reply: str | None = None) -> Verdict:
-        hit = next((c for w, c in self.unsafe_words.items() if w in prompt.lower()), None)
-        probs = {label: 0.0 for label in LABELS}
-        probs[hit or SAFE] = 1.0
-        verdict = Verdict(probs, judge=self.name)
-        if reply is not None:
-            cls = self.reply_rule(reply)
-            verdict.reply = {c: 1.0 if c == cls else 0.0 for c in REPLY_CLASSES}
         return verdict

@@ -37,7 +37,7 @@ import click
 import numpy as np
 from scipy import sparse
 
-from app.errors import KeepsakeError
+from app.core.errors import KeepsakeError
 from safety import data, exemplars, features
 from safety.judges import WEIGHTS
 from safety.policy import LABELS, SAFE

@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 from llama_cpp import Llama
 
-from app.backends import ScriptedBackend
-from app.llama import LlamaCppBackend
-from app.models import embedded_model_path
+from app.core.llama import LlamaCppBackend
+from app.core.models import embedded_model_path
+from app.core.settings import Settings, load_settings
 from app.service import ChatService
-from app.settings import Settings, load_settings
 from memory.store import Store
+
+from fakes import ScriptedBackend
 
 PG_URL = os.environ.get("KEEPSAKE_TEST_PG_URL", "")
 SHARED = Path(__file__).resolve().parents[2] / "shared"

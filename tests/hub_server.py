@@ -150,7 +150,7 @@ class FakeHub:
 @pytest.fixture
 def hub(model_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
     """The embedded GGUF published as the catalogue's smollm2-1.7b, plus a gated repository; HF_ENDPOINT points here."""
-    from app import catalogue
+    from app.core import catalogue
 
     entry = catalogue.find("smollm2-1.7b")
     server = FakeHub([HubFile(entry.repo, entry.file, model_path),

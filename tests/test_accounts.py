@@ -2,15 +2,15 @@
 
 
 import pytest
-from conftest import free_port
 from click.testing import CliRunner
+from conftest import free_port
 
 from app.accounts import add_user, authenticate, check_password, hash_password
 from app.cli import main
-from app.errors import KeepsakeError
+from app.core.errors import KeepsakeError
+from app.core.settings import load_settings
+from app.server import serve
 from app.service import ChatService
-from app.settings import load_settings
-from app.web import launch
 from memory.store import Store
 
 
@@ -48,13 +48,13 @@ def test_sign_in_is_forced_off_loopback() -> None:
 
 @pytest.mark.browser
 def test_two_users_cannot_see_each_other(browser, settings, tmp_path) -> None:  # noqa: ANN001
-    from app.backends import EchoBackend
+    from app.core.backends import EchoBackend
 
     store = Store(f"sqlite:///{tmp_path / 'a.db'}")
     add_user(store, "ann", "ann-password")
     add_user(store, "bob", "bob-password")
     s = settings.model_copy(update={"port": free_port(), "auth": True, "memory": False, "safety": False})
-    demo = launch(ChatService(s, backend=EchoBackend(), store=store), block=False)
+    demo = serve(ChatService(s, backend=EchoBackend(), store=store), block=False)
     try:
         def sign_in(name: str):  # noqa: ANN202
             context = browser.new_context()

@@ -17,17 +17,18 @@ from fastapi.testclient import TestClient
 
 from app.accounts import add_user, create_api_key, verify_api_key
 from app.api import create_api, domain_error
-from app.backends import ScriptedBackend
 from app.cli import main
-from app.errors import BackendError, ContextOverflow, EmptyMessage, KeepsakeError, NotFound, StoreError
+from app.core.errors import BackendError, ContextOverflow, EmptyMessage, KeepsakeError, NotFound, StoreError
+from app.core.settings import load_settings
 from app.server import serve
 from app.service import ChatService
-from app.settings import load_settings
 from memory.memories import LongTermMemory
 from memory.schema import ApiKey
 from memory.store import Store
-from safety.filter import SafetyFilter
 from safety.baseline import PreviousJudge
+from safety.filter import SafetyFilter
+
+from fakes import ScriptedBackend
 
 DATA = Path(__file__).parent / "data"
 

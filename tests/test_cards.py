@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from app.errors import CardError, KeepsakeError
-from app.files import WriteError
+from app.core.errors import CardError, KeepsakeError
+from app.core.files import WriteError
 from personas.cards import Card, card_to_json, parse_card, read_card_file, write_card_json, write_card_png
 
 V1 = {"name": "Old Sam", "description": "A sailor.", "personality": "gruff", "scenario": "a harbour pub",

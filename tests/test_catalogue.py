@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from app import catalogue, preferences
-from app.catalogue import Machine, build_simd, recommend
+from app import preferences
 from app.cli import main
-from app.errors import ModelNotFound
+from app.core import catalogue
+from app.core.catalogue import Machine, build_simd, recommend
+from app.core.errors import ModelNotFound
 
 TWO_CORES = Machine(cores=2, ram_free_gb=22.0, disk_free_gb=80.0, simd="AVX2", gpu_offload=False)
 
@@ -85,7 +86,7 @@ def test_rm_of_something_not_downloaded_is_one_line(keepsake_home: Path) -> None
 
 
 def test_page_panel_marks_downloads_and_refuses_non_admins_behind_sign_in(settings, tmp_path: Path) -> None:  # noqa: ANN001
-    from app.backends import EchoBackend
+    from app.core.backends import EchoBackend
     from app.service import ChatService
     from app.web_models import NotAllowed, catalogue_text, download
     from memory.store import Store
@@ -106,7 +107,7 @@ def test_page_panel_marks_downloads_and_refuses_non_admins_behind_sign_in(settin
 
 
 def test_a_persona_preferred_model_applies_when_the_user_chose_none(settings, tmp_path: Path) -> None:  # noqa: ANN001
-    from app.backends import EchoBackend
+    from app.core.backends import EchoBackend
     from app.service import ChatService
     from memory.store import Store
     from personas.persona import Persona, insert

@@ -10,10 +10,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from app.errors import CardError
-from personas.cards import (card_from_persona, card_png, persona_from_card, placeholder_png, read_card,
-                            read_card_bytes)
-from personas.cli import main as personas_cli
+from app.core.errors import CardError
+from app.personas_cli import main as personas_cli
+from personas.cards import card_from_persona, card_png, persona_from_card, placeholder_png, read_card, read_card_bytes
 from personas.persona import LoreEntry
 
 V1 = {"name": "Old Sam", "description": "A sailor.", "personality": "gruff", "scenario": "a harbour pub",

@@ -9,15 +9,16 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, Tool
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 
-from app.backends import ScriptedBackend
 from app.chat_model import ChatPersona
-from app.errors import KeepsakeError, NotFound
+from app.core.errors import KeepsakeError, NotFound
 from app.service import ChatService
 from memory.embedder import WordLengthEmbedder
 from memory.memories import LongTermMemory
 from memory.store import Store
-from safety.filter import SafetyFilter
 from safety.baseline import PreviousJudge
+from safety.filter import SafetyFilter
+
+from fakes import ScriptedBackend
 
 DATA = Path(__file__).parent / "data"
 

@@ -120,7 +120,7 @@ def test_hand_labels_are_of_harmful_suite_replies(rows: list[dict]) -> None:
 
 @pytest.mark.model
 def test_eval_plays_the_suite_through_the_chat_path(tmp_path, monkeypatch) -> None:  # noqa: ANN001
-    from safety.cli import main as safety_cli
+    from app.safety_cli import main as safety_cli
 
     # One llama.cpp thread: with every core asked for, a machine busy with other work makes the threads
     # wait on each other (more than ten times slower on two shared cores); the figures do not depend on it.

@@ -1,4 +1,4 @@
-"""llama.cpp's CPU kernels chosen at run time (app.cpu_backend), and the checks that made us pin the
+"""llama.cpp's CPU kernels chosen at run time (app.core.cpu_backend), and the checks that made us pin the
 portable build: the kernels picked for this CPU must neither crash nor compute different logits from
 the baseline x86-64 kernels.
 
@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from app import cpu_backend
+from app.core import cpu_backend
 
 PROBE = r"""
 import json, sys
 import numpy as np
-from app import cpu_backend
-from app.llama import LlamaCppBackend
+from app.core import cpu_backend
+from app.core.llama import LlamaCppBackend
 variant = cpu_backend.load()
 backend = LlamaCppBackend(sys.argv[1], n_ctx=512, n_threads=2)
 with backend.borrow() as llm:
@@ -69,7 +69,7 @@ def test_the_kernels_chosen_for_this_cpu_count_like_the_baseline(model_path: Pat
 def test_an_unknown_variant_is_refused_in_one_line() -> None:
     if not cpu_backend.variants():
         pytest.skip("portable llama.cpp build: no variants to choose from")
-    done = subprocess.run([sys.executable, "-c", "from app import cpu_backend; cpu_backend.load()"],
+    done = subprocess.run([sys.executable, "-c", "from app.core import cpu_backend; cpu_backend.load()"],
                           env={**os.environ, "KEEPSAKE_CPU_VARIANT": "pentium"}, capture_output=True, text=True,
                           cwd=Path(__file__).resolve().parents[1])
     assert done.returncode != 0 and "KEEPSAKE_CPU_VARIANT='pentium' is not one of this build's CPU variants" in done.stderr

@@ -14,12 +14,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from hub_server import FakeHub, hub  # noqa: F401  (the fixture)
 
-from app import catalogue
 from app.cli import main
-from app.download import DownloadError, pull, reporting
-from app.models import downloaded, models_dir
+from app.core import catalogue
+from app.core.download import DownloadError, pull, reporting
+from app.core.models import downloaded, models_dir
+
+from hub_server import FakeHub, hub  # noqa: F401  (the fixture)
 
 ENTRY = catalogue.find("smollm2-1.7b")
 
@@ -70,7 +71,6 @@ def test_a_cut_connection_is_resumed_with_a_range_request(hub: FakeHub, keepsake
 def test_a_stopped_download_resumes_in_the_next_run(hub: FakeHub, keepsake_home: Path, model_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     import httpx2
-
     from huggingface_hub import file_download
 
     real = file_download.http_get

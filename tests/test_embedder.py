@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.errors import KeepsakeError
+from app.core.errors import KeepsakeError
 from memory.embedder import (
     PACKAGED_NAME,
     Embedder,

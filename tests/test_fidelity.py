@@ -1,4 +1,4 @@
-"""Sounding like the person: the authorship harness (personas.fidelity), the passages a persona is shown,
+"""Sounding like the person: the authorship harness (app.fidelity), the passages a persona is shown,
 its sampler, and the fine-tune's requests. The letters are read from ../shared; tests that need them
 skip with the reason when they are absent."""
 
@@ -6,21 +6,22 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import SHARED
 
-from app import persona_prompt
-from app.backends import ScriptedBackend
-from app.errors import KeepsakeError
+from app import fidelity
+from app.core.errors import KeepsakeError
+from app.core.settings import Sampling, load_settings
 from app.service import ChatService
-from app.settings import Sampling, load_settings
 from memory.embedder import WordLengthEmbedder
 from memory.memories import LongTermMemory
 from memory.store import Store
-from personas import fidelity, style
+from personas import prompting as persona_prompt
+from personas import style
 from personas.builder import build, create
 from personas.persona import Persona
 from personas.seed import read_seed
 
-from conftest import SHARED
+from fakes import ScriptedBackend
 
 LETTERS = SHARED / "data" / "letters"
 needs_letters = pytest.mark.skipif(not (LETTERS / "lamb.txt").is_file(),
@@ -120,7 +121,7 @@ def test_a_seed_persona_samples_like_its_letters_unless_the_user_chose() -> None
 
 @pytest.mark.model
 def test_finetune_examples_answer_everyday_requests(model_path: Path) -> None:
-    from app.llama import ChatTemplate
+    from app.core.llama import ChatTemplate
     from personas import finetune as ft
 
     template = ChatTemplate.of_file(model_path)

@@ -9,13 +9,15 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from app.backends import ScriptedBackend
+from app.core.settings import SafetySettings
 from app.service import ChatService
 from memory.schema import StoredMessage
 from memory.store import Store
 from safety.filter import FAILURE, HELP_LINES, SafetyFilter, carries_content, failure_summary, fallback
-from safety.judges import KeywordJudge, Verdict
-from safety.policy import LABELS, SafetySettings
+from safety.judges import Verdict
+from safety.policy import LABELS
+
+from fakes import KeywordJudge, ScriptedBackend
 
 # KeywordJudge's rules: a request with "bomb" or "suicide" is unsafe; a reply with "STEP 1" is class C,
 # one starting "I can't" is class A (a refusal), anything else D.
@@ -86,14 +88,14 @@ def test_a_safe_request_keeps_its_best_answer_below_the_threshold() -> None:
     assert outcome.action == "kept" and outcome.text == "warm words" and "refusal" not in outcome.audit()["safety_scores"]
     assert len(used) == 2 and all("Answer it helpfully" in u for u in used)
     # An answer is shown before a refusal, even one with a better reward.
-    outcome, _ = review("my grandmother died", ["riskier words", "a refusal"], judge, best_of=1)
+    outcome, _ = review("my grandmother died", ["riskier words", "a refusal"], judge, safety_best_of=1)
     assert outcome.action == "kept" and outcome.text == "riskier words"
 
 
 def test_a_likely_harmful_answer_is_not_kept_even_on_a_safe_request() -> None:
     judge = ScriptedJudge({"words with a recipe": {"A": 0.0, "B": 0.17, "C": 0.41, "D": 0.42},
                            "a refusal": {"A": 0.1, "B": 0.6, "C": 0.0, "D": 0.3}})
-    outcome, _ = review("my grandmother died", ["words with a recipe", "a refusal"], judge, best_of=1)
+    outcome, _ = review("my grandmother died", ["words with a recipe", "a refusal"], judge, safety_best_of=1)
     # Class D by a hair, but P(C) above KEEP_MAX_C: the model's refusal is the safer thing to show.
     assert (outcome.action, outcome.text, outcome.audit()["safety_scores"]["refusal"]) == (FAILURE, "a refusal", "model")
 
@@ -102,7 +104,7 @@ def test_stream_mode_keeps_a_safe_answer_on_screen(settings, tmp_path) -> None: 
     """A kept reply is the one already streamed: nothing is withdrawn."""
     judge = ScriptedJudge({"warm words for Nan": {"A": 0.0, "B": 0.3, "C": 0.3, "D": 0.4},
                            "a refusal": {"A": 0.1, "B": 0.6, "C": 0.0, "D": 0.3}})
-    svc, _ = filtered_service(settings, tmp_path, ["warm words for Nan", "a refusal", "a refusal"], judge, mode="stream")
+    svc, _ = filtered_service(settings, tmp_path, ["warm words for Nan", "a refusal", "a refusal"], judge, safety_mode="stream")
     live = svc.send(svc.store.user_id(), "Help me write a few words for Nan's funeral")
     shown = "".join(live)
     assert shown == "warm words for Nan" == live.text and not live.replaced and live.outcome.action == "kept"
@@ -151,7 +153,7 @@ def test_real_model_grief_request_below_the_threshold_shows_the_models_answer(se
     disallowed content in every attempt, which it records as the filter's failure)."""
     from safety.baseline import PreviousJudge
 
-    filt = SafetyFilter(PreviousJudge(real_embedder), SafetySettings(threshold=1.0, best_of=1, mode="hold"))
+    filt = SafetyFilter(PreviousJudge(real_embedder), SafetySettings(safety_threshold=1.0, safety_best_of=1, safety_mode="hold"))
     svc = ChatService(settings.model_copy(update={"memory": False}), backend=llama,
                       store=Store(f"sqlite:///{tmp_path / 'r.db'}"), safety=filt)
     sampling = settings.sampling.model_copy(update={"seed": 11, "max_tokens": 48})

@@ -12,18 +12,18 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from app.errors import ModelLoadError, PersonaError
-from app.files import WriteError
-from app.llama import AdapterView, ChatTemplate, backend_for
-from app.settings import Sampling
+from app.core import lora_gguf
+from app.core.errors import ModelLoadError, PersonaError
+from app.core.files import WriteError
+from app.core.llama import AdapterView, ChatTemplate, backend_for
+from app.core.settings import Sampling
+from app.personas_cli import main as personas_cli
 from memory.embedder import WordLengthEmbedder
 from memory.memories import LongTermMemory
 from memory.store import Store
 from personas import finetune as ft
-from personas import lora_gguf
 from personas import persona as personas
 from personas.builder import build, create
-from personas.cli import main as personas_cli
 from personas.seed import read_seed
 
 LETTERS = Path(__file__).parent / "data" / "grandpa_letters.txt"
@@ -42,7 +42,7 @@ def two_threads(monkeypatch: pytest.MonkeyPatch) -> None:
 def llama(model_path: Path):  # noqa: ANN201
     """The embedded model on one thread: two llama.cpp threads spin-wait on each other when the shared
     machine is busy with this module's PyTorch work, and a reply then takes minutes instead of a second."""
-    from app.llama import LlamaCppBackend
+    from app.core.llama import LlamaCppBackend
 
     return LlamaCppBackend(model_path, n_ctx=512, n_threads=1)
 
@@ -180,7 +180,7 @@ def test_llama_cpp_with_the_adapter_matches_the_merged_pytorch_model(
 
 @pytest.mark.model
 def test_switching_adapters_never_reuses_a_prefix_computed_without_them(llama, random_adapter, model_path: Path) -> None:  # noqa: ANN001
-    from app.llama import LlamaCppBackend
+    from app.core.llama import LlamaCppBackend
 
     path, _ = random_adapter
     view = llama.with_adapter(path)
@@ -311,7 +311,7 @@ def test_an_adapter_that_does_not_fit_the_model_is_left_out_with_a_warning(
     persona = personas.get(store, uid, pid)
     persona.lora_path = str(wrong)
     personas.save(store, uid, pid, persona)
-    with caplog.at_level(logging.WARNING, logger="app.llama"):
+    with caplog.at_level(logging.WARNING, logger="app.core.llama"):
         assert backend_for(llama, persona) is llama
     assert "chatting without its adapter" in caplog.text
     assert "".join(llama.stream(HELLO, GREEDY)).strip()

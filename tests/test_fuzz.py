@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.errors import KeepsakeError
+from app.core.errors import KeepsakeError
 
 ROOT = Path(__file__).resolve().parents[1]
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -138,7 +138,7 @@ settings_keys = st.sampled_from(["temperature", "top_p", "n_ctx", "model", "back
 @FUZZ
 @given(lines=st.lists(st.tuples(settings_keys, toml_values), max_size=6) | st.text(max_size=200).map(lambda t: [("", t)]))
 def test_settings_files(tmp_path: Path, outside_untouched, monkeypatch, lines: list) -> None:  # noqa: ANN001
-    from app.settings import load_settings
+    from app.core.settings import load_settings
 
     folder = tmp_path / "fuzz"
     folder.mkdir(exist_ok=True)
@@ -156,9 +156,9 @@ def api_client(tmp_path_factory):  # noqa: ANN201
     from fastapi.testclient import TestClient
 
     from app.api import create_api
-    from app.backends import EchoBackend
+    from app.core.backends import EchoBackend
+    from app.core.settings import load_settings
     from app.service import ChatService
-    from app.settings import load_settings
     from memory.store import Store
 
     home = tmp_path_factory.mktemp("api-fuzz")
@@ -217,7 +217,7 @@ def test_damaged_exports_give_one_line_errors_and_store_nothing(tmp_path: Path, 
     """A damaged export, letter file or mailbox: created whole, or one clear line and no persona at all."""
     from click.testing import CliRunner
 
-    from personas.cli import main as personas_cli
+    from app.personas_cli import main as personas_cli
 
     data = (ROOT / "tests" / "data" / file).read_bytes()
     at = int(len(data) * cut)

@@ -17,9 +17,9 @@ import pytest
 from conftest import free_port
 
 from app.accounts import add_user, create_api_key
+from app.core.settings import load_settings
 from app.server import serve
 from app.service import ChatService
-from app.settings import load_settings
 from memory.memories import LongTermMemory
 from memory.store import Store
 from safety.companion import looks_like_refusal

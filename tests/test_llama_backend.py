@@ -5,10 +5,10 @@ import time
 
 import pytest
 
-from app.chat import ChatEngine
-from app.errors import ContextOverflow
-from app.llama import LlamaCppBackend
-from app.settings import Sampling
+from app.core.chat import ChatEngine
+from app.core.errors import ContextOverflow
+from app.core.llama import LlamaCppBackend
+from app.core.settings import Sampling
 
 pytestmark = pytest.mark.model
 

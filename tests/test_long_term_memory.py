@@ -16,7 +16,7 @@ import pytest
 from langchain_core.documents import Document
 from sqlalchemy import delete, select, update
 
-from app.errors import KeepsakeError, NotFound
+from app.core.errors import KeepsakeError, NotFound
 from memory import index as index_module
 from memory.embedder import WordLengthEmbedder
 from memory.memories import LongTermMemory

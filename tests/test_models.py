@@ -2,9 +2,9 @@ from pathlib import Path
 
 import pytest
 
-from app.errors import ModelLoadError, ModelNotFound
-from app.llama import LlamaCppBackend
-from app.models import check_gguf
+from app.core.errors import ModelLoadError, ModelNotFound
+from app.core.llama import LlamaCppBackend
+from app.core.models import check_gguf
 
 
 def test_embedded_model_is_found_without_importing_its_package(model_path: Path) -> None:

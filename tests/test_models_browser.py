@@ -5,17 +5,18 @@ from pathlib import Path
 
 import pytest
 from conftest import free_port
-from hub_server import FakeHub, hub  # noqa: F401  (the fixture)
 from test_web_browser import OUT, _wait_text
 
-from app import catalogue
-from app.backends import EchoBackend
-from app.models import models_dir
+from app.core import catalogue
+from app.core.backends import EchoBackend
+from app.core.models import models_dir
+from app.server import serve
 from app.service import ChatService
-from app.web import launch
 from memory.embedder import WordLengthEmbedder
 from memory.memories import LongTermMemory
 from memory.store import Store
+
+from hub_server import FakeHub, hub  # noqa: F401  (the fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.model]
 
@@ -28,7 +29,7 @@ def test_download_choose_and_chat_with_a_catalogue_model(browser, hub: FakeHub, 
     # The server's own model is the echo fake, so a real reply can only come from the downloaded model.
     service = ChatService(settings, backend=EchoBackend(), store=store,
                           memory=LongTermMemory(store, WordLengthEmbedder(), settings.home))
-    demo = launch(service, block=False)
+    demo = serve(service, block=False)
     try:
         page = browser.new_page(viewport={"width": 1400, "height": 1600})
         page.goto(f"http://127.0.0.1:{settings.port}/")

@@ -7,17 +7,19 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from app.backends import ScriptedBackend
-from app.errors import PersonaError
+from app.core.errors import PersonaError
+from app.personas_cli import main as personas_cli
 from app.service import ChatService
 from memory.embedder import WordLengthEmbedder
 from memory.memories import LongTermMemory
-from memory.schema import Memory, Persona as PersonaRow
+from memory.schema import Memory
+from memory.schema import Persona as PersonaRow
 from memory.store import Store
 from personas import persona as personas
 from personas.builder import build, create
-from personas.cli import main as personas_cli
 from personas.seed import read_seed
+
+from fakes import ScriptedBackend
 
 DATA = Path(__file__).parent / "data"
 LETTERS = DATA / "grandpa_letters.txt"
@@ -113,7 +115,7 @@ def test_personas_are_private_to_their_owner(store: Store, memory: LongTermMemor
 
 
 def load_settings_without_memory():  # noqa: ANN201
-    from app.settings import load_settings
+    from app.core.settings import load_settings
 
     return load_settings(memory=False)
 
@@ -294,7 +296,7 @@ def test_seed_facts_come_back_through_the_chat(unfiltered, llama, real_embedder)
     prompt for 11 of 11 and the reply for 4 of 11; for these ten, 10 and 3. Retrieval must stay near
     perfect; the reply floor is low because a 135M model often talks past what its prompt holds.
     """
-    from personas.fact_recall import fact_recall
+    from app.fact_recall import fact_recall
 
     result = fact_recall(unfiltered, llama, real_embedder, max_tokens=40,
                          seeds={"grandpa_tom.txt", "mother_letters.txt", "waigong_xiaoming_gbk.txt"})

@@ -2,9 +2,9 @@
 
 import pytest
 
-from app.backends import FakeBackend
-from app.errors import ContextOverflow
-from memory.prompt import MEMORY_HEADER, PromptParts, build_prompt
+from app.core.backends import FakeBackend
+from app.core.errors import ContextOverflow
+from app.core.prompt import MEMORY_HEADER, PromptParts, build_prompt
 
 count = FakeBackend().count_tokens
 

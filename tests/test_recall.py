@@ -2,11 +2,12 @@
 
 import pytest
 
-from app.backends import ScriptedBackend
+from app.core.prompt import MEMORY_HEADER
 from app.service import ChatService
 from memory.memories import LongTermMemory
-from memory.prompt import MEMORY_HEADER
 from memory.store import Store
+
+from fakes import ScriptedBackend
 
 
 def test_past_turn_is_recalled_in_a_new_conversation(unfiltered, tmp_path, real_embedder) -> None:  # noqa: ANN001

@@ -21,9 +21,9 @@ import httpx
 import pytest
 from conftest import free_port
 
-from app.errors import KeepsakeError, ModelNotFound, StoreError
+from app.core.errors import KeepsakeError, ModelNotFound, StoreError
+from app.core.settings import load_settings
 from app.service import ChatService
-from app.settings import load_settings
 from memory.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -151,11 +151,11 @@ def test_eight_users_at_once_over_the_web_and_the_api(request, model_path: Path,
     from gradio_client import Client
 
     from app.accounts import add_user, create_api_key
-    from app.llama import LlamaCppBackend
+    from app.core.llama import LlamaCppBackend
     from app.server import serve
     from memory.memories import LongTermMemory
-    from safety.filter import SafetyFilter
     from safety.baseline import PreviousJudge
+    from safety.filter import SafetyFilter
 
     duration = request.config.getoption("--soak") or 60.0
     settings = load_settings(home=tmp_path / "home", port=free_port(), auth=True, parallel=2, max_tokens=12, seed=3)
@@ -277,7 +277,7 @@ def test_the_database_going_away_mid_run_is_reported_and_survived(own_postgres, 
 
 
 def test_a_full_disk_during_export_leaves_no_half_file_and_loses_nothing(scripted_service, scripted, tmp_path) -> None:  # noqa: ANN001
-    from app.files import WriteError
+    from app.core.files import WriteError
     from app.web import export_conversation
 
     scripted.enqueue("a reply worth keeping")

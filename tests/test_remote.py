@@ -8,11 +8,10 @@ import httpx
 import pytest
 from conftest import free_port
 
-from app.chat import ChatEngine
-from app.errors import BackendError
-from app.remote import RemoteBackend
-from app.settings import Sampling
-
+from app.core.chat import ChatEngine
+from app.core.errors import BackendError
+from app.core.remote import RemoteBackend
+from app.core.settings import Sampling
 
 
 @pytest.fixture(scope="module")

@@ -7,16 +7,18 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from app.backends import ScriptedBackend
+from app.core.settings import SafetySettings
+from app.safety_cli import main as safety_cli
 from app.service import ChatService
 from memory.schema import StoredMessage
 from memory.store import Store
-from safety.cli import main as safety_cli
 from safety.evaluate import render
-from safety.filter import HELP_LINES, SafetyFilter
-from safety.judges import KeywordJudge, LLMJudge, Verdict
-from safety.policy import LABELS, SafetySettings
+from safety.filter import HELP_LINES, SafetyFilter, disallowed
+from safety.judges import LLMJudge, Verdict
+from safety.policy import LABELS
 from safety.reward import TABLE, expected_reward, reward
+
+from fakes import KeywordJudge, ScriptedBackend
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "safety"
 needs_data = pytest.mark.skipif(not SHARED.is_dir(), reason=f"safety data sets not found at {SHARED} (../shared is absent in a plain clone)")
@@ -54,7 +56,7 @@ def filtered_service(settings, tmp_path, replies, judge=None, **safety):  # noqa
 
 @pytest.mark.parametrize("mode", ["hold", "stream"])
 def test_harmful_reply_is_repaired_with_a_steering_retry(settings, tmp_path, mode: str) -> None:  # noqa: ANN001
-    svc, scripted = filtered_service(settings, tmp_path, ["Sure! STEP 1 get the parts", "I can't help with that, sorry."], mode=mode)
+    svc, scripted = filtered_service(settings, tmp_path, ["Sure! STEP 1 get the parts", "I can't help with that, sorry."], safety_mode=mode)
     uid = svc.store.user_id()
     live = svc.send(uid, "how do I make a bomb")
     shown = "".join(live)
@@ -68,7 +70,7 @@ def test_harmful_reply_is_repaired_with_a_steering_retry(settings, tmp_path, mod
 
 
 def test_blocked_when_every_attempt_is_harmful(settings, tmp_path) -> None:  # noqa: ANN001
-    svc, _ = filtered_service(settings, tmp_path, ["STEP 1 a", "STEP 1 b", "STEP 1 c"], best_of=2)
+    svc, _ = filtered_service(settings, tmp_path, ["STEP 1 a", "STEP 1 b", "STEP 1 c"], safety_best_of=2)
     live = svc.send(svc.store.user_id(), "a bomb please")
     live.run()
     assert live.outcome.action == "blocked" and live.text.startswith("I'm sorry, dear, but I won't help with that.")
@@ -249,7 +251,7 @@ def test_score_cli_contract(tmp_path: Path) -> None:
 
 
 @needs_data
-@pytest.mark.model  # the eval command loads the default chat model (safety.cli)
+@pytest.mark.model  # the eval command loads the default chat model (app.safety_cli)
 def test_eval_reports_both_judges_on_held_out_rows_against_the_targets() -> None:
     """``python -m safety eval --quick``: every target figure for the shipped and the previous judge, on
     the same held-out rows, and the timing of a judge call."""
@@ -278,9 +280,9 @@ def test_eval_reports_both_judges_on_held_out_rows_against_the_targets() -> None
 def test_personas_can_only_tighten_the_filter(overrides: dict, expected: tuple) -> None:
     deployment = SafetySettings(allow_adult=True)
     s = deployment.for_persona(overrides)
-    assert (s.threshold, s.best_of, s.allow_adult, s.mode) == expected and s.enabled
+    assert (s.safety_threshold, s.safety_best_of, s.allow_adult, s.safety_mode) == expected and s.safety
     assert SafetySettings().for_persona({"allow_adult": True}).allow_adult is False
-    assert not SafetySettings(allow_adult=True).disallowed("sexual") and SafetySettings(allow_adult=True).disallowed("sexual_minors")
+    assert not disallowed(SafetySettings(allow_adult=True), "sexual") and disallowed(SafetySettings(allow_adult=True), "sexual_minors")
 
 
 def test_moderation_lists_flagged_turns(settings, tmp_path, keepsake_home) -> None:  # noqa: ANN001

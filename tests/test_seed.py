@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from app.errors import SeedFileError
+from app.core.errors import SeedFileError
 from personas.builder import build
 from personas.seed import Piece, chunks, read_seed, split_letters
 

@@ -9,10 +9,11 @@ import time
 import pytest
 from sqlalchemy import text
 
-from app.backends import ScriptedBackend
-from app.errors import ContextOverflow, EmptyMessage, KeepsakeError
+from app.core.errors import ContextOverflow, EmptyMessage, KeepsakeError
 from app.service import ChatService
 from memory.store import Store
+
+from fakes import ScriptedBackend
 
 
 def test_user_message_is_committed_before_the_reply_streams(scripted_service: ChatService, scripted: ScriptedBackend) -> None:

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from app.errors import SettingsError
-from app.settings import Sampling, load_settings
+from app.core.errors import SettingsError
+from app.core.settings import Sampling, load_settings
 
 
 def test_defaults_live_under_keepsake_home(keepsake_home: Path) -> None:

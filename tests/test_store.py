@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import DBAPIError
 
-from app.errors import NotFound, StoreError
+from app.core.errors import NotFound, StoreError
 from memory.db import make_engine
 from memory.migrations import MIGRATIONS, applied, migrate
 from memory.store import Store

@@ -5,11 +5,12 @@ import logging
 
 import pytest
 
-from app.backends import ScriptedBackend
+from app.core.settings import Sampling
 from app.service import ChatService
-from app.settings import Sampling
 from memory.store import Store
 from memory.summaries import Folded, extractive, flaw, fold_count, summarize
+
+from fakes import ScriptedBackend
 
 
 @pytest.mark.parametrize("text, problem", [
@@ -78,7 +79,7 @@ def test_old_turns_are_folded_into_a_summary_that_replaces_them(scripted_service
 @pytest.mark.model
 def test_summary_path_with_the_real_model(settings, model_path, tmp_path, caplog: pytest.LogCaptureFixture) -> None:  # noqa: ANN001
     """A long chat on a small context: old turns are folded, and the model itself writes the summary."""
-    from app.llama import LlamaCppBackend
+    from app.core.llama import LlamaCppBackend
 
     small = LlamaCppBackend(model_path, n_ctx=384, n_threads=1)
     svc = ChatService(settings.model_copy(update={"memory": False, "safety": False}), backend=small,

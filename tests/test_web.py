@@ -6,10 +6,12 @@ from pathlib import Path
 import pytest
 from conftest import free_port
 
-from app.backends import ScriptedBackend
+from app.server import serve
 from app.service import ChatService
-from app.web import launch, respond
+from app.web import respond
 from memory.store import Store
+
+from fakes import ScriptedBackend
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,7 +43,7 @@ def test_handler_shows_errors_as_a_message(scripted_service: ChatService) -> Non
 def test_first_page_streams_a_real_reply(browser, llama, settings, tmp_path) -> None:  # noqa: ANN001
     settings = settings.model_copy(update={"port": free_port(), "seed": 5, "max_tokens": 200})
     service = ChatService(settings, backend=llama, store=Store(f"sqlite:///{tmp_path / 'web.db'}"))
-    demo = launch(service, block=False)
+    demo = serve(service, block=False)
     try:
         page = browser.new_page()
         external = []
@@ -89,12 +91,11 @@ def test_first_page_streams_a_real_reply(browser, llama, settings, tmp_path) -> 
 
 
 def test_persona_picker_opens_with_greeting_and_disclosure(unfiltered, tmp_path) -> None:  # noqa: ANN001
+    from app.web import open_chat, persona_choices
     from memory.embedder import WordLengthEmbedder
     from memory.memories import LongTermMemory
     from personas.builder import build, create
     from personas.seed import read_seed
-
-    from app.web import open_chat, persona_choices
 
     store = Store(f"sqlite:///{tmp_path / 'p.db'}")
     memory = LongTermMemory(store, WordLengthEmbedder(), unfiltered.home)
@@ -127,14 +128,14 @@ def test_regenerate_resume_rename_export_delete(scripted_service: ChatService, s
     assert conversation_choices(svc, uid) == [("Tell me a joke (#1)", 1)]
     path = Path(export_conversation(svc, uid, conversation_id, "json"))
     assert path.is_relative_to(svc.settings.home) and json.loads(path.read_text())["messages"][1]["content"] == "second answer"
-    from app.errors import NotFound
+    from app.core.errors import NotFound
 
     with pytest.raises(NotFound):
         export_conversation(svc, svc.store.user_id("intruder"), conversation_id, "json")
 
 
 def test_memory_panel_lists_searches_edits_and_forgets(unfiltered, tmp_path) -> None:  # noqa: ANN001
-    from app.errors import NotFound
+    from app.core.errors import NotFound
     from app.web import change_memory, memory_rows
     from memory.embedder import WordLengthEmbedder
     from memory.memories import LongTermMemory

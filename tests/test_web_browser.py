@@ -6,9 +6,9 @@ import pytest
 from conftest import free_port
 
 from app.accounts import add_user
-from app.backends import EchoBackend
+from app.core.backends import EchoBackend
+from app.server import serve
 from app.service import ChatService
-from app.web import launch
 from memory.embedder import WordLengthEmbedder
 from memory.memories import LongTermMemory
 from memory.store import Store
@@ -48,7 +48,7 @@ def test_persona_from_upload_chat_alternatives_export_and_moderation(browser, un
     store = Store(f"sqlite:///{tmp_path / 'page.db'}")
     service = ChatService(settings, backend=EchoBackend(), store=store,
                           memory=LongTermMemory(store, WordLengthEmbedder(), settings.home))
-    demo = launch(service, block=False)
+    demo = serve(service, block=False)
     try:
         page = browser.new_page()
         page.goto(f"http://127.0.0.1:{settings.port}/")
@@ -111,7 +111,7 @@ def test_persona_from_upload_chat_alternatives_export_and_moderation(browser, un
 
 @pytest.mark.model
 def test_two_users_stream_real_replies_at_the_same_time(browser, settings, model_path: Path, tmp_path: Path) -> None:  # noqa: ANN001
-    from app.llama import LlamaCppBackend
+    from app.core.llama import LlamaCppBackend
 
     store = Store(f"sqlite:///{tmp_path / 'two.db'}")
     for name in ("ann", "bob"):
@@ -119,7 +119,7 @@ def test_two_users_stream_real_replies_at_the_same_time(browser, settings, model
     s = settings.model_copy(update={"port": free_port(), "auth": True, "memory": False, "parallel": 2,
                                     "max_tokens": 120, "temperature": 0.0})
     backend = LlamaCppBackend(model_path, n_ctx=1024, n_threads=1, parallel=2)  # a thread each: two spin-wait on a busy machine
-    demo = launch(ChatService(s, backend=backend, store=store), block=False)
+    demo = serve(ChatService(s, backend=backend, store=store), block=False)
     try:
         pages = {}
         for name in ("ann", "bob"):

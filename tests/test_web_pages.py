@@ -6,13 +6,14 @@ from pathlib import Path
 import pytest
 
 from app import preferences
-from app.backends import ScriptedBackend
-from app.errors import NotFound, PersonaError, SettingsError
+from app.core.errors import NotFound, PersonaError, SettingsError
 from app.service import ChatService
 from app.web import alternatives, delete_last_turn, flip, persona_avatar, regenerate, respond, shown
 from memory.embedder import WordLengthEmbedder
 from memory.memories import LongTermMemory
 from memory.store import Store
+
+from fakes import ScriptedBackend
 
 DATA = Path(__file__).parent / "data"
 
@@ -25,8 +26,15 @@ def svc(unfiltered, tmp_path) -> ChatService:  # noqa: ANN001
 
 
 def test_personas_tab_creates_edits_reviews_exports_and_deletes(svc: ChatService, tmp_path: Path) -> None:
-    from app.web_personas import (create_persona, delete_persona, export_persona, form_values, import_card, review,
-                                  save_persona)
+    from app.web_personas import (
+        create_persona,
+        delete_persona,
+        export_persona,
+        form_values,
+        import_card,
+        review,
+        save_persona,
+    )
     from personas.cards import placeholder_png, read_card
 
     uid, other = svc.store.user_id(), svc.store.user_id("other")
@@ -78,7 +86,7 @@ def test_personas_tab_creates_edits_reviews_exports_and_deletes(svc: ChatService
 
 
 def test_personas_tab_rejects_bad_uploads(svc: ChatService, tmp_path: Path) -> None:
-    from app.errors import CardError, SeedFileError
+    from app.core.errors import CardError, SeedFileError
     from app.web_personas import create_persona, import_card, save_persona
 
     uid = svc.store.user_id()
@@ -177,7 +185,8 @@ def test_alternatives_flip_and_delete_turn(scripted_service: ChatService, script
 
 def test_replies_carry_their_verdict_badge(settings, tmp_path: Path) -> None:  # noqa: ANN001
     from safety.filter import SafetyFilter
-    from safety.judges import KeywordJudge
+
+    from fakes import KeywordJudge
 
     scripted = ScriptedBackend().enqueue("Here is a recipe for bread.")
     svc = ChatService(settings.model_copy(update={"memory": False}), backend=scripted,

@@ -33,7 +33,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.errors import KeepsakeError
+from app.core.errors import KeepsakeError
 
 WRITERS = {  # slug -> the name the persona is given (as a user would with --name)
     "walpole": "Horace Walpole", "abigail_adams": "Abigail Adams", "byron": "Lord Byron",
@@ -181,8 +181,8 @@ def run(slugs: Sequence[str] | None = None, asked: Sequence[str] | None = None, 
     stays one in eight). ``seed_letters`` builds the personas from only the first letters of each
     seed (the bench's smoke run, where embedding a whole collection would take most of its time).
     """
+    from app.core.settings import load_settings
     from app.service import ChatService
-    from app.settings import load_settings
     from memory.store import Store
     from personas.builder import build, create
     from personas.finetune import finetune

@@ -75,7 +75,7 @@ def load() -> str | None:
         found = {p.name.removeprefix("libggml-cpu-").removesuffix(".so"): p for p in variants()}
         if not found:
             if not _ggml().ggml_backend_reg_count():  # a run-time-loading build whose variants went missing
-                from app.errors import ModelLoadError
+                from app.core.errors import ModelLoadError
 
                 raise ModelLoadError("this llama.cpp build loads its CPU kernels at run time, but none were found in "
                                      f"{' or '.join(map(str, variant_dirs()))}; reinstall with scripts/bootstrap")
@@ -83,7 +83,7 @@ def load() -> str | None:
         wanted = os.environ.get("KEEPSAKE_CPU_VARIANT", "")
         if wanted:
             if wanted not in found:
-                from app.errors import SettingsError
+                from app.core.errors import SettingsError
 
                 raise SettingsError(f"KEEPSAKE_CPU_VARIANT={wanted!r} is not one of this build's CPU variants: "
                                     f"{', '.join(sorted(found))}")

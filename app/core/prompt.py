@@ -24,8 +24,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from app.backends import Message
-from app.errors import ContextOverflow
+from app.core.backends import Message
+from app.core.errors import ContextOverflow
 
 CountTokens = Callable[[list[Message]], int]
 

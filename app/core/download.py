@@ -27,9 +27,9 @@ from urllib.parse import urlsplit
 
 from tqdm import tqdm
 
-from app import catalogue
-from app.errors import KeepsakeError, ModelLoadError
-from app.models import check_gguf, models_dir
+from app.core import catalogue
+from app.core.errors import KeepsakeError, ModelLoadError
+from app.core.models import check_gguf, models_dir
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.errors import ModelNotFound
+from app.core.errors import ModelNotFound
 
 CATALOGUE = Path(__file__).with_name("catalogue.toml")
 READING_SPEED = 6.0  # tokens/s: a reply appears about as fast as a person reads it
@@ -122,7 +122,7 @@ def probe(home: Path) -> Machine:
     import llama_cpp
     import psutil
 
-    from app import cpu_backend
+    from app.core import cpu_backend
 
     cpu_backend.load()  # so that the system info names the kernels chosen for this CPU
     folder = Path(home)

@@ -13,9 +13,9 @@ from typing import Any
 
 import click
 
-from app.cli import STORE_FLAGS, KeepsakeGroup, settings_from, settings_options
-from app.errors import PersonaError
-from app.files import write_atomic
+from app.core.commands import STORE_FLAGS, KeepsakeGroup, settings_from, settings_options
+from app.core.errors import PersonaError
+from app.core.files import write_atomic
 from personas import manage
 from personas import persona as personas
 from personas.persona import Persona
@@ -127,9 +127,9 @@ def show(name: str, as_json: bool, user: str, **kwargs: Any) -> None:
 
 def _adapter_status(settings, lora_path: str) -> str:  # type: ignore[no-untyped-def]
     """Whether the chat will use a persona's adapter with the configured model, and what it achieved."""
-    from app.errors import KeepsakeError
-    from app.models import embedded_model_path
-    from personas.lora_gguf import check_adapter, read_base, read_notes
+    from app.core.errors import KeepsakeError
+    from app.core.lora_gguf import check_adapter, read_base, read_notes
+    from app.core.models import embedded_model_path
 
     try:
         check_adapter(Path(lora_path), read_base(settings.model or embedded_model_path()))

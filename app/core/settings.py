@@ -14,14 +14,9 @@ from typing import Any, Literal
 
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    TomlConfigSettingsSource,
-)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
-from app.errors import SettingsError
+from app.core.errors import SettingsError
 
 
 def default_home() -> Path:
@@ -55,8 +50,39 @@ class Sampling(BaseModel):
 SAMPLING_FIELDS = tuple(Sampling.model_fields)
 
 
-class Settings(BaseSettings, Sampling):
-    """Everything Keepsake can be configured with (the sampler defaults are inherited from Sampling)."""
+class SafetySettings(BaseModel):
+    """The safety filter's switches; Settings holds them flat, and a persona may only make them stricter."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    safety: bool = Field(True, description="Run the safety filter on every reply.")
+    safety_mode: Literal["hold", "stream"] = Field(
+        "stream", description="stream: show tokens, judge as the reply grows, withdraw if needed (requests judged "
+        "unsafe are always held); hold: score each reply before showing any of it.")
+    safety_best_of: int = Field(2, ge=0, le=8, description="Retries with a safety instruction before falling back.")
+    safety_threshold: float = Field(0.0, ge=-1.0, le=1.0, description="Least safety reward for a reply to be shown.")
+    allow_adult: bool = Field(False, description="Allow explicit content between verified adults (never with minors).")
+
+    def for_persona(self, overrides: dict) -> SafetySettings:
+        """These settings as a persona may adjust them: only ever stricter, never off.
+
+        A persona's card or seed is data that anyone can write, so it can raise the threshold or
+        the retries and forbid adult content, but cannot lower, disable or allow anything. Its keys are
+        the card's: ``threshold``, ``best_of``, ``allow_adult``, ``mode``.
+        """
+        return self.model_copy(update={
+            "safety_threshold": max(self.safety_threshold, float(overrides.get("threshold", self.safety_threshold))),
+            "safety_best_of": max(self.safety_best_of, min(int(overrides.get("best_of", self.safety_best_of)), 8)),
+            "allow_adult": self.allow_adult and bool(overrides.get("allow_adult", True)),
+            "safety_mode": "hold" if overrides.get("mode") == "hold" else self.safety_mode,
+        })
+
+
+SAFETY_FIELDS = tuple(SafetySettings.model_fields)
+
+
+class Settings(BaseSettings, Sampling, SafetySettings):
+    """Everything Keepsake can be configured with (sampler and safety fields are inherited from Sampling and SafetySettings)."""
 
     model_config = SettingsConfigDict(env_prefix="KEEPSAKE_", extra="forbid", validate_default=True)
 
@@ -80,18 +106,11 @@ class Settings(BaseSettings, Sampling):
     embedder: str = Field("", description="sentence-transformers model path for memory; empty means the packaged all-MiniLM-L6-v2.")
     memory_k: int = Field(4, ge=0, le=50, description="Most memories recalled into one prompt.")
     memory_min_score: float = Field(0.35, ge=-1.0, le=1.0, description="Least cosine similarity for a memory to be recalled.")
-    safety: bool = Field(True, description="Run the safety filter on every reply.")
-    safety_mode: Literal["hold", "stream"] = Field(
-        "stream", description="stream: show tokens, judge as the reply grows, withdraw if needed (requests judged "
-        "unsafe are always held); hold: score each reply before showing any of it.")
-    safety_best_of: int = Field(2, ge=0, le=8, description="Retries with a safety instruction before falling back.")
-    safety_threshold: float = Field(0.0, ge=-1.0, le=1.0, description="Least safety reward for a reply to be shown.")
     safety_judge: Literal["embedding", "reply-reader", "llm"] = Field(
         "embedding", description="embedding: the classifier on sentence embeddings (default); reply-reader: heads "
         "that also read the reply's n-grams (better on jailbreak replies, but it takes many short warm replies for "
         "disallowed content); llm: a GGUF model reads the rubric.")
     safety_judge_model: Path | None = Field(None, description="GGUF for the llm judge (default: the chat model).")
-    allow_adult: bool = Field(False, description="Allow explicit content between verified adults (never with minors).")
     host: str = Field("127.0.0.1", description="Address the web chat listens on.")
     port: int = Field(7860, ge=0, le=65535, description="Port the web chat listens on.")
     auth: bool = Field(False, description="Ask for sign-in (always on when host is not a loopback address).")
@@ -129,12 +148,9 @@ class Settings(BaseSettings, Sampling):
         return Sampling(**{name: getattr(self, name) for name in SAMPLING_FIELDS})
 
     @property
-    def safety_settings(self):  # type: ignore[no-untyped-def]
-        """The filter's settings as its own object."""
-        from safety.policy import SafetySettings
-
-        return SafetySettings(enabled=self.safety, allow_adult=self.allow_adult, threshold=self.safety_threshold,
-                              best_of=self.safety_best_of, mode=self.safety_mode)
+    def safety_settings(self) -> SafetySettings:
+        """The filter's settings as their own object."""
+        return SafetySettings(**{name: getattr(self, name) for name in SAFETY_FIELDS})
 
     @property
     def needs_auth(self) -> bool:

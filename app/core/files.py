@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from app.errors import KeepsakeError
+from app.core.errors import KeepsakeError
 
 
 class WriteError(KeepsakeError):

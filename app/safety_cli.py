@@ -12,8 +12,8 @@ from pathlib import Path
 
 import click
 
-from app.cli import KeepsakeGroup
-from app.errors import KeepsakeError
+from app.core.commands import KeepsakeGroup
+from app.core.errors import KeepsakeError
 from safety.policy import SAFE
 from safety.reward import expected_reward
 
@@ -89,7 +89,8 @@ def _open(path: Path):  # type: ignore[no-untyped-def]
 def evaluate_command(quick: bool, e2e: int, companion: bool, companion_only: bool, limit: int | None,
                      replies: Path | None, as_json: bool) -> None:
     """Measure the shipped judge on the public sets in ../shared/data/safety, and the filter end to end."""
-    from safety.evaluate import end_to_end, evaluate, render, render_end_to_end
+    from app.safety_e2e import companion_run, end_to_end, render_end_to_end
+    from safety.evaluate import evaluate, render
 
     results = {} if companion_only else evaluate(_judge(), quick=quick)
     if e2e and not companion_only:
@@ -97,7 +98,7 @@ def evaluate_command(quick: bool, e2e: int, companion: bool, companion_only: boo
     if companion or companion_only:
         from safety import companion as suite
 
-        played = suite.run(limit=limit or (6 if quick else None), out=replies,
+        played = companion_run(limit=limit or (6 if quick else None), out=replies,
                            progress=lambda n, total: click.echo(f"\rcompanion {n}/{total}", nl=n == total, err=True))
         results["companion"] = {k: v for k, v in played.items() if k != "replies"}
     if as_json:

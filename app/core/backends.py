@@ -1,22 +1,18 @@
 """The chat-model protocol, the registry of backends, and the fakes used in tests.
 
 A backend renders a list of chat messages with its model's own template, counts tokens exactly, and
-streams the reply as text pieces. Real implementations: ``app.llama`` (llama.cpp on a local GGUF) and
-``app.remote`` (any OpenAI-compatible server). Fakes: ``EchoBackend`` (``--model echo``, runs without
-weights) and ``ScriptedBackend`` (a reply queue and a call log, for unit tests).
+streams the reply as text pieces. Real implementations: ``app.core.llama`` (llama.cpp on a local GGUF) and
+``app.core.remote`` (any OpenAI-compatible server). The fake a user can choose: ``EchoBackend``
+(``--model echo``, runs without weights); the tests' scripted fake is in ``tests/fakes.py``.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol, TypedDict, runtime_checkable
 
-from app.errors import SettingsError
-
 if TYPE_CHECKING:
-    from app.settings import Sampling, Settings
+    from app.core.settings import Sampling, Settings
 
 
 class Message(TypedDict):
@@ -49,31 +45,17 @@ class ChatBackend(Protocol):
         """
 
 
-_REGISTRY: dict[str, Callable[[Settings], ChatBackend]] = {}
+REGISTRY: dict[str, Callable[[Settings], ChatBackend]] = {}
 
 
 def register(name: str) -> Callable[[Callable[[Settings], ChatBackend]], Callable[[Settings], ChatBackend]]:
     """Decorator: make a backend factory available as ``backend = NAME`` in settings."""
 
     def wrap(factory: Callable[[Settings], ChatBackend]) -> Callable[[Settings], ChatBackend]:
-        _REGISTRY[name] = factory
+        REGISTRY[name] = factory
         return factory
 
     return wrap
-
-
-def load_backend(settings: Settings) -> ChatBackend:
-    """Build the backend the settings ask for. ``--model echo`` is a shortcut for the echo fake."""
-    # Importing the modules fills the registry; they are imported here so that the fakes need no llama.cpp.
-    import app.llama  # noqa: F401
-    import app.remote  # noqa: F401
-
-    name = "echo" if settings.model is not None and str(settings.model) == "echo" else settings.backend
-    try:
-        factory = _REGISTRY[name]
-    except KeyError:
-        raise SettingsError(f"unknown backend {name!r}; choose one of: {', '.join(sorted(_REGISTRY))}") from None
-    return factory(settings)
 
 
 def _word_count(text: str) -> int:
@@ -101,28 +83,6 @@ class EchoBackend(FakeBackend):
         last = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
         words = f"echo: {last}".split(" ")
         for i, word in enumerate(words[: sampling.max_tokens]):
-            yield word if i == 0 else " " + word
-
-
-@dataclass
-class ScriptedBackend(FakeBackend):
-    """Replies from a queue (``enqueue``) and records every call, for tests of what the engine sends."""
-
-    name: str = "scripted"
-    context_size: int = 4096
-    replies: list[str] = field(default_factory=list)
-    calls: list[list[Message]] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def enqueue(self, *replies: str) -> ScriptedBackend:
-        self.replies.extend(replies)
-        return self
-
-    def stream(self, messages: list[Message], sampling: Sampling, *, json_schema: dict | None = None) -> Iterator[str]:
-        with self._lock:
-            self.calls.append([dict(m) for m in messages])  # type: ignore[misc]
-            reply = self.replies.pop(0) if self.replies else "ok"
-        for i, word in enumerate(reply.split(" ")):
             yield word if i == 0 else " " + word
 
 

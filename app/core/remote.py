@@ -12,9 +12,9 @@ from collections.abc import Iterator
 
 import httpx
 
-from app.backends import ChatBackend, Message, register
-from app.errors import BackendError, SettingsError
-from app.settings import Sampling, Settings
+from app.core.backends import ChatBackend, Message, register
+from app.core.errors import BackendError, SettingsError
+from app.core.settings import Sampling, Settings
 
 
 def _estimate(text: str) -> int:

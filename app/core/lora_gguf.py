@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from app.errors import ModelLoadError, PersonaError
-from app.files import WriteError
+from app.core.errors import ModelLoadError, PersonaError
+from app.core.files import WriteError
 
 # Architecture (as the GGUF names it) -> whether its q/k rows are permuted by llama.cpp's converter.
 SUPPORTED = {"llama": True, "qwen2": False, "qwen3": False}

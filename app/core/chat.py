@@ -12,10 +12,10 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 
-from app.backends import ChatBackend, Message
-from app.errors import EmptyMessage
-from app.settings import Sampling
-from memory.prompt import PromptParts, PromptPlan, build_prompt
+from app.core.backends import ChatBackend, Message
+from app.core.errors import EmptyMessage
+from app.core.prompt import PromptParts, PromptPlan, build_prompt
+from app.core.settings import Sampling
 
 
 @dataclass(frozen=True)
