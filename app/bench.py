@@ -310,6 +310,8 @@ def fidelity(quick: bool = False) -> dict:
 
     Reads the letters in ../shared; without them the section says so (``absent``) and the rest of the
     bench runs. ``quick`` builds two personas from 20 letters each, asks two questions, fine-tunes for 15 seconds.
+    The full run takes hours on a small CPU: with KEEPSAKE_FIDELITY_JOURNAL set to a file, each writer's
+    replies are kept there as they come, and a stopped run started again goes on from there.
     """
     from app import fidelity as harness
     from app.core.errors import KeepsakeError
@@ -322,7 +324,9 @@ def fidelity(quick: bool = False) -> dict:
     if quick:
         return harness.run(harness.QUICK_WRITERS, harness.questions("test")[:2], finetune_minutes=0.25,
                            seed_letters=20, progress=progress)
-    return harness.run(finetune_minutes=harness.FINETUNE_MINUTES, progress=progress)
+    journal = os.environ.get("KEEPSAKE_FIDELITY_JOURNAL")
+    return harness.run(finetune_minutes=harness.FINETUNE_MINUTES, progress=progress,
+                       journal=Path(journal) if journal else None)
 
 
 def render(results: dict) -> str:

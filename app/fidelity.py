@@ -159,6 +159,70 @@ def ask(service, user_id: int, persona_id: int, asked: Sequence[str], sampling=N
     return replies
 
 
+COPY_RUN = 8  # words: a run this long found in the seed letters counts as copied, not written
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9']+", text.lower())
+
+
+def seed_runs(seed: Sequence[str], n: int = COPY_RUN) -> set[tuple[str, ...]]:
+    """Every run of ``n`` consecutive words in the seed letters (lower-cased, punctuation ignored)."""
+    runs: set[tuple[str, ...]] = set()
+    for letter in seed:
+        words = _words(letter)
+        runs.update(tuple(words[i:i + n]) for i in range(len(words) - n + 1))
+    return runs
+
+
+def copied(reply: str, runs: set[tuple[str, ...]], n: int = COPY_RUN) -> tuple[float, int]:
+    """(share of the reply's words inside an ``n``-word run that is also in the seed, longest such run in words):
+    the classifier would credit a reply that merely repeats the letters, so how much of it does.
+
+    >>> copied("so he said the cat sat on the mat today", seed_runs(["the cat sat on the mat"], n=3), n=3)
+    (0.6, 6)
+    """
+    words = _words(reply)
+    inside = [False] * len(words)
+    for i in range(len(words) - n + 1):
+        if tuple(words[i:i + n]) in runs:
+            inside[i:i + n] = [True] * n
+    longest = current = 0
+    for flag in inside:
+        current = current + 1 if flag else 0
+        longest = max(longest, current)
+    return (sum(inside) / len(words) if words else 0.0), longest
+
+
+class Journal:
+    """Each writer's replies per condition, appended to a JSON-lines file as soon as they are in, so a
+    run that stops (a full run takes hours on a shared CPU) goes on where it stopped when started again
+    with the same questions and settings; ``None`` keeps nothing."""
+
+    def __init__(self, path: Path | None, key: dict) -> None:
+        self.path, self.key = path, key
+        self.done: dict[tuple[str, str], dict] = {}
+        if path is not None and path.exists():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                entry = json.loads(line) if line.strip() else None
+                if entry and entry.get("key") == self.key_for(entry["condition"]):
+                    self.done[(entry["slug"], entry["condition"])] = entry
+
+    def key_for(self, condition: str) -> dict:
+        """What the replies depend on: the training time only matters to the fine-tuned ones."""
+        return {k: v for k, v in self.key.items() if condition == "finetuned" or k != "finetune_minutes"}
+
+    def get(self, slug: str, condition: str) -> dict | None:
+        return self.done.get((slug, condition))
+
+    def add(self, slug: str, condition: str, replies: list[str], **extra: object) -> None:
+        entry = {"key": self.key_for(condition), "slug": slug, "condition": condition, "replies": replies, **extra}
+        self.done[(slug, condition)] = entry
+        if self.path is not None:
+            with self.path.open("a", encoding="utf-8") as f:
+                f.write(json.dumps(entry, ensure_ascii=False) + "\n")
+
+
 @dataclass
 class WriterResult:
     slug: str
@@ -166,6 +230,7 @@ class WriterResult:
     replies: dict[str, list[str]]  # condition -> replies
     attributed: dict[str, list[str]]  # condition -> predicted writer per reply
     finetune: dict
+    seconds: dict  # condition -> seconds spent answering (and, for finetuned, training)
 
     def score(self, condition: str) -> float:
         got = self.attributed.get(condition, [])
@@ -174,12 +239,13 @@ class WriterResult:
 
 def run(slugs: Sequence[str] | None = None, asked: Sequence[str] | None = None, *, conditions: Sequence[str] = CONDITIONS,
         finetune_minutes: float = FINETUNE_MINUTES, settings_overrides: dict | None = None,
-        seed_letters: int | None = None, progress: Progress | None = None) -> dict:
+        seed_letters: int | None = None, progress: Progress | None = None, journal: Path | None = None) -> dict:
     """The whole test: train and check the classifier, then each writer's personas answer ``asked``.
 
     ``slugs`` picks writers (default all eight; the classifier always knows all eight, so chance
     stays one in eight). ``seed_letters`` builds the personas from only the first letters of each
     seed (the bench's smoke run, where embedding a whole collection would take most of its time).
+    ``journal`` keeps the replies as they come and skips what an earlier, stopped run already has.
     """
     from app.core.settings import load_settings
     from app.service import ChatService
@@ -198,6 +264,8 @@ def run(slugs: Sequence[str] | None = None, asked: Sequence[str] | None = None, 
     say("training the authorship classifier on the seed letters")
     attributor = Attributor().fit({s: evenly(passages(seed), PASSAGES_PER_WRITER) for s, (seed, _) in letters.items()})
     held = accuracy(attributor, {s: passages(h) for s, (_, h) in letters.items()})
+    kept = Journal(journal, {"questions": asked, "seed_letters": seed_letters, "finetune_minutes": finetune_minutes,
+                             "settings": settings_overrides or {}})
     results: list[WriterResult] = []
     with tempfile.TemporaryDirectory() as tmp:
         settings = load_settings(home=Path(tmp), **(settings_overrides or {}))
@@ -206,42 +274,59 @@ def run(slugs: Sequence[str] | None = None, asked: Sequence[str] | None = None, 
         for slug in slugs:
             name, seed = WRITERS[slug], letters[slug][0][:seed_letters]
             uid = service.store.user_id(f"fidelity-{slug}")
-            result = WriterResult(slug, name, {}, {}, {})
-            if "naive" in conditions:
+            result = WriterResult(slug, name, {}, {}, {}, {})
+            todo = [c for c in conditions if kept.get(slug, c) is None]
+            if "naive" in todo:
                 with service.store.session() as s:
                     naive_id = insert(s, uid, naive_persona(f"{name} (naive)", seed))
                 say(f"{name}: naive baseline")
-                result.replies["naive"] = ask(bare, uid, naive_id, asked)
-            if "prompt" in conditions or "finetuned" in conditions:
+                clock = time.perf_counter()
+                kept.add(slug, "naive", ask(bare, uid, naive_id, asked), seconds=time.perf_counter() - clock)
+            if "prompt" in todo or "finetuned" in todo:
                 say(f"{name}: personas create")
                 built = build([read_seed(seed_file(Path(tmp), seed))], name=name)
                 pid = create(service.memory, uid, built)
-                if "prompt" in conditions:
+                if "prompt" in todo:
                     say(f"{name}: prompt only")
-                    result.replies["prompt"] = ask(service, uid, pid, asked)
-                if "finetuned" in conditions:
+                    clock = time.perf_counter()
+                    kept.add(slug, "prompt", ask(service, uid, pid, asked), seconds=time.perf_counter() - clock)
+                if "finetuned" in todo:
                     say(f"{name}: personas finetune --max-minutes {finetune_minutes:g}")
+                    clock = time.perf_counter()
                     tuned = finetune(service.store, settings, uid, pid, max_minutes=finetune_minutes)
-                    result.finetune = {"steps": tuned.steps, "total_steps": tuned.total_steps,
-                                       "minutes": tuned.seconds / 60, "perplexity_before": tuned.perplexity_before,
-                                       "perplexity_after": tuned.perplexity_after}
-                    say(f"{name}: fine-tuned")
-                    result.replies["finetuned"] = ask(service, uid, pid, asked)
+                    trained = {"steps": tuned.steps, "total_steps": tuned.total_steps,
+                               "minutes": tuned.seconds / 60, "wall_minutes": (time.perf_counter() - clock) / 60,
+                               "perplexity_before": tuned.perplexity_before, "perplexity_after": tuned.perplexity_after}
+                    say(f"{name}: fine-tuned ({tuned.steps} of {tuned.total_steps} steps)")
+                    clock = time.perf_counter()
+                    kept.add(slug, "finetuned", ask(service, uid, pid, asked), seconds=time.perf_counter() - clock,
+                             finetune=trained)
+            for c in conditions:
+                entry = kept.get(slug, c)
+                result.replies[c] = entry["replies"]
+                result.seconds[c] = entry.get("seconds", 0.0)
+                result.finetune = entry.get("finetune", result.finetune)
             result.attributed = {c: attributor.predict(r) for c, r in result.replies.items()}
             results.append(result)
             say(f"{name}: " + ", ".join(f"{c} {result.score(c):.2f}" for c in result.replies))
         service.store.close()
+    runs = {r.slug: seed_runs(letters[r.slug][0][:seed_letters]) for r in results}
+    copies = {r.slug: {c: [copied(t, runs[r.slug]) for t in r.replies[c]] for c in r.replies} for r in results}
     return {
         "writers": len(WRITERS), "questions": len(asked), "finetune_minutes": finetune_minutes,
-        "seed_letters": seed_letters,
+        "seed_letters": seed_letters, "copy_run": COPY_RUN,
         "classifier_heldout": held, "classifier_heldout_mean": sum(held.values()) / len(held),
         "per_writer": {r.slug: {"name": r.name, **{c: r.score(c) for c in r.replies}, "finetune": r.finetune,
-                                "attributed": r.attributed,
+                                "attributed": r.attributed, "seconds": r.seconds,
                                 "reply_words": {c: sum(len(t.split()) for t in r.replies[c]) / max(len(r.replies[c]), 1)
                                                 for c in r.replies},
-                                "sample": {c: r.replies[c][:2] for c in r.replies}} for r in results},
+                                "copied_share": {c: sum(s for s, _ in v) / max(len(v), 1) for c, v in copies[r.slug].items()},
+                                "longest_copy": {c: max((n for _, n in v), default=0) for c, v in copies[r.slug].items()},
+                                "replies": r.replies} for r in results},
         "mean": {c: sum(r.score(c) for r in results) / len(results) for c in conditions if results
                  and all(c in r.replies for r in results)},
+        "copied_share": {c: sum(sum(s for s, _ in copies[r.slug][c]) for r in results)
+                         / max(sum(len(copies[r.slug][c]) for r in results), 1) for c in conditions if results},
         "seconds": time.perf_counter() - started,
     }
 

@@ -49,6 +49,24 @@ def example_dialogue(passages: Sequence[str]) -> str:
     return "\n".join(f"<START>\n{{{{user}}}}: Write to me.\n{{{{char}}}}: {p.strip()}" for p in passages)
 
 
+WORLD = 10  # people and places named in the system prompt
+
+
+def world(found: Sequence[dict], name: str, most: int = WORLD) -> list[str]:
+    """The people and places the letters name most often (fact candidates said at least three times),
+    without the writer and bare titles ("St", "Mr").
+
+    >>> world([{"text": "Mary", "kind": "name", "count": 9}, {"text": "St", "kind": "name", "count": 18},
+    ...        {"text": "1798", "kind": "date", "count": 5}, {"text": "Lamb", "kind": "name", "count": 4}], "Charles Lamb")
+    ['Mary']
+    """
+    own = set(name.split())
+    keep = [f["text"] for f in sorted(found, key=lambda f: -f.get("count", 0))
+            if f.get("kind") in ("name", "place") and f.get("count", 0) >= 3 and len(f["text"]) > 2
+            and f["text"].rstrip(".") not in fact_finder.TITLES and not set(f["text"].split()) & own]
+    return keep[:most]
+
+
 def build(seeds: Sequence[Seed], *, name: str | None = None, description: str = "", real_person: bool = False,
           exemplar_tokens: int = 600) -> Built:
     """A persona and its memory chunks from decoded seeds."""
@@ -59,16 +77,17 @@ def build(seeds: Sequence[Seed], *, name: str | None = None, description: str = 
     name, source, note = (name, "flag", "") if name else persona_name(seeds, style)
     name = personas.validate_name(name)
     passages = styles.exemplars(pieces, style, budget_tokens=exemplar_tokens)
+    found = fact_finder.candidates(pieces)
     persona = Persona(
         name=name,
         description=description,
-        system_prompt=styles.system_prompt(name, style, description),
+        system_prompt=styles.system_prompt(name, style, description, world(found, name)),
         greeting=greeting(style),
         example_dialogue=example_dialogue(passages),
         real_person=real_person,
         sources=[seed.source_record() for seed in seeds],
         style=style,
-        facts=[{**f, "status": "candidate"} for f in fact_finder.candidates(pieces)],
+        facts=[{**f, "status": "candidate"} for f in found],
         tags=["from-seed"],
     )
     memory_chunks = [c for seed in seeds for p in seed.pieces for c in chunks(p)]

@@ -16,7 +16,7 @@ from app.core.settings import Sampling
 from personas.persona import Persona
 
 DEFAULT_USER = "you"
-REPLY_TOKENS = (96, 320)  # bounds on a persona's reply length, which follows its letters' paragraphs
+REPLY_TOKENS = (96, 160)  # bounds on a persona's reply length: one paragraph of its letters, about 110 words at most
 
 
 def fill(text: str, persona: Persona, user: str = DEFAULT_USER) -> str:
@@ -52,7 +52,7 @@ def sampling(persona: Persona | None, base: Sampling, chosen: frozenset[str] | s
     defaults (0.40 against 0.60 for Walpole, 5 questions).
 
     >>> sampling(Persona(name="A", tags=["from-seed"], example_dialogue="{{char}}: " + "word " * 100), Sampling()).max_tokens
-    210
+    160
     """
     if persona is None or "from-seed" not in persona.tags:  # cards and hand-made personas keep the user's sampler
         return base

@@ -114,13 +114,16 @@ def profile(pieces: Sequence[str]) -> dict:
     }
 
 
-def system_prompt(name: str, style: dict, description: str = "") -> str:
+def system_prompt(name: str, style: dict, description: str = "", world: Sequence[str] = ()) -> str:
     """Instructions that make the model speak as ``name``, from the profile's counts.
 
     Short on purpose: a small model follows the passages it is shown (``exemplars``, recalled seed
     memories) far more than descriptions of a style, and every line of instructions pulls its replies
     towards the assistant's own modern voice. So it names who is writing, what a reply looks like (a
-    passage of a letter, as long as the person's paragraphs), and the habits counting can vouch for.
+    passage of a letter, as long as the person's paragraphs), the habits counting can vouch for, and
+    ``world``: the people and places the letters speak of most, so that the persona talks about its own
+    friends and town rather than the model's inventions (on the fidelity dev questions a 135M model
+    without them wrote of "Miss Emily" and the plague to Abigail Adams's reader).
     """
     lines = [f"You are {name}, writing back to someone dear to you. Write exactly as you write in your letters: "
              "your own words, spelling and turns of phrase, in the first person."]
@@ -133,6 +136,8 @@ def system_prompt(name: str, style: dict, description: str = "") -> str:
     if style.get("greeting"):
         closing = f' and close with "{style["sign_off"]}"' if style.get("sign_off") else ""
         lines.append(f'Your letters usually open with "{style["greeting"]}"{closing}.')
+    if world:
+        lines.append("The people and places your letters speak of: " + ", ".join(world) + ".")
     if style.get("emoji_per_sentence", 0) > 0.1:
         lines.append("You use emoji.")
     lines.append("Answer in one paragraph like those of your letters, never as a list, and never say you are an "

@@ -17,7 +17,7 @@ from memory.memories import LongTermMemory
 from memory.store import Store
 from personas import prompting as persona_prompt
 from personas import style
-from personas.builder import build, create
+from personas.builder import build, create, world
 from personas.persona import Persona
 from personas.seed import read_seed
 
@@ -42,6 +42,27 @@ def test_questions_are_thirty_and_apart_from_the_dev_set_and_the_finetune_reques
     test, dev = fidelity.questions("test"), fidelity.questions("dev")
     assert len(test) == 30 == len(set(test)) and len(dev) >= 5
     assert not set(test) & set(dev) and not set(PROMPTS) & (set(test) | set(dev))
+
+
+def test_copied_text_is_measured_in_runs_of_eight_words() -> None:
+    runs = fidelity.seed_runs(["I walked to the mill with the dog and thought of you all the way, Annie."])
+    assert fidelity.copied("Today I walked to the mill with the dog and thought of nothing.", runs) == (11 / 13, 11)
+    assert fidelity.copied("I walked to the mill with a dog and thought of you.", runs) == (0.0, 0)  # no 8 in a row
+    assert fidelity.copied("", runs) == (0.0, 0)
+
+
+def test_the_journal_keeps_replies_and_only_resumes_the_same_run(tmp_path: Path) -> None:
+    path = tmp_path / "journal.jsonl"
+    key = {"questions": ["How are you?"], "seed_letters": None, "finetune_minutes": 3.0, "settings": {}}
+    first = fidelity.Journal(path, key)
+    first.add("lamb", "naive", ["Très bien."], seconds=1.5)
+    first.add("lamb", "finetuned", ["Fine."])
+    again = fidelity.Journal(path, key)
+    assert again.get("lamb", "naive")["replies"] == ["Très bien."] and again.get("byron", "naive") is None
+    longer = fidelity.Journal(path, {**key, "finetune_minutes": 5.0})  # the naive replies do not depend on it
+    assert longer.get("lamb", "naive") is not None and longer.get("lamb", "finetuned") is None
+    assert fidelity.Journal(path, {**key, "questions": ["Other?"]}).get("lamb", "naive") is None
+    assert "Très" in path.read_text(encoding="utf-8")
 
 
 def test_absent_letters_are_a_plain_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -104,18 +125,29 @@ def test_system_prompt_names_the_writer_and_the_letters_habits() -> None:
     assert prompt.startswith("You are Grandpa") and '"Annie"' in prompt
     assert 'open with "Dear Annie," and close with "All my love, Grandpa"' in prompt
     assert "Reply in the language" in style.system_prompt("外公", {"language": "zh"})
+    assert "speak of: Biscuit, Leeds." in style.system_prompt("Grandpa", {}, world=["Biscuit", "Leeds"])
+
+
+def test_the_persona_is_told_the_people_and_places_its_letters_name_most() -> None:
+    found = [{"text": t, "kind": k, "count": n} for t, k, n in (
+        ("Leeds", "place", 4), ("Biscuit", "name", 7), ("Mr", "name", 30), ("Nell", "name", 2), ("Grandpa", "name", 5),
+        ("1962", "date", 9))]
+    assert world(found, "Grandpa") == ["Biscuit", "Leeds"]  # by count; no title, writer, date or name said twice
+    built = build([read_seed(GRANDPA)])
+    shown = world([f for f in built.persona.facts], built.persona.name)
+    assert shown and all(name in built.persona.system_prompt for name in shown)
 
 
 def test_a_seed_persona_samples_like_its_letters_unless_the_user_chose() -> None:
     seeded = Persona(name="Ann", tags=["from-seed"], example_dialogue="\n".join(
-        f"<START>\n{{{{user}}}}: Write to me.\n{{{{char}}}}: {'word ' * n}" for n in (40, 80, 120)))
+        f"<START>\n{{{{user}}}}: Write to me.\n{{{{char}}}}: {'word ' * n}" for n in (30, 60, 90)))
     base = Sampling()
     mine = persona_prompt.sampling(seeded, base)
-    assert mine.max_tokens == int(1.4 * 80 * 1.5) and mine.model_copy(update={"max_tokens": base.max_tokens}) == base
+    assert mine.max_tokens == int(1.4 * 60 * 1.5) and mine.model_copy(update={"max_tokens": base.max_tokens}) == base
     assert persona_prompt.sampling(seeded, base, {"max_tokens"}).max_tokens == base.max_tokens
     assert persona_prompt.sampling(Persona(name="Card", example_dialogue=seeded.example_dialogue), base) == base
     assert persona_prompt.sampling(None, base) == base
-    assert ChatService(load_settings(), backend=ScriptedBackend()).persona_sampling(seeded).max_tokens == 168
+    assert ChatService(load_settings(), backend=ScriptedBackend()).persona_sampling(seeded).max_tokens == 126
     assert ChatService(load_settings(max_tokens=64), backend=ScriptedBackend()).persona_sampling(seeded).max_tokens == 64
 
 

@@ -128,8 +128,9 @@ def test_split_holds_out_evenly_spaced_passages_and_the_schedule_warms_then_deca
     train, held = ft.split(examples)
     assert [e.ids[0] for e in held] == [5, 15] and len(train) == 18
     assert [e.ids[0] for e in ft.split(examples[:5])[1]] == [2]
+    assert len(ft.split([ft.Example([i], 0) for i in range(1000)])[1]) == ft.MAX_HELDOUT
     rates = [ft.learning_rate(s, 100, 1.0) for s in range(100)]
-    assert rates[0] == 0.1 and rates[9] == 1.0 and rates[-1] == pytest.approx(0.109, abs=0.01)
+    assert rates[0] == 0.2 and rates[4] == 1.0 and rates[-1] == pytest.approx(0.109, abs=0.01)
 
 
 def test_examples_are_chat_turns_and_only_the_reply_counts(model_path: Path) -> None:
