@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import statistics
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -348,6 +349,14 @@ def render(results: dict) -> str:
                      + "".join(f"{row[c]:>16.2f}" for c in conditions))
     lines.append(f"  {'mean':<28}{results['classifier_heldout_mean']:>11.2f}"
                  + "".join(f"{results['mean'][c]:>16.2f}" for c in conditions))
-    lines.append("  (classifier: its accuracy on 120-word passages of the held-out 20% of the letters; "
+    lines.append(f"  {'words per reply':<39}" + "".join(
+        f"{statistics.median(r['reply_words'][c] for r in results['per_writer'].values()):>16.0f}" for c in conditions))
+    lines.append(f"  {'copied from the seed':<39}" + "".join(f"{results['copied_share'][c]:>16.2f}" for c in conditions))
+    tuned = [r["finetune"] for r in results["per_writer"].values() if r.get("finetune")]
+    if tuned:
+        lines.append(f"  fine-tune: {statistics.median(t['wall_minutes'] for t in tuned):.1f} min per writer in all "
+                     f"(median), {statistics.median(t['steps'] for t in tuned):.0f} optimiser steps")
+    lines.append("  (classifier: its accuracy on 120-word passages of the held-out 20% of the letters; copied: share "
+                 f"of reply words inside a run of {results['copy_run']} words found in the seed letters; "
                  "targets: prompt only >= 0.60 with no writer below 0.40, fine-tuned >= 0.75)")
     return "\n".join(lines)

@@ -65,6 +65,19 @@ def test_the_journal_keeps_replies_and_only_resumes_the_same_run(tmp_path: Path)
     assert "Très" in path.read_text(encoding="utf-8")
 
 
+def test_the_table_shows_each_condition_with_its_reply_length_and_copied_share() -> None:
+    row = {"name": "Charles Lamb", "naive": 0.1, "prompt": 0.5, "reply_words": {"naive": 250, "prompt": 90},
+           "finetune": {}}
+    shown = fidelity.render({"writers": 8, "questions": 30, "finetune_minutes": 3, "copy_run": 8,
+                             "classifier_heldout": {"lamb": 0.82}, "classifier_heldout_mean": 0.82,
+                             "per_writer": {"lamb": row}, "mean": {"naive": 0.1, "prompt": 0.5},
+                             "copied_share": {"naive": 0.02, "prompt": 0.31}})
+    assert "Charles Lamb                       0.82            0.10            0.50" in shown
+    lines = shown.splitlines()
+    assert lines[-3].split()[-2:] == ["250", "90"] and lines[-2].split()[-2:] == ["0.02", "0.31"]
+    assert "fine-tune:" not in shown
+
+
 def test_absent_letters_are_a_plain_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("KEEPSAKE_LETTERS_DATA", str(tmp_path))
     with pytest.raises(KeepsakeError, match="letter collections are not at"):
