@@ -203,8 +203,12 @@ class Journal:
     def __init__(self, path: Path | None, key: dict) -> None:
         self.path, self.key = path, key
         self.done: dict[tuple[str, str], dict] = {}
-        if path is not None and path.exists():
-            for line in path.read_text(encoding="utf-8").splitlines():
+        self._read()
+
+    def _read(self) -> None:
+        """What the file holds now: runs of different conditions or writers may share it at once."""
+        if self.path is not None and self.path.exists():
+            for line in self.path.read_text(encoding="utf-8").splitlines():
                 entry = json.loads(line) if line.strip() else None
                 if entry and entry.get("key") == self.key_for(entry["condition"]):
                     self.done[(entry["slug"], entry["condition"])] = entry
@@ -214,6 +218,7 @@ class Journal:
         return {k: v for k, v in self.key.items() if condition == "finetuned" or k != "finetune_minutes"}
 
     def get(self, slug: str, condition: str) -> dict | None:
+        self._read()
         return self.done.get((slug, condition))
 
     def add(self, slug: str, condition: str, replies: list[str], **extra: object) -> None:

@@ -63,6 +63,8 @@ def test_the_journal_keeps_replies_and_only_resumes_the_same_run(tmp_path: Path)
     assert longer.get("lamb", "naive") is not None and longer.get("lamb", "finetuned") is None
     assert fidelity.Journal(path, {**key, "questions": ["Other?"]}).get("lamb", "naive") is None
     assert "Très" in path.read_text(encoding="utf-8")
+    fidelity.Journal(path, key).add("byron", "prompt", ["Well."])  # another run sharing the file
+    assert again.get("byron", "prompt")["replies"] == ["Well."]
 
 
 def test_the_table_shows_each_condition_with_its_reply_length_and_copied_share() -> None:
