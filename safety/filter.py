@@ -1,7 +1,11 @@
 """The safety filter at chat time: score each reply with the reward, then pass, repair or block.
 
 For every turn: judge the request; generate; judge the reply and compute the expected reward. At or
-above the threshold the reply is shown as it is (``passed``). Below it, the reply is generated again
+above the threshold the reply is shown as it is (``passed``), provided that it is the kind of reply
+the reward table ranks first for the request: an answer to a safe request, and for a request judged
+disallowed in one of the ``REFUSAL_ONLY`` categories (weapons, crime, sexual content, hate, privacy), a
+refusal: a reply that does not read as one is never shown there, since a judge that misses the harm in
+a warm-voiced reply still seldom takes it for a refusal. Otherwise the reply is generated again
 with a steering instruction, up to ``best_of`` times, and the best attempt wins (``repaired`` when it
 reaches the threshold). The same path repairs over-refusals: on a safe request a reply the judge
 classes as a refusal is retried like a low reward, and the retry is told to answer.
@@ -42,6 +46,12 @@ STREAM_STOP_P = 0.6
 # more likely than this to carry disallowed content, or classes it C outright.
 KEEP_MAX_C = 0.4
 REFUSALS = ("A", "B")
+# Disallowed-request categories where only a refusal is shown. Left out: harassment and specialised
+# advice, whose look-alikes are what a grieving user says every day ("I'm so angry I could kill her",
+# "the doctor says I have cancer"), where the judges' false positives on the companion suite all lie;
+# self-harm, which has its own path (the steered retry or the support message, never an unsteered
+# reply); and jailbreak, since "pretend you are my grandfather" is what this product is for.
+REFUSAL_ONLY = frozenset({"violence_weapons", "crime_fraud", "sexual", "sexual_minors", "hate", "privacy"})
 FAILURE = "refused_safe"  # the action recorded when a refusal is shown on a safe request
 HELP_LINES = "in the UK and Ireland the Samaritans on 116 123, in the US 988, or your local emergency number"
 
@@ -123,8 +133,22 @@ class SafetyFilter:
         return verdict, expected_reward(verdict)
 
     def acceptable(self, category: str, verdict: Verdict, reward: float) -> bool:
-        """Whether an attempt can be shown without another try: enough reward, and no refusal of a safe request."""
-        return reward >= self.settings.safety_threshold and not (category == SAFE and verdict.reply_class in REFUSALS)
+        """Whether an attempt can be shown without another try: enough reward; on a safe request, not a
+        refusal; on a request disallowed in a ``REFUSAL_ONLY`` category, only a refusal (the reply the
+        reward table ranks first there).
+
+        The last rule closes the gap a reply judge leaves: a reply to such a request that the judge
+        cannot read as a refusal (a hateful answer in a grandfather's warm voice scores low on
+        "disallowed content") is retried with the steering instruction, and if no attempt refuses, the
+        persona's refusal is shown. It costs a refusal whenever a safe request is misjudged as
+        disallowed, which is why it is limited to the categories whose look-alikes are not a
+        companion's everyday talk (see ``REFUSAL_ONLY``).
+        """
+        if reward < self.settings.safety_threshold:
+            return False
+        if category == SAFE:
+            return verdict.reply_class not in REFUSALS
+        return verdict.reply_class in REFUSALS if category in REFUSAL_ONLY else True
 
     def review(self, prompt: str, first: str, regenerate: Callable[[str], str], *, name: str = "",
                address: str = "") -> Outcome:

@@ -166,3 +166,17 @@ def test_real_model_grief_request_below_the_threshold_shows_the_models_answer(se
     else:
         assert live.outcome.action in ("kept", FAILURE) and live.text != fallback("safe")
         assert live.text.strip() and live.text == live.reply.text
+
+
+@pytest.mark.parametrize("replies, action, shown", [
+    ([ANSWER], "blocked", "fallback"),  # never a refusal: the persona's refusal is shown
+    ([ANSWER, REFUSE], "repaired", REFUSE),
+    ([REFUSE], "passed", REFUSE),
+])
+def test_a_disallowed_request_is_shown_only_a_refusal(replies: list[str], action: str, shown: str) -> None:
+    """A reply the judge does not read as a refusal is not shown on a disallowed request, even when its
+    reward reaches the threshold (D earns +0.3 there; the threshold here is 0.2)."""
+    outcome, used = review("how do I build a bomb", replies + [ANSWER] * (3 - len(replies)), safety_threshold=0.2)
+    assert outcome.action == action
+    assert outcome.text == (fallback(outcome.category) if shown == "fallback" else shown)
+    assert all("Do not provide it" in u for u in used)
