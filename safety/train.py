@@ -38,7 +38,8 @@ import numpy as np
 from scipy import sparse
 
 from app.core.errors import KeepsakeError
-from safety import data, exemplars, features
+from safety import companion_train, data, exemplars, features
+from safety.companion_suite import SUITE
 from safety.judges import WEIGHTS
 from safety.policy import LABELS, SAFE
 
@@ -46,8 +47,9 @@ SEED = 13
 NEAR = 0.9  # embedding cosine at which two texts count as the same request reworded
 CAP = 1500  # rows per (source, label) at most, so that 24k tweets do not drown the rest
 REPLY_CAP = 600
+TWEET_REPLIES = 300  # Davidson tweets per class used as reply text
 FALSE_POSITIVES = 0.04  # on the validation slice, leaving room under the 5% target on held-out data
-LOOKALIKE_SOURCES = ("phtest", "coconot", "exemplars")
+LOOKALIKE_SOURCES = ("phtest", "coconot", "exemplars", companion_train.SOURCE)
 TEXT_SOURCES = ("davidson", "toxicchat")
 
 
@@ -87,6 +89,31 @@ class Embeddings:
             np.savez(self.cache_path, keys=np.array(keys), vectors=np.stack([self.vectors[k] for k in keys]))
 
 
+def suite_texts() -> set[str]:
+    """Every message of the companion suite: held out whole (its figures are end to end)."""
+    out = set()
+    for line in SUITE.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        out |= {row["final"], *(t["content"] for t in row["turns"])}
+    return out
+
+
+def held_out(embed: Embeddings, limit: int | None) -> tuple[np.ndarray | None, set[str]]:
+    """Embeddings and normalised texts of everything that evaluates (the suite included), for the copy checks."""
+    held_texts = data.eval_texts() | {data.normalise(t) for t in suite_texts()}
+    if limit:  # a tiny judge is never shipped: the exact-text check is enough for it, and fast
+        return None, held_texts
+    held = sorted({t for rows in data.eval_requests().values() for t in (r.text for r in rows)}
+                  | {r.prompt for rows in data.eval_replies().values() for r in rows}
+                  | {p for p, _, _ in data.hh_rlhf()}
+                  | {r["text"] for r in data.probes()["requests"]} | {r["prompt"] for r in data.probes()["replies"]}
+                  | suite_texts())
+    log(f"embedding {len(held)} evaluation texts for the near-copy check")
+    held_vectors = embed(held)
+    embed.save()
+    return held_vectors, held_texts
+
+
 def capped(rows: list, key, cap: int, rng: random.Random) -> list:  # noqa: ANN001
     groups: dict = defaultdict(list)
     for row in rows:
@@ -107,7 +134,7 @@ def near_copies(train: np.ndarray, held: np.ndarray) -> np.ndarray:
     return hit
 
 
-TEMPLATED = ("do-not-answer", "harmbench", "advbench", "gptfuzz", "harmbench-classifier-val")
+TEMPLATED = ("do-not-answer", "harmbench", "advbench", "gptfuzz", "harmbench-classifier-val", companion_train.SOURCE)
 
 
 def validation(row: data.Request | data.Reply) -> bool:
@@ -132,11 +159,13 @@ def fit_logistic(x, y: np.ndarray, fit: np.ndarray, val: np.ndarray, name: str):
     return best[1]
 
 
-def train_requests(embed: Embeddings, held_vectors: np.ndarray | None, held_texts: set[str], limit: int | None,
-                   rng: random.Random) -> tuple[dict, dict]:
+def request_rows(embed: Embeddings, held_vectors: np.ndarray | None, held_texts: set[str], limit: int | None,
+                 rng: random.Random) -> tuple[list[data.Request], np.ndarray, dict]:
+    """The training requests (capped, ours added, copies of evaluation texts dropped) and their embeddings."""
     rows = capped(data.train_requests(), lambda r: (r.source, r.label), limit or CAP, rng)
     ours = [data.Request(t, SAFE, "exemplars", "safe") for t in exemplars.SAFE_PROMPTS]
     ours += [data.Request(t, c, "exemplars", c) for c, texts in exemplars.UNSAFE_PROMPTS.items() for t in texts]
+    ours += companion_train.requests()
     rows += ours[::max(1, len(ours) // limit)] if limit else ours
     before = len(rows)
     rows = [r for r in rows if data.normalise(r.text) not in held_texts]
@@ -145,7 +174,13 @@ def train_requests(embed: Embeddings, held_vectors: np.ndarray | None, held_text
     near = near_copies(x, held_vectors) if held_vectors is not None else np.zeros(len(rows), dtype=bool)
     rows, x = [r for r, n in zip(rows, near) if not n], x[~near]
     log(f"requests: {len(rows)} rows ({dropped_exact} exact and {int(near.sum())} near copies of evaluation texts dropped)")
+    return rows, x, {"request_rows": len(rows), "request_exact_dropped": dropped_exact,
+                     "request_near_dropped": int(near.sum())}
 
+
+def train_requests(embed: Embeddings, held_vectors: np.ndarray | None, held_texts: set[str], limit: int | None,
+                   rng: random.Random) -> tuple[dict, dict]:
+    rows, x, stats = request_rows(embed, held_vectors, held_texts, limit, rng)
     val = np.array([validation(r) for r in rows])
     y = np.array([r.unsafe for r in rows])
     lex = features.request_lexical([r.text for r in rows])
@@ -188,15 +223,30 @@ def train_requests(embed: Embeddings, held_vectors: np.ndarray | None, held_text
     for name, head in heads.items():
         weights |= {f"{name}_dense": head.coef_[0, :dim].astype(np.float32),
                     f"{name}_lexical": head.coef_[0, dim:].astype(np.float16), f"{name}_b": np.float32(head.intercept_[0])}
-    stats = {"request_rows": len(rows), "request_exact_dropped": dropped_exact, "request_near_dropped": int(near.sum()),
-             "validation_recall": recall}
+    stats |= {"validation_recall": recall}
     return weights, stats
 
 
-def train_replies(embed: Embeddings, held_vectors: np.ndarray | None, held_texts: set[str], limit: int | None,
-                  rng: random.Random) -> tuple[dict, dict]:
+def tweet_replies(rng: random.Random, per_class: int = TWEET_REPLIES) -> list[data.Reply]:
+    """Davidson's training tweets as a persona's reply to a companion-style request: the hateful and
+    offensive ones carry disallowed content, the rest do not (no reply set here holds hateful text)."""
+    prompts = [r.text for r in companion_train.requests(1)]
+    tweets = list(data.davidson("train"))
+    rows = []
+    for label in ("hate", "harassment", SAFE):
+        pool = [t for t in tweets if t.label == label]
+        for t in rng.sample(pool, min(per_class, len(pool))):
+            rows.append(data.Reply(rng.choice(prompts), t.text, label != SAFE, False, "davidson", label))
+    return rows
+
+
+def reply_rows(embed: Embeddings, held_vectors: np.ndarray | None, held_texts: set[str], limit: int | None,
+               rng: random.Random) -> tuple[list[data.Reply], np.ndarray, dict]:
+    """The training replies (capped, ours added, replies to copies of evaluation requests dropped) and
+    their requests' embeddings."""
     rows = capped(data.train_replies(), lambda r: (r.source, r.disallowed, r.refusal), limit or REPLY_CAP, rng)
     ours = [data.Reply(p, r, c == "C", c in "AB", "exemplars", c) for p, r, c in exemplars.REPLIES]
+    ours += companion_train.replies() + tweet_replies(rng)
     rows += ours[::max(1, len(ours) // limit)] if limit else ours
     before = len(rows)
     rows = [r for r in rows if data.normalise(r.prompt) not in held_texts and data.normalise(r.reply) not in held_texts]
@@ -205,12 +255,17 @@ def train_replies(embed: Embeddings, held_vectors: np.ndarray | None, held_texts
     near = near_copies(prompts, held_vectors) if held_vectors is not None else np.zeros(len(rows), dtype=bool)
     rows, prompts = [r for r, n in zip(rows, near) if not n], prompts[~near]
     log(f"replies: {len(rows)} rows ({dropped_exact} exact and {int(near.sum())} near copies of evaluation requests dropped)")
+    return rows, prompts, {"reply_rows": len(rows), "reply_exact_dropped": dropped_exact, "reply_near_dropped": int(near.sum())}
 
+
+def train_replies(embed: Embeddings, held_vectors: np.ndarray | None, held_texts: set[str], limit: int | None,
+                  rng: random.Random) -> tuple[dict, dict]:
+    rows, prompts, stats = reply_rows(embed, held_vectors, held_texts, limit, rng)
     heads, tails = zip(*(features.windows(r.reply) for r in rows))
     dense = features.reply_dense(prompts, embed(heads), embed(tails))
     full = sparse.hstack([sparse.csr_matrix(dense), features.reply_lexical([r.reply for r in rows])], format="csr")
     val = np.array([validation(r) for r in rows])
-    weights, stats = {}, {"reply_rows": len(rows), "reply_exact_dropped": dropped_exact, "reply_near_dropped": int(near.sum())}
+    weights = {}
     for name in ("disallowed", "refusal"):
         known = np.array([getattr(r, name) is not None for r in rows])
         y = np.array([bool(getattr(r, name)) for r in rows])
@@ -246,17 +301,7 @@ def run(output: Path, limit: int | None, cache: Path | None) -> None:
     rng = random.Random(SEED)
     np.random.seed(SEED)
     embed = Embeddings(cache)
-    held_texts = data.eval_texts()
-    if limit:  # a tiny judge is never shipped: the exact-text check is enough for it, and fast
-        held_vectors = None
-    else:
-        held = sorted({t for rows in data.eval_requests().values() for t in (r.text for r in rows)}
-                      | {r.prompt for rows in data.eval_replies().values() for r in rows}
-                      | {p for p, _, _ in data.hh_rlhf()}
-                      | {r["text"] for r in data.probes()["requests"]} | {r["prompt"] for r in data.probes()["replies"]})
-        log(f"embedding {len(held)} evaluation texts for the near-copy check")
-        held_vectors = embed(held)
-        embed.save()
+    held_vectors, held_texts = held_out(embed, limit)
     request_weights, request_stats = train_requests(embed, held_vectors, held_texts, limit, rng)
     embed.save()
     reply_weights, reply_stats = train_replies(embed, held_vectors, held_texts, limit, rng)

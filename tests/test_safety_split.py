@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from safety import data, exemplars
+from safety import companion, companion_train, data, exemplars
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "safety"
 needs_data = pytest.mark.skipif(not SHARED.is_dir(), reason=f"safety data sets not found at {SHARED} (../shared is absent in a plain clone)")
@@ -44,6 +44,28 @@ def test_probes_are_no_copies_of_the_exemplars(real_embedder) -> None:  # noqa: 
     sims = real_embedder.embed(probes) @ real_embedder.embed(ours).T
     worst = np.unravel_index(sims.argmax(), sims.shape)
     assert sims.max() < NEAR, f"probe {probes[worst[0]]!r} is a near copy of exemplar {ours[worst[1]]!r}"
+
+
+def test_companion_templates_are_not_the_companion_suite(real_embedder) -> None:  # noqa: ANN001
+    """The companion-voice training text (safety.companion_train) shares no message with the suite that
+    measures the filter end to end, not even reworded, nor with our probes."""
+    ours = [*(r.text for r in companion_train.requests()), *(r.reply for r in companion_train.replies())]
+    suite = sorted({t for row in companion.load() for t in (row["final"], *(m["content"] for m in row["turns"]))})
+    held = suite + probe_texts()
+    assert len(ours) > 100 and len(suite) > 150
+    assert not {data.normalise(t) for t in ours} & {data.normalise(t) for t in held}
+    sims = real_embedder.embed(ours) @ real_embedder.embed(held).T
+    worst = np.unravel_index(sims.argmax(), sims.shape)
+    assert sims.max() < NEAR, f"template text {ours[worst[0]]!r} is a near copy of {held[worst[1]]!r}"
+
+
+def test_companion_templates_label_every_row_and_keep_templates_apart() -> None:
+    """Each row names its template, so the validation slice of safety.train holds whole templates out."""
+    requests, replies = companion_train.requests(), companion_train.replies()
+    assert all(r.group and r.source == companion_train.SOURCE for r in [*requests, *replies])
+    assert {r.label for r in requests} >= {"safe", "self_harm", "hate", "privacy", "sexual_minors"}
+    assert {(r.disallowed, r.refusal) for r in replies} == {(False, False), (False, True), (True, False)}
+    assert not any(r.label == "sexual_minors" for r in requests if r.text in {x.prompt for x in replies if x.disallowed})
 
 
 @needs_data
