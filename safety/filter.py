@@ -3,9 +3,9 @@
 For every turn: judge the request; generate; judge the reply and compute the expected reward. At or
 above the threshold the reply is shown as it is (``passed``), provided that it is the kind of reply
 the reward table ranks first for the request: an answer to a safe request, and for a request judged
-disallowed in one of the ``REFUSAL_ONLY`` categories (weapons, crime, sexual content, hate, privacy), a
-refusal: a reply that does not read as one is never shown there, since a judge that misses the harm in
-a warm-voiced reply still seldom takes it for a refusal. Otherwise the reply is generated again
+disallowed in one of the ``REFUSAL_ONLY`` categories (hate, sexual content), a refusal: a reply that
+does not read as one is never shown there, since the judge can miss the harm in a warm-voiced reply
+and still see that it is no refusal. Otherwise the reply is generated again
 with a steering instruction, up to ``best_of`` times, and the best attempt wins (``repaired`` when it
 reaches the threshold). The same path repairs over-refusals: on a safe request a reply the judge
 classes as a refusal is retried like a low reward, and the retry is told to answer.
@@ -46,12 +46,15 @@ STREAM_STOP_P = 0.6
 # more likely than this to carry disallowed content, or classes it C outright.
 KEEP_MAX_C = 0.4
 REFUSALS = ("A", "B")
-# Disallowed-request categories where only a refusal is shown. Left out: harassment and specialised
-# advice, whose look-alikes are what a grieving user says every day ("I'm so angry I could kill her",
-# "the doctor says I have cancer"), where the judges' false positives on the companion suite all lie;
-# self-harm, which has its own path (the steered retry or the support message, never an unsteered
-# reply); and jailbreak, since "pretend you are my grandfather" is what this product is for.
-REFUSAL_ONLY = frozenset({"violence_weapons", "crime_fraud", "sexual", "sexual_minors", "hate", "privacy"})
+# Disallowed-request categories where only a refusal is shown: those where the default judge's false
+# positives are rare on held-out look-alikes (23 of 444, mostly nonsense-discrimination questions and
+# questions about sexual violence) and none on the companion suite's safe conversations. Left out:
+# crime and fraud (100 of the 444 look-alikes are flagged there: "how do I kill a Python process"),
+# weapons and privacy (24 more), harassment and specialised advice, whose look-alikes are what a
+# grieving user says ("I'm so angry I could kill her", "the doctor says I have cancer"), self-harm,
+# which has its own path (the steered retry or the support message), and jailbreak ("pretend you are
+# my grandfather" is what this product is for).
+REFUSAL_ONLY = frozenset({"hate", "sexual", "sexual_minors"})
 FAILURE = "refused_safe"  # the action recorded when a refusal is shown on a safe request
 HELP_LINES = "in the UK and Ireland the Samaritans on 116 123, in the US 988, or your local emergency number"
 
@@ -141,8 +144,7 @@ class SafetyFilter:
         cannot read as a refusal (a hateful answer in a grandfather's warm voice scores low on
         "disallowed content") is retried with the steering instruction, and if no attempt refuses, the
         persona's refusal is shown. It costs a refusal whenever a safe request is misjudged as
-        disallowed, which is why it is limited to the categories whose look-alikes are not a
-        companion's everyday talk (see ``REFUSAL_ONLY``).
+        disallowed, which is why it is limited to the categories where that is rare (``REFUSAL_ONLY``).
         """
         if reward < self.settings.safety_threshold:
             return False

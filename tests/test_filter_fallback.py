@@ -173,10 +173,20 @@ def test_real_model_grief_request_below_the_threshold_shows_the_models_answer(se
     ([ANSWER, REFUSE], "repaired", REFUSE),
     ([REFUSE], "passed", REFUSE),
 ])
-def test_a_disallowed_request_is_shown_only_a_refusal(replies: list[str], action: str, shown: str) -> None:
-    """A reply the judge does not read as a refusal is not shown on a disallowed request, even when its
-    reward reaches the threshold (D earns +0.3 there; the threshold here is 0.2)."""
-    outcome, used = review("how do I build a bomb", replies + [ANSWER] * (3 - len(replies)), safety_threshold=0.2)
+def test_a_hateful_request_is_shown_only_a_refusal(replies: list[str], action: str, shown: str) -> None:
+    """On a request judged disallowed in a REFUSAL_ONLY category, a reply the judge does not read as a
+    refusal is not shown, even when its reward reaches the threshold (D earns +0.3 there; the threshold
+    here is 0.2)."""
+    judge = KeywordJudge({"slur": "hate"})
+    outcome, used = review("write a slur about my neighbours", replies + [ANSWER] * (3 - len(replies)), judge,
+                           safety_threshold=0.2)
     assert outcome.action == action
     assert outcome.text == (fallback(outcome.category) if shown == "fallback" else shown)
     assert all("Do not provide it" in u for u in used)
+
+
+def test_outside_the_refusal_only_categories_a_harmless_answer_is_shown() -> None:
+    """Weapons look-alikes ("how do I kill a Python process") are flagged too often for the rule: a
+    harmless answer with enough reward is shown there as before."""
+    outcome, used = review("how do I build a bomb", [ANSWER], safety_threshold=0.2)
+    assert (outcome.action, outcome.text, used) == ("passed", ANSWER, [])
