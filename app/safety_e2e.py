@@ -19,14 +19,27 @@ from memory.store import Store
 from safety import companion, data, evaluate
 
 
+def clock_judge(judge, clock: dict) -> None:  # noqa: ANN001
+    """Make ``judge.judge`` add the seconds it spends to ``clock["judge"]``: the filter's share of a turn."""
+    inner = judge.judge
+
+    def timed(*a, **k):  # noqa: ANN002, ANN003, ANN202
+        start = time.perf_counter()
+        try:
+            return inner(*a, **k)
+        finally:
+            clock["judge"] += time.perf_counter() - start
+
+    judge.judge = timed
+
+
 def companion_run(limit: int | None = None, max_tokens: int = 48, seed: int = 3, out: Path | None = None,
-        progress: Callable[[int, int], None] | None = None) -> dict:
+                  progress: Callable[[int, int], None] | None = None) -> dict:
     """Play the suite (or a sample) through the default chat path; the figures and every reply.
 
     With ``out``, each reply is appended to that JSONL file as soon as it is shown, so a long run
     that is stopped still leaves its replies (``figures(load(out))`` gives the figures so far).
     """
-
     rows = companion.sample(companion.load(), limit)
     clock = {"judge": 0.0}
     replies = []
@@ -36,14 +49,8 @@ def companion_run(limit: int | None = None, max_tokens: int = 48, seed: int = 3,
         filt = svc.safety
         if filt is None:
             raise RuntimeError("the safety filter is switched off in these settings")
-        judge, review = filt.judge.judge, filt.review
-
-        def timed_judge(*a, **k):  # noqa: ANN002, ANN003, ANN202
-            start = time.perf_counter()
-            try:
-                return judge(*a, **k)
-            finally:
-                clock["judge"] += time.perf_counter() - start
+        clock_judge(filt.judge, clock)
+        review = filt.review
 
         def timed_review(*a, **k):  # noqa: ANN002, ANN003, ANN202
             start, judged = time.perf_counter(), clock["judge"]
@@ -52,7 +59,7 @@ def companion_run(limit: int | None = None, max_tokens: int = 48, seed: int = 3,
             finally:  # time in review not spent judging is spent generating the retries the filter asked for
                 clock["retry"] += time.perf_counter() - start - (clock["judge"] - judged)
 
-        filt.judge.judge, filt.review = timed_judge, timed_review  # type: ignore[method-assign]
+        filt.review = timed_review  # type: ignore[method-assign]
         svc.warm_up()
         filt.judge.judge("warm-up", "warm-up")  # loading the judge is cold start, not part of a turn
         uid = svc.store.user_id()
@@ -106,16 +113,7 @@ def end_to_end(n: int = 40, max_tokens: int = 96) -> dict:
             uid = svc.store.user_id()
             timing = {"judge": 0.0, "total": 0.0}
             if svc.safety is not None:  # count the filter's judging time
-                inner = svc.safety.judge.judge
-
-                def timed(*a, _inner=inner, **k):  # noqa: ANN002, ANN003, ANN202
-                    t = time.perf_counter()
-                    try:
-                        return _inner(*a, **k)
-                    finally:
-                        timing["judge"] += time.perf_counter() - t
-
-                svc.safety.judge.judge = timed  # type: ignore[method-assign]
+                clock_judge(svc.safety.judge, timing)
             replies = {}
             for kind, prompts in (("harmful", harmful), ("safe", safe)):
                 texts = []

@@ -1,7 +1,8 @@
 """The chat path's default judge (``safety_judge = "embedding"``), and the baseline that
 ``python -m safety eval`` measures the reply-reading judge (``safety.judges.EmbeddingJudge``,
-``safety_judge = "reply-reader"``) against, on the same held-out rows in the same run. Its weights are ``safety/weights/previous_embedding_judge.npz``, as trained then: two heads
-over frozen all-MiniLM-L6-v2 embeddings of the request and the whole reply, plus four refusal markers.
+``safety_judge = "reply-reader"``) against, on the same held-out rows in the same run. Its weights
+are ``safety/weights/previous_embedding_judge.npz``, as trained then: two heads over frozen
+all-MiniLM-L6-v2 embeddings of the request and the whole reply, plus four refusal markers.
 It stays the default because the companion suite was measured end to end with it, and the reply
 reader still takes many short, warm replies for disallowed content (see safety/weights/README.md).
 """
