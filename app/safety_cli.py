@@ -90,9 +90,15 @@ def evaluate_command(quick: bool, e2e: int, companion: bool, companion_only: boo
                      replies: Path | None, as_json: bool) -> None:
     """Measure the shipped judge on the public sets in ../shared/data/safety, and the filter end to end."""
     from app.safety_e2e import companion_run, end_to_end, render_end_to_end
-    from safety.evaluate import evaluate, render
+    from safety.evaluate import evaluate, render, render_self_harm, self_harm
 
     results = {} if companion_only else evaluate(_judge(), quick=quick)
+    if not companion_only:
+        from memory.embedder import load_embedder
+        from safety.baseline import PreviousJudge
+        from safety.self_harm import SelfHarmDetector
+
+        results["self_harm"] = self_harm(SelfHarmDetector(), PreviousJudge(load_embedder("")))
     if e2e and not companion_only:
         results["end_to_end"] = end_to_end(e2e)
     if companion or companion_only:
@@ -106,6 +112,7 @@ def evaluate_command(quick: bool, e2e: int, companion: bool, companion_only: boo
         return
     if not companion_only:
         click.echo(render(results))
+        click.echo(render_self_harm(results["self_harm"]))
     if "end_to_end" in results:
         click.echo(render_end_to_end(results["end_to_end"]))
     if "companion" in results:

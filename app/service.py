@@ -33,6 +33,7 @@ from safety.baseline import PreviousJudge
 from safety.filter import Outcome, SafetyFilter
 from safety.judges import EmbeddingJudge, Judge, LLMJudge
 from safety.policy import SAFE
+from safety.self_harm import SelfHarmAware, SelfHarmDetector
 
 PARTIAL_SAVE_S = 0.5
 WITHDRAWN = "\n\n[withdrawn by the safety filter]\n"  # streamed before the text that replaces a withdrawn reply
@@ -176,6 +177,11 @@ class ChatService:
         return self._loaded("_safety", lambda: SafetyFilter(self._make_judge(), self.settings.safety_settings))
 
     def _make_judge(self) -> Judge:
+        # Whatever judge filters, the self-harm detector reads the request beside it: every judge here
+        # takes a grief-voiced request for a method for grief (safety/self_harm.py).
+        return SelfHarmAware(self._topic_judge(), SelfHarmDetector())
+
+    def _topic_judge(self) -> Judge:
         if self.settings.safety_judge == "llm":
             from app.core.llama import LlamaCppBackend
 

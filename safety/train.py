@@ -1,4 +1,5 @@
-"""Train the shipped safety judge: ``python -m safety.train`` writes safety/weights/embedding_judge.npz.
+"""Train the shipped safety judge and the self-harm detector: ``python -m safety.train`` writes
+safety/weights/embedding_judge.npz and safety/weights/self_harm.npz (``--part`` picks one).
 
 Reproducible: fixed seeds, data read from ``../shared/data/safety`` by the split in ``safety.data``
 plus our own exemplars, deterministic solvers, one torch thread. About 10 minutes of CPU, most of
@@ -13,7 +14,10 @@ What it fits, on the packaged all-MiniLM-L6-v2 (frozen) and hashed n-grams (see 
   as the higher says, with the threshold set on the validation look-alikes (4% false positives);
   and a small MLP on the embedding for which category;
 * reply: two logistic regressions on [request, opening and end embeddings, request x opening,
-  word n-grams of the whole reply]: "carries disallowed content" and "refuses".
+  word n-grams of the whole reply]: "carries disallowed content" and "refuses";
+* the self-harm detector (``safety.self_harm``): the top two MiniLM layers fine-tuned with one
+  logistic unit (``safety.self_harm_train.fit``) on self-harm intent against its look-alikes, about
+  5 minutes; its threshold flags ``SELF_HARM_FALSE_POSITIVES`` of the validation look-alikes.
 
 Each regression's strength is chosen on a validation slice (15% of the training rows, by template
 where the source has templates), which never touches the held-out evaluation sets.
@@ -38,10 +42,11 @@ import numpy as np
 from scipy import sparse
 
 from app.core.errors import KeepsakeError
-from safety import companion_train, data, exemplars, features
+from safety import companion_train, data, exemplars, features, self_harm_train
 from safety.companion_suite import SUITE
 from safety.judges import WEIGHTS
 from safety.policy import LABELS, SAFE
+from safety.self_harm import WEIGHTS as SELF_HARM_WEIGHTS
 
 SEED = 13
 NEAR = 0.9  # embedding cosine at which two texts count as the same request reworded
@@ -107,7 +112,7 @@ def held_out(embed: Embeddings, limit: int | None) -> tuple[np.ndarray | None, s
                   | {r.prompt for rows in data.eval_replies().values() for r in rows}
                   | {p for p, _, _ in data.hh_rlhf()}
                   | {r["text"] for r in data.probes()["requests"]} | {r["prompt"] for r in data.probes()["replies"]}
-                  | suite_texts())
+                  | set(data.self_harm_probes()) | suite_texts())
     log(f"embedding {len(held)} evaluation texts for the near-copy check")
     held_vectors = embed(held)
     embed.save()
@@ -134,7 +139,8 @@ def near_copies(train: np.ndarray, held: np.ndarray) -> np.ndarray:
     return hit
 
 
-TEMPLATED = ("do-not-answer", "harmbench", "advbench", "gptfuzz", "harmbench-classifier-val", companion_train.SOURCE)
+TEMPLATED = ("do-not-answer", "harmbench", "advbench", "gptfuzz", "harmbench-classifier-val", companion_train.SOURCE,
+             self_harm_train.SOURCE)
 
 
 def validation(row: data.Request | data.Reply) -> bool:
@@ -283,38 +289,97 @@ def train_replies(embed: Embeddings, held_vectors: np.ndarray | None, held_texts
     return weights, stats
 
 
+SELF_HARM_CAP = 400  # rows per (source, label) of the public sets: negatives of every kind, not thousands of one
+# On the development probes' look-alikes (tests/data/self_harm_probes_dev.json), written to be as close to
+# self-harm as grief gets ("I don't want to die, I just..."): a grieving user answered with a crisis line is
+# a failure too, but a missed request for a method is the worse one.
+SELF_HARM_FALSE_POSITIVES = 0.05
+
+
+def self_harm_rows(embed: Embeddings, held_vectors: np.ndarray | None, held_texts: set[str], limit: int | None,
+                   rng: random.Random) -> tuple[list[data.Request], dict]:
+    """Messages labelled self-harm intent or not: our templates, the companion and exemplar requests, and the
+    public sets (do-not-answer's "Self-Harm" questions are positive; its other mental-health questions, from
+    "diagnose my anxiety" to "I've been feeling suicidal", mix distress with intent and are left out)."""
+    public = [r for r in data.train_requests() if r.source != "davidson"
+              and not (r.source == "do-not-answer" and r.label == "self_harm" and not r.group.startswith("Self-Harm"))]
+    rows = capped(public, lambda r: (r.source, r.label == "self_harm"), limit or SELF_HARM_CAP, rng)
+    rows += [data.Request(t, SAFE, "exemplars", "safe") for t in exemplars.SAFE_PROMPTS]
+    rows += [data.Request(t, c, "exemplars", c) for c, texts in exemplars.UNSAFE_PROMPTS.items() for t in texts]
+    rows += companion_train.requests() + self_harm_train.requests()
+    if limit:
+        rows = rows[::max(1, len(rows) // (4 * limit))]
+    before = len(rows)
+    rows = [r for r in rows if data.normalise(r.text) not in held_texts]
+    exact = before - len(rows)
+    x = embed([r.text for r in rows])
+    near = near_copies(x, held_vectors) if held_vectors is not None else np.zeros(len(rows), dtype=bool)
+    rows = [r for r, n in zip(rows, near) if not n]
+    log(f"self-harm: {len(rows)} rows ({exact} exact and {int(near.sum())} near copies of evaluation texts dropped)")
+    return rows, {"rows": len(rows), "exact_dropped": exact, "near_dropped": int(near.sum())}
+
+
+def train_self_harm(embed: Embeddings, held_vectors: np.ndarray | None, held_texts: set[str], limit: int | None,
+                    rng: random.Random) -> tuple[dict, dict]:
+    """The self-harm detector (``safety.self_harm``), its threshold set for ``SELF_HARM_FALSE_POSITIVES`` on
+    the validation look-alikes."""
+    rows, stats = self_harm_rows(embed, held_vectors, held_texts, limit, rng)
+    y = np.array([r.label == "self_harm" for r in rows])
+    val = np.array([validation(r) for r in rows])
+    calibration = [(t, label) for t, label, _ in data.self_harm_probe_rows("dev")]
+    weights, fitted = self_harm_train.fit([r.text for r in rows], y, val, calibration, SELF_HARM_FALSE_POSITIVES, log)
+    return weights, {**stats, "positives": int(y.sum()), **fitted}
+
+
+def save(output: Path, meta: dict, weights: dict) -> None:
+    """Write the weights beside ``output`` first, so that nothing half-written is ever at the real path."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    partial = output.with_suffix(".partial.npz")
+    np.savez_compressed(partial, meta=np.array(json.dumps(meta)), **weights)
+    partial.replace(output)
+    log(f"wrote {output}")
+
+
 @click.command()
-@click.option("--output", type=click.Path(path_type=Path), default=WEIGHTS, show_default=True)
+@click.option("--output", type=click.Path(path_type=Path), default=WEIGHTS, show_default=True,
+              help="Where the judge's weights go.")
+@click.option("--self-harm-output", type=click.Path(path_type=Path), default=SELF_HARM_WEIGHTS, show_default=True,
+              help="Where the self-harm detector's weights go.")
+@click.option("--part", type=click.Choice(["all", "judge", "self-harm"]), default="all", show_default=True,
+              help="Train the judge, the self-harm detector, or both.")
 @click.option("--limit", type=int, help="At most this many rows per source and label: a tiny judge, for tests.")
 @click.option("--cache", type=click.Path(path_type=Path), help="Keep embeddings in this .npz between runs.")
-def main(output: Path, limit: int | None, cache: Path | None) -> None:
-    """Train the shipped safety judge on the training side of the split in safety.data."""
+def main(output: Path, self_harm_output: Path, part: str, limit: int | None, cache: Path | None) -> None:
+    """Train the shipped safety judge and the self-harm detector on the training side of the split in safety.data."""
     try:
-        run(output, limit, cache)
+        run(output, limit, cache, part=part, self_harm_output=self_harm_output)
     except KeepsakeError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
 
 
-def run(output: Path, limit: int | None, cache: Path | None) -> None:
+def run(output: Path, limit: int | None, cache: Path | None, *, part: str = "all",
+        self_harm_output: Path = SELF_HARM_WEIGHTS) -> None:
     start = time.time()
     rng = random.Random(SEED)
     np.random.seed(SEED)
     embed = Embeddings(cache)
     held_vectors, held_texts = held_out(embed, limit)
-    request_weights, request_stats = train_requests(embed, held_vectors, held_texts, limit, rng)
-    embed.save()
-    reply_weights, reply_stats = train_replies(embed, held_vectors, held_texts, limit, rng)
-    embed.save()
-    meta = {"embedder": embed.embedder.name, "seed": SEED, "near_cosine": NEAR if not limit else None,
-            "limit": limit, "features": {"word": features.WORD_FEATURES, "char": features.CHAR_FEATURES,
-                                         "head_chars": features.HEAD_CHARS, "tail_chars": features.TAIL_CHARS},
-            **request_stats, **reply_stats}
-    output.parent.mkdir(parents=True, exist_ok=True)
-    partial = output.with_suffix(".partial.npz")  # nothing half-written at the real path
-    np.savez_compressed(partial, meta=np.array(json.dumps(meta)), **request_weights, **reply_weights)
-    partial.replace(output)
-    log(f"wrote {output} in {time.time() - start:.0f} s")
+    common = {"embedder": embed.embedder.name, "seed": SEED, "near_cosine": NEAR if not limit else None, "limit": limit}
+    if part in ("all", "judge"):
+        request_weights, request_stats = train_requests(embed, held_vectors, held_texts, limit, rng)
+        embed.save()
+        reply_weights, reply_stats = train_replies(embed, held_vectors, held_texts, limit, rng)
+        embed.save()
+        meta = {**common, "features": {"word": features.WORD_FEATURES, "char": features.CHAR_FEATURES,
+                                       "head_chars": features.HEAD_CHARS, "tail_chars": features.TAIL_CHARS},
+                **request_stats, **reply_stats}
+        save(output, meta, {**request_weights, **reply_weights})
+    if part in ("all", "self-harm"):
+        weights, stats = train_self_harm(embed, held_vectors, held_texts, limit, random.Random(SEED))
+        embed.save()
+        save(self_harm_output, {**common, **stats}, weights)
+    log(f"done in {time.time() - start:.0f} s")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from safety import companion, companion_train, data, exemplars
+from safety import companion, companion_train, data, exemplars, self_harm_train
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "safety"
 needs_data = pytest.mark.skipif(not SHARED.is_dir(), reason=f"safety data sets not found at {SHARED} (../shared is absent in a plain clone)")
@@ -53,6 +53,19 @@ def test_companion_templates_are_not_the_companion_suite(real_embedder) -> None:
     suite = sorted({t for row in companion.load() for t in (row["final"], *(m["content"] for m in row["turns"]))})
     held = suite + probe_texts()
     assert len(ours) > 100 and len(suite) > 150
+    assert not {data.normalise(t) for t in ours} & {data.normalise(t) for t in held}
+    sims = real_embedder.embed(ours) @ real_embedder.embed(held).T
+    worst = np.unravel_index(sims.argmax(), sims.shape)
+    assert sims.max() < NEAR, f"template text {ours[worst[0]]!r} is a near copy of {held[worst[1]]!r}"
+
+
+def test_self_harm_templates_are_not_the_probes_nor_the_suite(real_embedder) -> None:  # noqa: ANN001
+    """The self-harm detector's training messages (safety.self_harm_train) are no copies, not even reworded,
+    of the self-harm probes that measure it (dev and blind test) nor of the companion suite."""
+    ours = [r.text for r in self_harm_train.requests()]
+    suite = sorted({t for row in companion.load() for t in (row["final"], *(m["content"] for m in row["turns"]))})
+    held = suite + data.self_harm_probes()
+    assert len(ours) > 300 and {r.label for r in self_harm_train.requests()} == {"safe", "self_harm"}
     assert not {data.normalise(t) for t in ours} & {data.normalise(t) for t in held}
     sims = real_embedder.embed(ours) @ real_embedder.embed(held).T
     worst = np.unravel_index(sims.argmax(), sims.shape)
@@ -120,11 +133,14 @@ def test_do_not_answer_is_split_by_template_not_by_id() -> None:
 
 @needs_data
 def test_train_command_writes_a_working_judge(tmp_path: Path, real_embedder) -> None:  # noqa: ANN001
-    """``python -m safety.train`` on a tiny configuration: a weights file the judge loads and uses."""
+    """``python -m safety.train`` on a tiny configuration: weights files the judge and the self-harm detector
+    load and use."""
     from safety.judges import EmbeddingJudge
+    from safety.self_harm import SelfHarmDetector
 
-    out = tmp_path / "tiny.npz"
-    result = subprocess.run([sys.executable, "-m", "safety.train", "--limit", "12", "--output", str(out)],
+    out, self_harm = tmp_path / "tiny.npz", tmp_path / "tiny_self_harm.npz"
+    result = subprocess.run([sys.executable, "-m", "safety.train", "--limit", "12", "--output", str(out),
+                             "--self-harm-output", str(self_harm)],
                             capture_output=True, text=True, timeout=900, cwd=Path(__file__).parents[1])
     assert result.returncode == 0, result.stderr[-2000:]
     assert re.search(r"requests: \d+ rows \(\d+ exact", result.stderr) and "wrote" in result.stderr
@@ -133,10 +149,15 @@ def test_train_command_writes_a_working_judge(tmp_path: Path, real_embedder) -> 
     judge = EmbeddingJudge(real_embedder, weights=out)
     v = judge.judge("How is your garden this spring?", "The tulips are out and the pear tree is in blossom.")
     assert abs(sum(v.prompt.values()) - 1) < 1e-5 and abs(sum(v.reply.values()) - 1) < 1e-5
+    assert re.search(r"self-harm: \d+ rows", result.stderr)
+    detector = SelfHarmDetector(weights=self_harm)
+    assert detector.meta["limit"] == 12 and detector.meta["positives"] > 5
+    assert all(0.0 <= p <= 1.0 for p in detector.probability(["I miss you, Grandad.", "Tell me a story."]))
     assert not list(tmp_path.glob("*.partial.npz"))
     # Bad input: a clear one-line error, nothing written.
-    bad = subprocess.run([sys.executable, "-m", "safety.train", "--limit", "12", "--output", str(tmp_path / "x.npz")],
+    bad = subprocess.run([sys.executable, "-m", "safety.train", "--limit", "12", "--output", str(tmp_path / "x.npz"),
+                          "--self-harm-output", str(tmp_path / "y.npz")],
                          capture_output=True, text=True, timeout=120, cwd=Path(__file__).parents[1],
                          env={**os.environ, "KEEPSAKE_SAFETY_DATA": str(tmp_path / "nowhere")})
     assert bad.returncode != 0 and bad.stderr.startswith("error: the safety data sets are not at")
-    assert not (tmp_path / "x.npz").exists()
+    assert not (tmp_path / "x.npz").exists() and not (tmp_path / "y.npz").exists()
