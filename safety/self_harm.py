@@ -36,7 +36,7 @@ from safety.judges import Judge, Verdict, sigmoid
 
 WEIGHTS = Path(__file__).parent / "weights" / "self_harm.npz"
 CATEGORY = "self_harm"
-FROZEN = 4  # lower layers of the packaged model kept as they are; the top two are the trained ones
+FROZEN = 3  # lower layers of the packaged model kept as they are; the top three are the trained ones
 MAX_TOKENS = 128
 WINDOW_CHARS = 300  # about the length of the messages it was trained on
 

@@ -15,7 +15,7 @@ What it fits, on the packaged all-MiniLM-L6-v2 (frozen) and hashed n-grams (see 
   and a small MLP on the embedding for which category;
 * reply: two logistic regressions on [request, opening and end embeddings, request x opening,
   word n-grams of the whole reply]: "carries disallowed content" and "refuses";
-* the self-harm detector (``safety.self_harm``): the top two MiniLM layers fine-tuned with one
+* the self-harm detector (``safety.self_harm``): the top three MiniLM layers fine-tuned with one
   logistic unit (``safety.self_harm_train.fit``) on self-harm intent against its look-alikes, about
   5 minutes; its threshold flags ``SELF_HARM_FALSE_POSITIVES`` of the validation look-alikes.
 
