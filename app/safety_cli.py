@@ -25,6 +25,13 @@ def _judge():  # type: ignore[no-untyped-def]
     return EmbeddingJudge(load_embedder(""))
 
 
+def _scoring_judge():  # type: ignore[no-untyped-def]
+    """What ``score`` answers with: the shipped judge with the self-harm detector beside it, as in a chat."""
+    from safety.self_harm import SelfHarmAware, SelfHarmDetector
+
+    return SelfHarmAware(_judge(), SelfHarmDetector())
+
+
 @click.group(cls=KeepsakeGroup)
 def main() -> None:
     """Keepsake's safety classifier and its evaluation."""
@@ -51,7 +58,7 @@ def score(source: Path, output: Path | None, batch: int) -> None:
             raise KeepsakeError(f"line {n} of {source}: expected a JSON object with a string \"prompt\" "
                                 "and an optional string \"response\"") from None
         rows.append((prompt, response))
-    judge = _judge()
+    judge = _scoring_judge()
     out = open(output, "w", encoding="utf-8") if output else sys.stdout  # noqa: SIM115
     try:
         for start in range(0, len(rows), batch):

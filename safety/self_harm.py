@@ -177,7 +177,13 @@ class SelfHarmAware:
         self.name = judge.name
 
     def judge(self, prompt: str, reply: str | None = None) -> Verdict:
-        verdict = self.inner.judge(prompt, reply)
-        p = self.detector.probability([prompt])[0]
-        verdict.extra["self_harm"] = round(p, 4)
-        return lifted(verdict, p) if p >= 0.5 else verdict
+        return self.judge_many([(prompt, reply)])[0]
+
+    def judge_many(self, pairs: list[tuple[str, str | None]]) -> list[Verdict]:
+        many = getattr(self.inner, "judge_many", None)
+        verdicts = many(pairs) if many else [self.inner.judge(p, r) for p, r in pairs]
+        out = []
+        for verdict, p in zip(verdicts, self.detector.probability([p for p, _ in pairs])):
+            verdict.extra["self_harm"] = round(p, 4)
+            out.append(lifted(verdict, p) if p >= 0.5 else verdict)
+        return out
