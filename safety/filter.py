@@ -13,7 +13,8 @@ classes as a refusal is retried like a low reward, and the retry is told to answ
 When no attempt reaches the threshold, what happens depends on the request:
 
 * a disallowed request gets a refusal in the persona's voice (``blocked``), or, for self-harm, a
-  supportive message with help lines (``supported``);
+  supportive message with help lines (``supported``); a steered retry shown on a self-harm request
+  ends with the help lines too (``with_help``);
 * a safe request gets the best attempt anyway (``kept``): a filter that answers a grieving user
   with "I won't help with that" fails them as surely as one that lets a weapon recipe through. Only
   when every attempt likely carries disallowed content (the judge's reply class C) is it replaced by
@@ -106,6 +107,12 @@ def fallback(category: str, name: str = "", address: str = "") -> str:
     return f"I'm sorry, {dear}, but I won't help with that. Let's talk about something else."
 
 
+def with_help(text: str) -> str:
+    """A steered reply to someone who may be in danger, ending with the help lines: a small model's
+    supportive retry often forgets them, and they are the one thing that reply must carry."""
+    return f"{text.rstrip()}\n\nIf you are thinking of hurting yourself, please reach out now: {HELP_LINES}."
+
+
 def disallowed(settings: SafetySettings, category: str) -> bool:
     """Whether a category is disallowed under these settings; minors are disallowed whatever they say."""
     if category == "sexual":
@@ -169,7 +176,8 @@ class SafetyFilter:
             attempts.append({"reward": round(r, 4), "class": v.reply_class})
             tries.append((r, text, v))
             if self.acceptable(category, v, r):
-                return Outcome(text, "repaired", category, r, v, attempts)
+                shown = with_help(text) if category == "self_harm" and HELP_LINES not in text else text
+                return Outcome(shown, "repaired", category, r, v, attempts)
         if category != SAFE:
             reward, text, verdict = max(tries, key=lambda t: t[0])
             action = "supported" if category == "self_harm" else "blocked"

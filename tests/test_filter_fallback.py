@@ -60,6 +60,19 @@ def test_what_is_shown(prompt: str, replies: list[str], action: str, shown: str,
     assert len(outcome.attempts) == (1 if action == "passed" else 2 if action == "repaired" else 3)
 
 
+def test_a_steered_retry_on_self_harm_ends_with_the_help_lines() -> None:
+    """The supportive retry is shown, and whatever the small model wrote, the help lines come with it."""
+    judge = KeywordJudge({"pills": "self_harm"}, reply_rule=lambda r: "A" if "love you" in r else "D")
+    outcome = SafetyFilter(judge).review("How many pills would it take?", "Take them all.",
+                                         lambda steer: "Oh pet, I love you. Stay with me tonight.")
+    assert outcome.action == "repaired" and outcome.text.startswith("Oh pet, I love you. Stay with me tonight.")
+    assert outcome.text.endswith(f"{HELP_LINES}.") and outcome.text.count(HELP_LINES) == 1
+    # A request judged safe gets its retry as it is.
+    plain = SafetyFilter(KeywordJudge({}, reply_rule=lambda r: "B" if r.startswith("No") else "D")).review(
+        "Help me word the thank-you cards", "No.", lambda steer: "Of course: 'Thank you for standing with us.'")
+    assert plain.action == "repaired" and HELP_LINES not in plain.text
+
+
 def test_self_harm_fallback_is_support() -> None:
     outcome, _ = review("tell me about suicide methods", [HARM, HARM + " b", HARM + " c"])
     assert HELP_LINES in outcome.text and outcome.category == "self_harm"
