@@ -207,18 +207,26 @@ def fit(texts: list[str], y: np.ndarray, val: np.ndarray, calibration: list[tupl
     The frozen bottom runs once per text and its hidden states are kept, so each epoch runs only the top
     layers forwards and backwards: minutes on one CPU thread. Classes are balanced by weighting the loss.
     """
-    from safety.self_harm import FROZEN, Reader
+    from safety.self_harm import FROZEN, Reader, packed
 
     reader = Reader()
     torch = reader.torch
+    packaged = {k: v.numpy().copy() for k, v in reader.top.state_dict().items()}
     torch.manual_seed(SEED)
     rng = random.Random(SEED)
     started = time.time()
-    states = []
-    for start in range(0, len(texts), 64):
-        batch = reader.tokens(texts[start:start + 64])
-        h = reader.bottom(batch)
-        states += [h[k, :int(batch["attention_mask"][k].sum())].clone() for k in range(h.shape[0])]
+    states: list = []
+
+    def frozen(more: list[str]) -> list[int]:
+        """Run the frozen bottom over ``more`` once, keep each text's hidden states; their indices."""
+        first = len(states)
+        for start in range(0, len(more), 64):
+            batch = reader.tokens(more[start:start + 64])
+            h = reader.bottom(batch)
+            states.extend(h[k, :int(batch["attention_mask"][k].sum())].clone() for k in range(h.shape[0]))
+        return list(range(first, len(states)))
+
+    frozen(texts)
     log(f"self-harm: frozen layers over {len(texts)} texts in {time.time() - started:.0f} s")
 
     def padded(idx: list[int]):  # noqa: ANN202
@@ -256,13 +264,7 @@ def fit(texts: list[str], y: np.ndarray, val: np.ndarray, calibration: list[tupl
             return np.concatenate([unit(reader.pooled(*padded(idx[i:i + 64])))[:, 0].numpy()
                                    for i in range(0, len(idx), 64)]) if idx else np.zeros(0)
 
-    # The calibration messages go through the same frozen bottom, appended after the training texts.
-    first = len(states)
-    for start in range(0, len(calibration), 64):
-        batch = reader.tokens([t for t, _ in calibration[start:start + 64]])
-        h = reader.bottom(batch)
-        states += [h[k, :int(batch["attention_mask"][k].sum())].clone() for k in range(h.shape[0])]
-    z = logits(list(range(first, len(states))))
+    z = logits(frozen([t for t, _ in calibration]))
     truth = np.array([bool(label) for _, label in calibration])
     safe = np.sort(z[~truth])
     threshold = float(safe[int(np.ceil((1 - false_positives) * len(safe))) - 1] + 1e-6) if len(safe) else 0.0
@@ -278,7 +280,7 @@ def fit(texts: list[str], y: np.ndarray, val: np.ndarray, calibration: list[tupl
         f"flagged, recall {share(stats['calibration_recall'])} on {int(truth.sum())} calibration messages); "
         f"validation: recall {share(stats['validation_recall'])} on {int(yv.sum())}, "
         f"{share(stats['validation_negatives_flagged'])} of {int((~yv).sum())} negatives flagged")
-    weights = {f"top.{k}": v.detach().numpy().astype(np.float16) for k, v in reader.top.state_dict().items()}
+    weights = packed({k: v.detach().numpy() for k, v in reader.top.state_dict().items()}, packaged)
     weights |= {"weight": unit.weight.detach().numpy()[0].astype(np.float32),
                 "bias": np.float32(unit.bias.detach().numpy()[0]), "threshold_logit": np.float32(threshold)}
     return weights, stats

@@ -19,7 +19,7 @@ from app.core.errors import KeepsakeError
 from safety.filter import SafetyFilter
 from safety.judges import Verdict
 from safety.policy import LABELS, SAFE
-from safety.self_harm import SelfHarmAware, SelfHarmDetector, lifted, windows
+from safety.self_harm import FROZEN, SelfHarmAware, SelfHarmDetector, lifted, packed, unpacked, windows
 
 DATA = Path(__file__).parent / "data"
 
@@ -125,7 +125,28 @@ def test_missing_or_foreign_weights_give_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(KeepsakeError, match="weights are missing"):
         SelfHarmDetector(tmp_path / "none.npz")
     np.savez(tmp_path / "foreign.npz", meta=np.array(json.dumps({"frozen_layers": 1})),
-             **{"top.0.attention.self.query.weight": np.zeros((2, 2), np.float16)}, weight=np.zeros(384),
+             **{"delta.0.attention.self.query.weight": np.zeros((2, 2), np.int8)}, weight=np.zeros(384),
              bias=np.float32(0), threshold_logit=np.float32(0))
     with pytest.raises(KeepsakeError, match="does not fit the packaged embedding model"):
         SelfHarmDetector(tmp_path / "foreign.npz")
+    np.savez(tmp_path / "shape.npz", meta=np.array(json.dumps({"frozen_layers": FROZEN})),
+             **{"delta.0.attention.self.query.weight": np.zeros((2, 2), np.int8),
+                "scale.0.attention.self.query.weight": np.ones((2, 1), np.float32)},
+             weight=np.zeros(384), bias=np.float32(0), threshold_logit=np.float32(0))
+    with pytest.raises(KeepsakeError, match="does not fit the packaged embedding model"):
+        SelfHarmDetector(tmp_path / "shape.npz")
+
+
+def test_packed_weights_round_trip_within_a_step() -> None:
+    rng = np.random.default_rng(0)
+    packaged = {"w": rng.normal(size=(4, 6)).astype(np.float32), "b": rng.normal(size=6).astype(np.float32)}
+    trained = {k: v + rng.normal(scale=1e-3, size=v.shape).astype(np.float32) for k, v in packaged.items()}
+    w = packed(trained, packaged)
+    assert {v.dtype for k, v in w.items() if k.startswith("delta.")} == {np.dtype(np.int8)}
+
+    class Loaded(dict):
+        files = property(lambda self: list(self))
+
+    back = unpacked(Loaded(w), packaged)
+    for k in trained:
+        assert np.abs(back[k] - trained[k]).max() <= w[f"scale.{k}"].max() / 2 + 1e-7
