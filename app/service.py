@@ -287,12 +287,14 @@ class ChatService:
         memories = lore + [m for m in self.recall(user_id, persona_id, text, recent, conv.id if conv else None)
                            if m not in lore]
         instructions = persona_prompt.fill(persona.post_history_instructions, persona) if persona else ""
+        examples = persona_prompt.example_turns(persona) if persona else []
 
         engine = self.engine(persona)
 
         def start(summary: str, history: list[MessageRecord]) -> Turn:
             return engine.start(system=system, user=text, summary=summary, history=self.history(history),
-                                     memories=memories, instructions=instructions, sampling=sampling)
+                                     memories=memories, instructions=instructions, examples=examples,
+                                sampling=sampling)
 
         turn = start(summary, recent)
         if turn.plan.history_dropped == 0 or conv is None:

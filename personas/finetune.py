@@ -11,8 +11,9 @@ rendered with the model's chat template and tokenized by llama.cpp itself
 (``ChatTemplate``), and the loss counts the reply's tokens only, end of turn included. Why not plain
 continuation of the text: the chat always reads a chat-formatted prompt, and what the adapter must
 change is how the assistant's turn reads, down to where it stops. Why a one-line system prompt and not
-the chat's full one: that one carries some 600 tokens of example passages, which would triple the
-cost of every example for tokens the loss does not count, and the adapter serves this persona alone.
+the chat's full prompt: that one is followed by some 1,400 tokens of example passages (as earlier
+turns), which would multiply the cost of every example for tokens the loss does not count, and the
+adapter serves this persona alone.
 
 Corners cut: the stored chunks have lost their paragraph breaks, so the adapter learns the voice and
 the words rather than the layout; perplexity is computed by the PyTorch model (dequantized weights),

@@ -114,7 +114,8 @@ def test_each_question_is_asked_afresh_and_forgotten(store: Store, keepsake_home
     assert fidelity.ask(service, uid, pid, ["How is Biscuit?", "How is the farm?"]) == ["First reply.", "Second reply."]
     second = scripted.calls[1]
     assert "First reply." not in json.dumps(second)  # neither history nor recalled as a memory
-    assert [m["role"] for m in second] == ["system", "assistant", "user"]  # the greeting, then the question
+    # example exchanges, the greeting, then the question
+    assert [m["role"] for m in second] == ["system", *["user", "assistant"] * ((len(second) - 3) // 2), "assistant", "user"]
     assert memory.list(pid, uid, kind="turn") == []
 
 

@@ -171,8 +171,12 @@ def test_persona_shapes_the_prompt(unfiltered, store: Store, memory: LongTermMem
     assert thread[1].content.startswith("Dear Annie,")
     system = scripted.calls[0][0]["content"]
     assert system.startswith("You are Grandpa") and "Grandpa lives in Yorkshire." in system
-    assert "Examples of how you write:" in system and "{{char}}" not in system
-    assert scripted.calls[0][1] == {"role": "assistant", "content": thread[1].content}  # the greeting is history
+    assert "{{char}}" not in system
+    # The example passages are the persona's earlier replies, then the greeting, then the question.
+    examples = scripted.calls[0][1:-2]
+    assert examples and [m["role"] for m in examples] == ["user", "assistant"] * (len(examples) // 2)
+    assert all(m["content"] in LETTERS.read_text() for m in examples[1::2])
+    assert scripted.calls[0][-2] == {"role": "assistant", "content": thread[1].content}  # the greeting is history
     svc.send(uid, "How is the tractor?", conversation_id=live.conversation_id).run()
     last = scripted.calls[1][-1]["content"]
     assert "Grandpa's tractor is a red Ferguson." in last and "[Answer as Grandpa in two sentences.]" in last
@@ -209,7 +213,9 @@ def test_real_conversation_with_a_persona(settings, llama, store: Store, keepsak
     assert reply.text.strip()
     messages = live.turn.plan.messages
     assert messages[0]["content"].startswith("You are Grandpa") and "Dear Annie," in messages[0]["content"]
-    assert messages[1]["content"].startswith("Dear Annie, it's so good to hear from you.")
+    assert messages[1] == {"role": "user", "content": "Write to me."}  # the letters' passages as earlier turns
+    assert messages[2]["role"] == "assistant" and messages[2]["content"] in LETTERS.read_text()
+    assert messages[-2]["content"].startswith("Dear Annie, it's so good to hear from you.")  # the greeting
     assert "The pond froze on Tuesday" in messages[-1]["content"]  # the seed passage was recalled
     shown = [m.role for m in store.thread(uid, live.conversation_id)]
     assert shown == ["notice", "assistant", "user", "assistant"]
@@ -303,3 +309,20 @@ def test_seed_facts_come_back_through_the_chat(unfiltered, llama, real_embedder)
     missed = [r["question"] for r in result["rows"] if not r["in_prompt"]]
     assert result["probes"] == 10 and result["in_prompt"] >= 0.9, missed
     assert result["in_reply"] >= 0.2, [(r["question"], r["reply"]) for r in result["rows"]]
+
+
+def test_card_example_dialogue_becomes_alternating_turns() -> None:
+    from personas.prompting import example_turns
+
+    card = personas.Persona(name="Gran", example_dialogue=(
+        "<START>\n{{user}}: Hello Gran\n{{char}}: Hello {{user}}, love.\n{{char}}: Sit down.\n"
+        "<START>\n{{char}}: The hens are laying again.\n<START>\n{{user}}: a line nobody answered"))
+    assert example_turns(card, user="Annie") == [
+        {"role": "user", "content": "Hello Gran"},
+        {"role": "assistant", "content": "Hello Annie, love.\nSit down."},
+        {"role": "user", "content": "Write to me."},  # a passage with no line before it answers this
+        {"role": "assistant", "content": "The hens are laying again."},
+    ]
+    assert example_turns(personas.Persona(name="Gran")) == []
+    assert example_turns(personas.Persona(name="Gran", example_dialogue="Plain text by {{char}}.")) == [
+        {"role": "user", "content": "Write to me."}, {"role": "assistant", "content": "Plain text by Gran."}]

@@ -56,3 +56,16 @@ def test_stable_prefix_between_turns() -> None:
     later = history + [{"role": "user", "content": "q1"}, {"role": "assistant", "content": "a1"}]
     second = build_prompt(PromptParts(system="s", user="q2", history=later, memories=["m2"]), count, 1000, 100)
     assert second.messages[: len(first.messages) - 1] == first.messages[:-1]
+
+
+def test_examples_follow_the_system_prompt_and_the_last_ones_go_when_space_is_short() -> None:
+    examples = [{"role": "user" if i % 2 == 0 else "assistant", "content": f"example {i} " + "w " * 10} for i in range(6)]
+    parts = PromptParts(system="sys", user="hello", history=turns(2), examples=examples)
+    plan = build_prompt(parts, count, context_size=1000, reply_reserve=100)
+    assert plan.messages[1:7] == examples and plan.messages[7:9] == turns(2) and plan.examples_dropped == 0
+    # Room for the system prompt, the message and about two exchanges: whole exchanges, the first ones, stay.
+    tight = build_prompt(parts, count, context_size=70, reply_reserve=10)
+    kept = [m for m in tight.messages if m["content"].startswith("example")]
+    assert kept == examples[:2 * len(kept) // 2] and 0 < len(kept) < 6 and len(kept) % 2 == 0
+    assert tight.examples_dropped == 3 - len(kept) // 2 and tight.report()["examples_dropped"] == tight.examples_dropped
+    assert tight.messages[-1]["content"] == "hello"

@@ -110,6 +110,7 @@ class ChatEngine:
         summary: str = "",
         memories: Sequence[str] = (),
         instructions: str = "",
+        examples: Sequence[Message] = (),
         sampling: Sampling | None = None,
     ) -> Turn:
         """Plan a turn; raises EmptyMessage or ContextOverflow before anything is generated."""
@@ -118,7 +119,7 @@ class ChatEngine:
         sampling = sampling or self.sampling
         plan = build_prompt(
             PromptParts(system=system, user=user, history=tuple(history), summary=summary, memories=tuple(memories),
-                        instructions=instructions),
+                        instructions=instructions, examples=tuple(examples)),
             self.backend.count_tokens,
             self.backend.context_size,
             self.reply_reserve(sampling),

@@ -3,11 +3,12 @@
 Two orders matter and they differ:
 
 * **Priority** (what survives when space is short): the system prompt (persona card and stable facts)
-  and the new user message always; then the summary of older turns; then retrieved memories (at most
+  and the new user message always; then the persona's example exchanges (the first ones that fit;
+  without them the persona loses its voice, but not what was said); then the summary of older turns; then retrieved memories (at most
   ``memory_share`` of what is left); then as much recent history as fits, newest first. The oldest
   history is dropped first; the user's message is never cut. If the system prompt and the message alone
   do not fit, ``ContextOverflow`` says so.
-* **Position** (what the model reads, top to bottom): system, summary, history, then the retrieved
+* **Position** (what the model reads, top to bottom): system, summary, examples, history, then the retrieved
   memories attached to the new message. Everything that changes every turn sits at the end, so the
   prefix of one turn's prompt is the prefix of the next turn's, and llama.cpp reuses its KV cache
   instead of re-reading the whole conversation: time to first token stays flat as a chat grows.
@@ -22,7 +23,7 @@ own chat template), so the budget is exact, not estimated. Worked example, with 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from app.core.backends import Message
 from app.core.errors import ContextOverflow
@@ -42,6 +43,7 @@ class PromptParts:
     summary: str = ""
     memories: Sequence[str] = ()
     instructions: str = ""  # a persona's post-history instructions: read last, right before the message
+    examples: Sequence[Message] = ()  # example exchanges: read after the system message, before the history
 
 
 @dataclass
@@ -57,6 +59,7 @@ class PromptPlan:
     memories_kept: list[str] = field(default_factory=list)
     memories_dropped: int = 0
     summary_used: bool = False
+    examples_dropped: int = 0  # example exchanges left out to fit
 
     def report(self) -> dict:
         """A JSON-ready account of the plan."""
@@ -69,6 +72,7 @@ class PromptPlan:
             "memories_kept": list(self.memories_kept),
             "memories_dropped": self.memories_dropped,
             "summary_used": self.summary_used,
+            "examples_dropped": self.examples_dropped,
             "messages": [dict(m) for m in self.messages],
         }
 
@@ -79,6 +83,7 @@ def assemble(parts: PromptParts, history: Sequence[Message], memories: Sequence[
     if summary:
         system = f"{system}\n\n[Summary of the earlier conversation]\n{summary}"
     messages: list[Message] = [{"role": "system", "content": system}] if system else []
+    messages.extend(parts.examples)
     messages.extend(history)
     user = parts.user
     if parts.instructions:
@@ -123,6 +128,10 @@ def build_prompt(
             counted[key] = count_tokens(messages)
         return counted[key]
 
+    exchanges = _exchanges(parts.examples)
+    n_ex = _largest_fitting(len(exchanges), lambda k: count(assemble(
+        replace(parts, examples=[m for e in exchanges[:k] for m in e]), [], [], "")) <= budget)
+    parts = replace(parts, examples=[m for e in exchanges[:n_ex] for m in e])
     base = count(assemble(parts, [], [], ""))
     if base > budget:
         message_tokens = count([{"role": "user", "content": parts.user}])
@@ -161,4 +170,15 @@ def build_prompt(
         memories_kept=kept_memories,
         memories_dropped=len(memories) - n_mem,
         summary_used=bool(summary),
+        examples_dropped=len(exchanges) - n_ex,
     )
+
+
+def _exchanges(messages: Sequence[Message]) -> list[list[Message]]:
+    """Example turns in exchanges, each starting at a user turn: they are kept or dropped whole."""
+    out: list[list[Message]] = []
+    for m in messages:
+        if m["role"] == "user" or not out:
+            out.append([])
+        out[-1].append(m)
+    return out
