@@ -139,3 +139,17 @@ def test_edit_branches_from_the_edited_message(scripted_service: ChatService, sc
     assert [m.content for m in svc.store.alternatives(uid, second.user_message.id)] == ["Q2", "Q2 edited"]
     with pytest.raises(KeepsakeError, match="only your own messages"):
         svc.edit(uid, second.message_id, "rewrite the bot")
+
+
+def test_an_empty_reply_is_drawn_again(scripted_service: ChatService, scripted: ScriptedBackend) -> None:
+    scripted.enqueue("", " ", "Here I am, love.")
+    svc = scripted_service
+    uid = svc.store.user_id()
+    live = svc.send(uid, "Are you there?")
+    assert "".join(live).strip() == "Here I am, love."
+    assert len(scripted.calls) == 3 and scripted.calls[2] == scripted.calls[0]  # the same prompt, drawn again
+    assert svc.store.thread(uid, live.conversation_id)[-1].content.strip() == "Here I am, love."
+    # A model that never writes: two more draws, then the empty reply is kept, not looped on.
+    scripted.enqueue("", "", "", "never shown")
+    svc.send(uid, "And now?", conversation_id=live.conversation_id).run()
+    assert len(scripted.calls) == 6 and scripted.replies == ["never shown"]
