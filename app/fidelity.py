@@ -195,6 +195,22 @@ def copied(reply: str, runs: set[tuple[str, ...]], n: int = COPY_RUN) -> tuple[f
     return (sum(inside) / len(words) if words else 0.0), longest
 
 
+# What a persona's replies depend on besides the settings: a journal kept by other code is not reused.
+PERSONA_CODE = ("personas/builder.py", "personas/style.py", "personas/prompting.py", "personas/finetune.py",
+                "app/core/prompt.py", "safety/filter.py")
+
+
+def code_version() -> str:
+    """A digest of the persona, prompt and filter code (``PERSONA_CODE``)."""
+    import hashlib
+
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for name in PERSONA_CODE:
+        digest.update((root / name).read_bytes())
+    return digest.hexdigest()[:12]
+
+
 class Journal:
     """Each writer's replies per condition, appended to a JSON-lines file as soon as they are in, so a
     run that stops (a full run takes hours on a shared CPU) goes on where it stopped when started again
@@ -271,7 +287,7 @@ def run(slugs: Sequence[str] | None = None, asked: Sequence[str] | None = None, 
     attributor = Attributor().fit({s: evenly(passages(seed), PASSAGES_PER_WRITER) for s, (seed, _) in letters.items()})
     held = accuracy(attributor, {s: passages(h) for s, (_, h) in letters.items()})
     kept = Journal(journal, {"questions": asked, "seed_letters": seed_letters, "finetune_minutes": finetune_minutes,
-                             "settings": settings_overrides or {}})
+                             "settings": settings_overrides or {}, "code": code_version()})
     results: list[WriterResult] = []
     with tempfile.TemporaryDirectory() as tmp:
         settings = load_settings(home=Path(tmp), **(settings_overrides or {}))

@@ -137,3 +137,33 @@ def test_closing_a_stream_early_frees_the_context(llama: LlamaCppBackend) -> Non
     done = threading.Event()
     threading.Thread(target=lambda: ("".join(llama.stream(HELLO, Sampling(seed=1, max_tokens=5))), done.set())).start()
     assert done.wait(60), "the context was not released"
+
+
+# The rule Gemma's own template enforces (written here, not copied): no system role, strict alternation.
+STRICT = ("{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}"
+          "{% for m in messages %}{% if (m['role'] == 'user') != (loop.index0 % 2 == 0) %}"
+          "{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}"
+          "<turn>{{ m['role'] }}\n{{ m['content'] }}</turn>\n{% endfor %}<turn>assistant\n")
+
+
+def test_a_strict_template_gets_alternating_turns(model_path) -> None:  # noqa: ANN001
+    from llama_cpp import Llama
+
+    from app.core.llama import ChatTemplate
+
+    vocab = Llama(model_path=str(model_path), vocab_only=True, verbose=False)
+
+    class Strict:  # the embedded model's tokenizer under a template that refuses a system role
+        metadata = {"tokenizer.chat_template": STRICT}
+
+        def __getattr__(self, name: str):  # noqa: ANN204
+            return getattr(vocab, name)
+
+    template = ChatTemplate(Strict())
+    persona_prompt = [{"role": "system", "content": "You are Gran."}, {"role": "user", "content": "Write to me."},
+                      {"role": "assistant", "content": "The hens are laying."},
+                      {"role": "assistant", "content": "Dear Annie, hello."}, {"role": "user", "content": "Hi Gran"}]
+    tokens, _ = template.render(persona_prompt)
+    text = vocab.detokenize(tokens).decode()
+    assert text.count("<turn>user") == 2 and text.count("<turn>assistant") == 2  # the last one is the reply's
+    assert "You are Gran.\n\nWrite to me." in text and "The hens are laying.\n\nDear Annie, hello." in text

@@ -50,6 +50,25 @@ class LoraAdapter:
     stamp: tuple[int, int]
 
 
+def alternating(messages: list[Message]) -> list[Message]:
+    """The messages for a template that takes no system role and only user, assistant, user, ... turns:
+    the system message becomes (part of) the first user turn, and turns of one role in a row (the
+    persona's last example passage and its greeting) are joined.
+
+    >>> [m["role"] for m in alternating([{"role": "system", "content": "s"}, {"role": "user", "content": "u"},
+    ...     {"role": "assistant", "content": "a"}, {"role": "assistant", "content": "b"}, {"role": "user", "content": "q"}])]
+    ['user', 'assistant', 'user']
+    """
+    out: list[Message] = []
+    for m in messages:
+        role = "user" if m["role"] == "system" else m["role"]
+        if out and out[-1]["role"] == role:
+            out[-1] = {"role": role, "content": f"{out[-1]['content']}\n\n{m['content']}"}  # type: ignore[typeddict-item]
+        else:
+            out.append({"role": role, "content": m["content"]})  # type: ignore[typeddict-item]
+    return out
+
+
 class ChatTemplate:
     """A GGUF's chat template and tokenizer: messages in, the exact token ids llama.cpp reads out.
 
@@ -86,12 +105,19 @@ class ChatTemplate:
         except (ValueError, RuntimeError):
             raise ModelLoadError(f"llama.cpp could not read {path}: {explain_load_failure(path)}") from None
 
+    @staticmethod
+    def _format(formatter: Any, messages: list[Message]) -> Any:
+        try:
+            return formatter(messages=messages)
+        except ValueError:  # the template's raise_exception: e.g. Gemma's "System role not supported"
+            return formatter(messages=alternating(messages))
+
     def _piece(self, token: int) -> str:
         return self.llm.detokenize([token], special=True).decode("utf-8", errors="replace")
 
     def render(self, messages: list[Message]) -> tuple[list[int], list[str]]:
         """Token ids of the prompt (generation prompt included) and the template's stop strings."""
-        result = self._prompt(messages=messages)
+        result = self._format(self._prompt, messages)
         tokens = self.llm.tokenize(result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True)
         stop = result.stop if isinstance(result.stop, list) else [result.stop] if result.stop else []
         return tokens, stop
@@ -102,8 +128,8 @@ class ChatTemplate:
         The reply's ids include the template's end of turn: with ChatML they are the tokens of
         ``"<reply><|im_end|>\n"``. Tokenized apart from the prompt, as generation produces them.
         """
-        prompt = self._prompt(messages=messages)
-        full = self._transcript(messages=[*messages, {"role": "assistant", "content": reply}]).prompt
+        prompt = self._format(self._prompt, messages)
+        full = self._format(self._transcript, [*messages, {"role": "assistant", "content": reply}]).prompt
         if not full.startswith(prompt.prompt):
             raise ModelLoadError("this model's chat template does not render a reply after its prompt; cannot train on it")
         ids = self.llm.tokenize(prompt.prompt.encode("utf-8"), add_bos=not prompt.added_special, special=True)
