@@ -311,8 +311,7 @@ class ChatService:
 
         def start(summary: str, history: list[MessageRecord]) -> Turn:
             return engine.start(system=system, user=text, summary=summary, history=self.history(history),
-                                     memories=memories, instructions=instructions, examples=examples,
-                                sampling=sampling)
+                                memories=memories, instructions=instructions, examples=examples, sampling=sampling)
 
         turn = start(summary, recent)
         if turn.plan.history_dropped == 0 or conv is None:

@@ -49,14 +49,12 @@ def example_turns(persona: Persona, user: str = DEFAULT_USER) -> list[Message]:
     "Write to me.", the line ``personas create`` writes. Static, so they stay in the KV-cache prefix.
     """
     turns: list[Message] = []
-    for block in re.split(r"<START>", persona.example_dialogue):
-        lines = re.findall(r"\{\{\s*(user|char)\s*\}\}:\s*(.*?)(?=\n\{\{\s*(?:user|char)\s*\}\}:|\Z)",
-                           block, flags=re.S | re.I)
+    for block, lines in _script(persona.example_dialogue):
         if not lines and block.strip():
             lines = [("char", block)]
         opened = False  # has this block a turn yet
         for who, text in lines:
-            role, text = ("user" if who.lower() == "user" else "assistant"), fill(text.strip(), persona, user)
+            role, text = ("user" if who == "user" else "assistant"), fill(text, persona, user)
             if not text:
                 continue
             if opened and turns[-1]["role"] == role:  # two lines of one speaker in a row: one turn
@@ -103,12 +101,21 @@ def example_passages(dialogue: str) -> list[str]:
     as what the character wrote, without the speaker labels.
     """
     passages = []
-    for block in re.split(r"<START>", dialogue):
-        found = re.findall(r"\{\{\s*char\s*\}\}:\s*(.*?)(?=\n\{\{\s*(?:user|char)\s*\}\}:|\Z)", block, flags=re.S | re.I)
-        passages += [f.strip() for f in found if f.strip()]
+    for block, lines in _script(dialogue):
+        found = [text for who, text in lines if who == "char"]
+        passages += [f for f in found if f]
         if not found and block.strip():
             passages.append(block.strip())
     return passages
+
+
+SCRIPT_LINE = re.compile(r"\{\{\s*(user|char)\s*\}\}:\s*(.*?)(?=\n\{\{\s*(?:user|char)\s*\}\}:|\Z)", re.S | re.I)
+
+
+def _script(dialogue: str) -> list[tuple[str, list[tuple[str, str]]]]:
+    """Card example dialogue as its ``<START>`` blocks, each with its labelled lines: ("user"|"char", text)."""
+    return [(block, [(who.lower(), text.strip()) for who, text in SCRIPT_LINE.findall(block)])
+            for block in re.split(r"<START>", dialogue)]
 
 
 def triggered_lore(persona: Persona, recent: Sequence[str]) -> list[str]:

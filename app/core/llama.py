@@ -92,6 +92,7 @@ class ChatTemplate:
             )
 
         self._prompt, self._transcript = formatter(True), formatter(False)
+        self._strict = False  # the template refuses a system role or repeated roles: send alternating()
 
     @classmethod
     def of_file(cls, path: Path) -> ChatTemplate:
@@ -105,11 +106,13 @@ class ChatTemplate:
         except (ValueError, RuntimeError):
             raise ModelLoadError(f"llama.cpp could not read {path}: {explain_load_failure(path)}") from None
 
-    @staticmethod
-    def _format(formatter: Any, messages: list[Message]) -> Any:
+    def _format(self, formatter: Any, messages: list[Message]) -> Any:
+        if self._strict:
+            return formatter(messages=alternating(messages))
         try:
             return formatter(messages=messages)
         except ValueError:  # the template's raise_exception: e.g. Gemma's "System role not supported"
+            self._strict = True  # it will refuse the next prompt too: every prompt is counted several times
             return formatter(messages=alternating(messages))
 
     def _piece(self, token: int) -> str:

@@ -3,14 +3,14 @@
 Two orders matter and they differ:
 
 * **Priority** (what survives when space is short): the system prompt (persona card and stable facts)
-  and the new user message always; then the persona's example exchanges (the first ones that fit;
-  without them the persona loses its voice, but not what was said); then the summary of older turns; then retrieved memories (at most
-  ``memory_share`` of what is left); then as much recent history as fits, newest first. The oldest
-  history is dropped first; the user's message is never cut. If the system prompt and the message alone
-  do not fit, ``ContextOverflow`` says so.
-* **Position** (what the model reads, top to bottom): system, summary, examples, history, then the retrieved
-  memories attached to the new message. Everything that changes every turn sits at the end, so the
-  prefix of one turn's prompt is the prefix of the next turn's, and llama.cpp reuses its KV cache
+  and the new user message always; then the persona's example exchanges (the first ones that fit:
+  without them the persona loses its voice, but not what was said); then the summary of older turns;
+  then retrieved memories (at most ``memory_share`` of what is left); then as much recent history as
+  fits, newest first. The oldest history is dropped first; the user's message is never cut. If the
+  system prompt and the message alone do not fit, ``ContextOverflow`` says so.
+* **Position** (what the model reads, top to bottom): system, summary, examples, history, then the
+  retrieved memories attached to the new message. Everything that changes every turn sits at the end,
+  so the prefix of one turn's prompt is the prefix of the next turn's, and llama.cpp reuses its KV cache
   instead of re-reading the whole conversation: time to first token stays flat as a chat grows.
 
 Token counts come from a ``count_tokens(messages)`` callable (the backend's, which renders the model's
