@@ -51,6 +51,7 @@ from app.core.errors import (
 from app.core.settings import Sampling
 from app.service import WITHDRAWN, ChatService, LiveReply
 from memory.schema import Persona as PersonaRow
+from personas.persona import Persona
 from safety.judges import Verdict
 from safety.policy import CATEGORIES, SAFE
 
@@ -128,11 +129,11 @@ class ChatRequest(BaseModel):
     n: int = Field(1, ge=1, le=1, description="One choice per request.")
     conversation_id: int | None = Field(None, description="Keepsake extension: continue this stored conversation.")
 
-    def sampling(self, service: ChatService) -> Sampling:
-        """The server's sampler defaults with this request's choices."""
+    def sampling(self, service: ChatService, persona: Persona | None) -> Sampling:
+        """The sampler the web chat would use with ``persona``, with this request's choices."""
         try:
             return service.sampling_with(
-                temperature=self.temperature, top_p=self.top_p, seed=self.seed,
+                persona, temperature=self.temperature, top_p=self.top_p, seed=self.seed,
                 max_tokens=self.max_completion_tokens if self.max_completion_tokens is not None else self.max_tokens,
                 stop=[self.stop] if isinstance(self.stop, str) else self.stop)
         except ValidationError as exc:
@@ -245,7 +246,8 @@ def chat_completions(body: ChatRequest, user_id: int = Depends(caller),
             raise ApiError(400, f"conversation {body.conversation_id} is not with model {body.model!r}",
                            param="model", code="model_mismatch")
     live = service.complete(user_id, [m.as_message() for m in body.messages], conversation_id=body.conversation_id,
-                            persona_id=persona_id, sampling=body.sampling(service))
+                            persona_id=persona_id,
+                            sampling=body.sampling(service, service.persona(user_id, persona_id)))
     head = {"id": f"chatcmpl-{live.message_id}", "created": int(time.time()), "model": body.model}
     if body.stream:
         include_usage = body.stream_options is not None and body.stream_options.include_usage

@@ -61,7 +61,7 @@ class ChatPersona(BaseChatModel):
     def _start(self, messages: list[BaseMessage], stop: list[str] | None) -> LiveReply:
         uid = self.service.store.user_id(self.user)
         persona_id = self.service.persona_id(uid, self.persona) if self.persona else None
-        sampling = self.service.sampling_with(temperature=self.temperature, top_p=self.top_p,
+        sampling = self.service.sampling_with(self.service.persona(uid, persona_id), temperature=self.temperature, top_p=self.top_p,
                                               max_tokens=self.max_tokens, seed=self.seed, stop=stop)
         return self.service.complete(uid, [as_message(m) for m in messages], conversation_id=self.conversation_id,
                                      persona_id=persona_id, sampling=sampling)

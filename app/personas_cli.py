@@ -75,6 +75,8 @@ def create(seeds: tuple[Path, ...], name: str | None, description: str, real_per
     st = p.style
     click.echo(f"  style: language {st['language'] or '?'}, sentences ~{st['sentence_length']['median']:g} "
                f"{st['sentence_length']['unit']}, greeting {st['greeting']!r}, sign-off {st['sign_off']!r}")
+    if st.get("distinctive_words"):
+        click.echo(f"  words: {_words(st)}")
     click.echo(f"  {len(p.facts)} fact candidates to review: personas facts {shlex.quote(p.name)}")
     if p.real_person:
         click.echo("  real person: conversations open with an AI-simulation disclosure")
@@ -113,6 +115,8 @@ def show(name: str, as_json: bool, user: str, **kwargs: Any) -> None:
     for label, value in (("description", p.description), ("greeting", p.greeting), ("system prompt", p.system_prompt)):
         if value:
             click.echo(f"\n{label}:\n  {value}")
+    if p.style.get("distinctive_words"):
+        click.echo(f"\nwords:\n  {_words(p.style)}")
     if p.lora_path:
         click.echo(f"\nfine-tuned:\n  {_adapter_status(service.settings, p.lora_path)}")
     if p.sources:
@@ -123,6 +127,12 @@ def show(name: str, as_json: bool, user: str, **kwargs: Any) -> None:
         click.echo("\nlorebook:")
         for e in p.lorebook:
             click.echo(f"  [{', '.join(e.keys) or 'always'}] {e.content}")
+
+
+def _words(style: dict) -> str:
+    words = style["distinctive_words"]
+    return (f"replies favour the {len(words)} words the letters use more than everyday language does, most of all "
+            + ", ".join(words[:12]) + " (KEEPSAKE_WORD_BIAS='{}' turns this off)")
 
 
 def _adapter_status(settings, lora_path: str) -> str:  # type: ignore[no-untyped-def]

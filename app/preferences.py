@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from app.core.errors import KeepsakeError, SettingsError
 from app.core.loading import load_backend
-from app.core.settings import Sampling, Settings
+from app.core.settings import SAMPLING_FIELDS, Sampling, Settings
 from app.service import ChatService
 
 KEEP_LOADED = 2  # variant backends kept besides the server's own; each holds a model in memory
@@ -61,6 +61,20 @@ def persona_choice(service: ChatService, user_id: int, persona_id: int | None, p
     file = entry.file if entry else Path(wanted).name
     path = next((p for _, p in model_choices(service.settings) if p and Path(p).name == file), None)
     return prefs.model_copy(update={"model": path}) if path else prefs
+
+
+def sampler(service: ChatService, user_id: int, prefs: Preferences, persona_id: int | None) -> Sampling:
+    """The sampler for a reply: the persona's (its reply length and words, ``ChatService.persona_sampling``)
+    with the user's own settings on top, for the fields they changed from the server's."""
+    from personas.persona import get
+
+    base = service.settings.sampling
+    changed = {f: getattr(prefs.sampling, f) for f in SAMPLING_FIELDS if getattr(prefs.sampling, f) != getattr(base, f)}
+    try:
+        persona = get(service.store, user_id, persona_id) if persona_id is not None else None
+    except KeepsakeError:  # not this user's persona: the chat itself says so
+        persona = None
+    return service.persona_sampling(persona).model_copy(update=changed)
 
 
 def defaults(settings: Settings) -> Preferences:

@@ -395,12 +395,13 @@ class ChatService:
 
     # -- API requests ---------------------------------------------------------------------------
 
-    def sampling_with(self, **chosen: Any) -> Sampling:
-        """The configured sampler with a client's choices (None keeps the default), checked against its bounds.
+    def sampling_with(self, persona: Persona | None = None, **chosen: Any) -> Sampling:
+        """The sampler a web chat would use with ``persona`` (the persona's reply length and words included),
+        with a client's choices on top (None keeps the default), checked against its bounds.
 
         Raises pydantic's ValidationError for a value out of range (a negative ``max_tokens``).
         """
-        defaults = self.settings.sampling.model_dump()
+        defaults = self.persona_sampling(persona).model_dump()
         return Sampling.model_validate({**defaults, **{k: v for k, v in chosen.items() if v is not None}})
 
     @staticmethod

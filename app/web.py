@@ -254,12 +254,19 @@ def build_app(service: ChatService) -> gr.Blocks:
         except KeepsakeError as exc:  # e.g. the database is unreachable: say so in the page
             raise gr.Error(str(exc)) from None
 
-    def chosen(request: gr.Request, persona_id: int | None = None) -> tuple[int, ChatService, Sampling]:
-        """The user, the service with their model settings (or the persona's preferred model), and their sampler settings."""
+    def chosen(request: gr.Request, persona_id: int | None = None,
+               conversation_id: int | None = None) -> tuple[int, ChatService, Sampling]:
+        """The user, the service with their model settings (or the persona's preferred model), and the sampler:
+        the persona's (of ``persona_id``, or of the conversation) with the user's own settings on top."""
         uid = me(request)
+        if persona_id is None and conversation_id is not None:
+            try:
+                persona_id = service.store.get_conversation(uid, int(conversation_id)).persona_id
+            except KeepsakeError:  # not this user's, or gone: regenerating or editing says so
+                pass
         prefs = preferences.persona_choice(service, uid, persona_id, preferences.load(service, uid))
         try:
-            return uid, variants.for_user(prefs), prefs.sampling
+            return uid, variants.for_user(prefs), preferences.sampler(service, uid, prefs, persona_id)
         except KeepsakeError as exc:
             raise gr.Error(f"Your model settings could not be applied: {exc}") from None
 
@@ -348,11 +355,11 @@ def build_app(service: ChatService) -> gr.Blocks:
             yield from respond(svc, uid, message, history, conversation_id, persona_id, sampling)
 
         def again_handler(conversation_id: int | None, request: gr.Request):  # type: ignore[no-untyped-def]
-            uid, svc, sampling = chosen(request)
+            uid, svc, sampling = chosen(request, conversation_id=conversation_id)
             yield from regenerate(svc, uid, conversation_id, sampling)
 
         def edit_handler(conversation_id: int | None, edit: gr.EditData, request: gr.Request):  # type: ignore[no-untyped-def]
-            uid, svc, sampling = chosen(request)
+            uid, svc, sampling = chosen(request, conversation_id=conversation_id)
             yield from edit_message(svc, uid, conversation_id, int(edit.index), str(edit.value), sampling)
 
         def start(persona_id: int | None, request: gr.Request):  # type: ignore[no-untyped-def]

@@ -18,6 +18,7 @@ from app.core.settings import Sampling
 from personas.persona import Persona
 
 DEFAULT_USER = "you"
+STYLE_BIAS = 1.5  # logit added to a persona's distinctive words (see ``sampling``)
 REPLY_TOKENS = (96, 160)  # bounds on a persona's reply length: one paragraph of its letters, about 110 words at most
 
 
@@ -86,11 +87,13 @@ def sampling(persona: Persona | None, base: Sampling, chosen: frozenset[str] | s
     if persona is None or "from-seed" not in persona.tags:  # cards and hand-made personas keep the user's sampler
         return base
     passages = example_passages(persona.example_dialogue)
-    update = {}
+    update: dict = {}
     if passages and "max_tokens" not in chosen:
         lengths = sorted(len(p.split()) + len(re.findall(r"[\u3400-\u9fff]", p)) for p in passages)
         tokens = int(1.4 * lengths[len(lengths) // 2] * 1.5)  # ~1.4 tokens a word, half as much again to finish
         update["max_tokens"] = max(REPLY_TOKENS[0], min(REPLY_TOKENS[1], tokens, base.max_tokens))
+    if persona.style.get("distinctive_words") and "word_bias" not in chosen:
+        update["word_bias"] = {w: STYLE_BIAS for w in persona.style["distinctive_words"]}
     return base.model_copy(update=update)
 
 

@@ -1,5 +1,6 @@
 """The real embedded GGUF through llama.cpp: streaming, seeds, context limits, concurrency."""
 
+import re
 import threading
 import time
 
@@ -54,6 +55,24 @@ def test_stop_strings_and_max_tokens(llama: LlamaCppBackend) -> None:
     text = "".join(llama.stream([{"role": "user", "content": "Count from 1 to 20, separated by commas."}],
                                 Sampling(seed=5, temperature=0, stop=["5"])))
     assert "5" not in text and "4" in text
+
+
+def test_word_bias_moves_the_reply_towards_the_words(llama: LlamaCppBackend) -> None:
+    words = ["indeed", "shall", "upon", "roses", "dear"]
+    bias = llama.token_bias(dict.fromkeys(words, 5.0))
+    assert len(bias) >= len(words) and set(bias.values()) == {5.0}
+    assert llama.token_bias({"Teufelsdrockh": 5.0}) == {}  # several tokens: left out rather than a fragment favoured
+
+    def uses(word_bias: dict) -> int:
+        text = " ".join("".join(llama.stream(HELLO, Sampling(seed=seed, max_tokens=40, word_bias=word_bias))).lower()
+                        for seed in (1, 2, 3))
+        return sum(len(re.findall(rf"\b{w}\b", text)) for w in words)
+    assert uses(dict.fromkeys(words, 5.0)) > uses({}) + 4
+
+    def gardens(word_bias: dict) -> int:  # the word after a space: the form that is biased
+        return sum(len(re.findall(r"(?<=\s)garden\b", "".join(llama.stream(HELLO, Sampling(
+            seed=seed, max_tokens=40, word_bias=word_bias))), re.IGNORECASE)) for seed in (1, 2, 3))
+    assert gardens({}) > 0 and gardens({"garden": -100.0}) == 0
 
 
 def test_context_overflow_drops_oldest_history_then_refuses(model_path) -> None:

@@ -1,6 +1,7 @@
 """Personas from seed files: building, all-or-nothing storage, the CLI, and use in real conversations."""
 
 import json
+import random
 from pathlib import Path
 
 import pytest
@@ -8,6 +9,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from app.core.errors import PersonaError
+from app.core.settings import Sampling
 from app.personas_cli import main as personas_cli
 from app.service import ChatService
 from memory.embedder import WordLengthEmbedder
@@ -17,7 +19,10 @@ from memory.schema import Persona as PersonaRow
 from memory.store import Store
 from personas import persona as personas
 from personas.builder import build, create
+from personas.persona import Persona
+from personas.prompting import STYLE_BIAS, sampling
 from personas.seed import read_seed
+from personas.style import distinctive_words
 
 from fakes import ScriptedBackend
 
@@ -326,3 +331,25 @@ def test_card_example_dialogue_becomes_alternating_turns() -> None:
     assert example_turns(personas.Persona(name="Gran")) == []
     assert example_turns(personas.Persona(name="Gran", example_dialogue="Plain text by {{char}}.")) == [
         {"role": "user", "content": "Write to me."}, {"role": "assistant", "content": "Plain text by Gran."}]
+
+
+def test_distinctive_words_are_the_writers_habits_not_names_or_everyday_words() -> None:
+    from wordfreq import get_frequency_dict, top_n_list
+
+    common = top_n_list("en", 3000)
+    everyday = get_frequency_dict("en")
+    prose = " ".join(random.Random(0).choices(common, weights=[everyday[w] for w in common], k=4000))
+    habit = "Whilst I shall dwell upon it, I remain thy humble servant. "
+    text = prose + habit * 25 + "We saw Martha by the lane. " * 12
+    words = distinctive_words(text, "en")
+    assert set(words[:8]) == {"whilst", "shall", "dwell", "upon", "remain", "thy", "humble", "servant"}, words[:10]
+    assert "the" not in words and "martha" not in words  # everyday as often as anywhere; a name, not a habit
+    assert distinctive_words(prose[:3000] + habit * 5, "en") == []  # too little text to tell habit from chance
+    assert distinctive_words(text, "xx") == []  # no everyday list for the language
+
+
+def test_a_persona_from_letters_favours_its_words_unless_the_user_chose() -> None:
+    p = Persona(name="Parson", tags=["from-seed"], style={"distinctive_words": ["upon", "whilst"]})
+    assert sampling(p, Sampling()).word_bias == {"upon": STYLE_BIAS, "whilst": STYLE_BIAS}
+    assert sampling(p, Sampling(word_bias={}), {"word_bias"}).word_bias == {}
+    assert sampling(Persona(name="Card", style=p.style), Sampling()).word_bias == {}  # a card keeps the user's sampler

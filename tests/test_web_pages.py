@@ -12,6 +12,8 @@ from app.web import alternatives, delete_last_turn, flip, persona_avatar, regene
 from memory.embedder import WordLengthEmbedder
 from memory.memories import LongTermMemory
 from memory.store import Store
+from personas import persona as personas
+from personas.persona import Persona
 
 from fakes import ScriptedBackend
 
@@ -137,6 +139,15 @@ def test_model_settings_are_kept_per_user_and_limited_to_configured_files(svc: C
     saved = preferences.save(svc, uid, {"sampling": {**prefs.sampling.model_dump(), "temperature": 0.2, "seed": 7}})
     assert preferences.load(svc, uid).sampling.temperature == 0.2 and preferences.load(svc, other).sampling.temperature == 0.7
     assert preferences.Variants(svc).for_user(saved) is svc  # sampler changes need no other model
+    # A persona built from letters brings its reply length and words; what the user changed stays theirs.
+    with svc.store.session() as s:
+        pid = personas.insert(s, uid, Persona(name="Parson", tags=["from-seed"], example_dialogue="{{char}}: " + "word " * 60,
+                                              style={"distinctive_words": ["upon", "whilst"]}))
+    used = preferences.sampler(svc, uid, saved, pid)
+    assert (used.temperature, used.seed) == (0.2, 7) and used.max_tokens < svc.settings.max_tokens
+    assert set(used.word_bias) == {"upon", "whilst"}
+    assert preferences.sampler(svc, uid, saved, None) == saved.sampling
+    assert preferences.sampler(svc, other, saved, pid) == saved.sampling  # someone else's persona brings nothing
     with pytest.raises(SettingsError, match="not one of the configured"):
         preferences.save(svc, uid, {"model": "/etc/passwd"})
     with pytest.raises(SettingsError, match="n_ctx"):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import json
 import logging
 import os
@@ -192,6 +193,25 @@ class LlamaCppBackend(ChatBackend):
     def count_text(self, text: str) -> int:
         return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)) if text else 0
 
+    def token_bias(self, word_bias: dict[str, float]) -> dict[int, float] | None:
+        """llama.cpp's logit bias for ``Sampling.word_bias``: by token id, for the words that are one token of
+        this model after a space (" upon", and " Upon" for the start of a sentence).
+
+        A word spelt in several tokens is left out: biasing its first piece alone would put that
+        fragment at the start of other words.
+        """
+        return self._token_bias(tuple(sorted(word_bias.items()))) if word_bias else None
+
+    @functools.lru_cache(maxsize=64)  # noqa: B019 - the backend lives as long as the process; a persona's words repeat every turn
+    def _token_bias(self, items: tuple[tuple[str, float], ...]) -> dict[int, float]:
+        bias: dict[int, float] = {}
+        for word, weight in items:
+            for form in {f" {word}", f" {word[:1].upper()}{word[1:]}"}:
+                ids = self.llm.tokenize(form.encode("utf-8"), add_bos=False, special=False)
+                if len(ids) == 1:
+                    bias[ids[0]] = weight
+        return bias
+
     @contextlib.contextmanager
     def borrow(self, adapter: LoraAdapter | None = None) -> Iterator[object]:
         """Hold one llama.cpp context exclusively, computing with ``adapter`` (or none); waits while all are busy."""
@@ -274,6 +294,7 @@ class LlamaCppBackend(ChatBackend):
                     seed=seed,
                     stop=stop + list(sampling.stop),
                     grammar=grammar,
+                    logit_bias=self.token_bias(sampling.word_bias),
                     stream=True,
                 )
                 for chunk in pieces:

@@ -80,6 +80,7 @@ class RemoteBackend(ChatBackend):
             "min_p": sampling.min_p,
             "repeat_penalty": sampling.repeat_penalty,
         }
+        # word_bias is not sent: OpenAI-style logit_bias takes token ids, which only the server's tokenizer knows.
         if sampling.seed is not None:
             body["seed"] = sampling.seed
         if sampling.stop:

@@ -45,6 +45,10 @@ class Sampling(BaseModel):
     seed: int | None = Field(None, ge=0, description="Sampler seed; the same seed and prompt give the same reply.")
     max_tokens: int = Field(512, ge=1, le=32768, description="Most tokens in one reply.")
     stop: list[str] = Field(default_factory=list, description="Extra strings that end a reply.")
+    word_bias: dict[str, float] = Field(
+        default_factory=dict, description="Words to favour (or, negative, avoid): added to the logit of the token "
+        "that spells each word (llama.cpp models). A persona built from letters favours its distinctive words when "
+        "this is not set; set it to {} to turn that off.")
 
 
 SAMPLING_FIELDS = tuple(Sampling.model_fields)
