@@ -197,7 +197,7 @@ def copied(reply: str, runs: set[tuple[str, ...]], n: int = COPY_RUN) -> tuple[f
 
 # What a persona's replies depend on besides the settings: a journal kept by other code is not reused.
 PERSONA_CODE = ("personas/builder.py", "personas/style.py", "personas/prompting.py", "personas/finetune.py",
-                "app/core/prompt.py", "app/core/llama.py", "safety/filter.py")
+                "app/core/prompt.py", "app/core/chat.py", "app/core/llama.py", "safety/filter.py")
 
 
 def code_version() -> str:

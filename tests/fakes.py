@@ -33,7 +33,7 @@ class ScriptedBackend(FakeBackend):
         with self._lock:
             self.calls.append([dict(m) for m in messages])  # type: ignore[misc]
             reply = self.replies.pop(0) if self.replies else "ok"
-        for i, word in enumerate(reply.split(" ")):
+        for i, word in enumerate(reply.split(" ")[:sampling.max_tokens]):  # a word a token, cut at the limit like a model
             yield word if i == 0 else " " + word
 
 

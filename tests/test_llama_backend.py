@@ -75,6 +75,20 @@ def test_word_bias_moves_the_reply_towards_the_words(llama: LlamaCppBackend) -> 
     assert gardens({}) > 0 and gardens({"garden": -100.0}) == 0
 
 
+def test_a_reply_cut_at_max_tokens_ends_at_a_whole_sentence(llama: LlamaCppBackend) -> None:
+    engine = ChatEngine(llama)
+    trimmed = 0
+    for seed in (1, 2, 3):
+        turn = engine.start(system=HELLO[0]["content"], user=HELLO[1]["content"], sampling=Sampling(seed=seed, max_tokens=150))
+        shown = "".join(turn)
+        raw = "".join(llama.stream(turn.plan.messages, Sampling(seed=seed, max_tokens=150)))
+        assert shown == turn.result().text and raw.startswith(shown)
+        assert shown.rstrip()[-1] in ".!?", shown  # where the model's 150 tokens end mid-sentence, the reply does not
+        assert len(shown) > len(raw) / 3
+        trimmed += len(shown) < len(raw.rstrip())
+    assert trimmed
+
+
 def test_context_overflow_drops_oldest_history_then_refuses(model_path) -> None:
     small = LlamaCppBackend(model_path, n_ctx=512, n_threads=2)
     engine = ChatEngine(small, Sampling(seed=3, max_tokens=32))

@@ -3,8 +3,12 @@
 import pytest
 
 from app.core.backends import FakeBackend
+from app.core.chat import HOLD_TOKENS, ChatEngine
 from app.core.errors import ContextOverflow
 from app.core.prompt import MEMORY_HEADER, PromptParts, build_prompt
+from app.core.settings import Sampling
+
+from fakes import ScriptedBackend
 
 count = FakeBackend().count_tokens
 
@@ -69,3 +73,21 @@ def test_examples_follow_the_system_prompt_and_the_last_ones_go_when_space_is_sh
     assert kept == examples[:2 * len(kept) // 2] and 0 < len(kept) < 6 and len(kept) % 2 == 0
     assert tight.examples_dropped == 3 - len(kept) // 2 and tight.report()["examples_dropped"] == tight.examples_dropped
     assert tight.messages[-1]["content"] == "hello"
+
+
+def test_a_reply_cut_at_max_tokens_ends_at_its_last_whole_sentence() -> None:
+    backend = ScriptedBackend()
+    engine = ChatEngine(backend)
+
+    def reply(text: str, max_tokens: int) -> tuple[str, str]:
+        backend.enqueue(text)
+        turn = engine.start(system="s", user="hi", sampling=Sampling(max_tokens=max_tokens))
+        return "".join(turn), turn.result().text
+    long = "We live upon potatoes and philosophy. Martha cannot get to the village today"
+    first = "We live upon potatoes and philosophy."
+    assert reply(long, 9) == (first, first)  # the last third held, then dropped: shown and kept alike
+    assert reply(long, 100) == (long, long)  # not cut: the last words come even without a full stop
+    assert reply("no full stop anywhere in this reply at all", 5) == ("no full stop anywhere in",) * 2
+    backend.enqueue(long)
+    streamed = list(engine.start(system="s", user="hi", sampling=Sampling(max_tokens=60 + HOLD_TOKENS)))
+    assert len(streamed) == len(long.split())  # far from the limit, pieces come one by one

@@ -21,3 +21,16 @@ def sentences(text: str) -> list[str]:
     ['我很好。', '你呢？']
     """
     return [s.strip() for s in _END.split(text) if s and s.strip()]
+
+
+def boundary(text: str) -> int:
+    """Where the last whole sentence of ``text`` ends (the white space after it not included); 0 when none has.
+
+    >>> text = "I got a dog. He is bro"
+    >>> text[:boundary(text)]
+    'I got a dog.'
+    """
+    last = None
+    for last in _END.finditer(text):
+        pass
+    return last.start() if last else 0
