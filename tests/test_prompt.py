@@ -91,3 +91,9 @@ def test_a_reply_cut_at_max_tokens_ends_at_its_last_whole_sentence() -> None:
     backend.enqueue(long)
     streamed = list(engine.start(system="s", user="hi", sampling=Sampling(max_tokens=60 + HOLD_TOKENS)))
     assert len(streamed) == len(long.split())  # far from the limit, pieces come one by one
+    backend.enqueue("one two three four five six seven eight nine. ten eleven twelve")
+    turn = engine.start(system="s", user="hi", sampling=Sampling(max_tokens=12))  # the last 4 held
+    pieces = iter(turn)
+    shown = "".join(next(pieces) for _ in range(9))  # the 9th piece comes when "ten" shows "nine." ended
+    pieces.close()  # stopped with " ten" held: never shown, so not kept
+    assert shown.endswith("nine.") and turn.result().interrupted and turn.result().text == shown

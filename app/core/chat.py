@@ -78,8 +78,8 @@ class Turn:
                 held += piece
                 end = boundary(held)
                 if end:
-                    yield held[:end]
-                    held = held[end:]
+                    ready, held = held[:end], held[end:]
+                    yield ready
             self._done = True
             shown = self.text[:len(self.text) - len(held)]
             if held and count >= self.sampling.max_tokens and shown.strip() and boundary(shown + " ") == len(shown):
@@ -89,6 +89,7 @@ class Turn:
         finally:
             if not self._done:
                 self._interrupted = True
+                self.text = self.text[:len(self.text) - len(held)]  # kept as far as it was shown
                 close = getattr(pieces, "close", None)
                 if close:
                     close()  # releases the llama.cpp context at once rather than at garbage collection
