@@ -200,3 +200,15 @@ def test_a_strict_template_gets_alternating_turns(model_path) -> None:  # noqa: 
     text = vocab.detokenize(tokens).decode()
     assert text.count("<turn>user") == 2 and text.count("<turn>assistant") == 2  # the last one is the reply's
     assert "You are Gran.\n\nWrite to me." in text and "The hens are laying.\n\nDear Annie, hello." in text
+
+
+def test_word_bias_spares_a_favoured_word_just_written() -> None:
+    import numpy as np
+
+    from app.core.llama import WordBias
+
+    bias = WordBias({5: 1.5, 7: 1.5, 9: -100.0})
+    scores = bias(np.array([1, 2, 5, 9]), np.zeros(12, dtype=np.single))
+    assert (scores[5], scores[7], scores[9]) == (0.0, 1.5, -100.0)  # 5 was just written; 9 stays avoided
+    far = np.array([5] + [1] * WordBias.RECENT)
+    assert bias(far, np.zeros(12, dtype=np.single))[5] == 1.5

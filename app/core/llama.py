@@ -294,7 +294,7 @@ class LlamaCppBackend(ChatBackend):
                     seed=seed,
                     stop=stop + list(sampling.stop),
                     grammar=grammar,
-                    logit_bias=self.token_bias(sampling.word_bias),
+                    logits_processor=WordBias.for_tokens(self.token_bias(sampling.word_bias)),
                     stream=True,
                 )
                 for chunk in pieces:
@@ -303,6 +303,38 @@ class LlamaCppBackend(ChatBackend):
                         yield text
             except (RuntimeError, ValueError) as exc:
                 raise BackendError(f"llama.cpp failed while generating: {exc}") from None
+
+
+class WordBias:
+    """A llama.cpp logits processor for ``Sampling.word_bias``: each token gets its bias, except a favoured
+    one among the last ``RECENT`` tokens of the text.
+
+    A favoured word right after itself is how loops start: with a plain logit bias of 1.5, 14 of the
+    240 fidelity test replies repeated "dear" three times or more, one of them to the end of the reply.
+    """
+
+    RECENT = 16
+
+    def __init__(self, bias: dict[int, float]) -> None:
+        import numpy as np
+
+        self.np = np
+        self.ids = np.fromiter(bias, dtype=np.intc, count=len(bias))
+        self.values = np.fromiter(bias.values(), dtype=np.single, count=len(bias))
+
+    @classmethod
+    def for_tokens(cls, bias: dict[int, float] | None) -> Any:
+        """The processor list ``create_completion`` takes, or None for no bias."""
+        if not bias:
+            return None
+        from llama_cpp import LogitsProcessorList
+
+        return LogitsProcessorList([cls(bias)])
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        recent = self.np.isin(self.ids, input_ids[-self.RECENT:]) & (self.values > 0)  # a word to avoid stays avoided
+        scores[self.ids] += self.np.where(recent, self.np.single(0), self.values)
+        return scores
 
 
 class AdapterView(ChatBackend):
