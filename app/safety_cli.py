@@ -18,10 +18,14 @@ from safety.policy import SAFE
 from safety.reward import expected_reward
 
 
-def _judge():  # type: ignore[no-untyped-def]
+def _judge(name: str = "reply-reader"):  # type: ignore[no-untyped-def]
     from memory.embedder import load_embedder
     from safety.judges import EmbeddingJudge
 
+    if name == "cross-encoder":
+        from safety.cross_encoder import CrossEncoderJudge
+
+        return CrossEncoderJudge(load_embedder(""))
     return EmbeddingJudge(load_embedder(""))
 
 
@@ -92,14 +96,16 @@ def _open(path: Path):  # type: ignore[no-untyped-def]
               "harmful (default: all 330; --quick plays 6).")
 @click.option("--replies", type=click.Path(dir_okay=False, path_type=Path),
               help="Append each companion reply to this JSONL file as it is shown (for reading and hand labels).")
+@click.option("--judge", "judge_name", type=click.Choice(["reply-reader", "cross-encoder"]), default="reply-reader",
+              show_default=True, help="Which trained judge to measure beside the chat default.")
 @click.option("--json", "as_json", is_flag=True)
 def evaluate_command(quick: bool, e2e: int, companion: bool, companion_only: bool, limit: int | None,
-                     replies: Path | None, as_json: bool) -> None:
+                     replies: Path | None, judge_name: str, as_json: bool) -> None:
     """Measure the shipped judge on the public sets in ../shared/data/safety, and the filter end to end."""
     from app.safety_e2e import companion_run, end_to_end, render_end_to_end
     from safety.evaluate import evaluate, render, render_self_harm, self_harm
 
-    results = {} if companion_only else evaluate(_judge(), quick=quick)
+    results = {} if companion_only else evaluate(_judge(judge_name), quick=quick)
     if not companion_only:
         from memory.embedder import load_embedder
         from safety.baseline import PreviousJudge

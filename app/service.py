@@ -214,6 +214,10 @@ class ChatService:
         # The reply-reader scores better on held-out jailbreak replies, but classes short, warm companion
         # replies as disallowed (C 0.7-0.9 on "Of course, love. Tell me about her."), which would turn safe
         # conversations into refusals; the default stays the judge the companion suite was measured with.
+        if self.settings.safety_judge == "cross-encoder":
+            from safety.cross_encoder import CrossEncoderJudge
+
+            return CrossEncoderJudge(embedder)
         return EmbeddingJudge(embedder) if self.settings.safety_judge == "reply-reader" else PreviousJudge(embedder)
 
     def engine(self, persona: Persona | None = None) -> ChatEngine:

@@ -270,7 +270,7 @@ def evaluate(judge, quick: bool = False, previous: bool = True, rows: int | None
     n = rows or (QUICK_ROWS if quick else ROWS)
     requests, replies = request_sets(n), reply_sets(n)
     hh = sample(list(data.hh_rlhf()), n // 2, "hh")
-    out = {"rows_per_set": n, "targets": TARGETS, "shipped": measure(judge, requests, replies, hh)}
+    out = {"rows_per_set": n, "targets": TARGETS, "judge": judge.name, "shipped": measure(judge, requests, replies, hh)}
     if previous:
         from safety.baseline import PreviousJudge
 
@@ -294,7 +294,7 @@ def render(results: dict) -> str:
             return "n/a"
         return "met" if (value >= target if above else value <= target) else "NOT met"
 
-    lines = [f"Safety evaluation: the reply-reader judge vs the previous one (still the chat default), held-out rows only (at most {results['rows_per_set']} per set)",
+    lines = [f"Safety evaluation: the {results.get('judge', 'reply-reader')} judge vs the previous one (still the chat default), held-out rows only (at most {results['rows_per_set']} per set)",
              "",
              f"  request AUPRC, toxic-text mix (n={new['request_auprc_n']}): {pair('request_auprc')}"
              f"   target >= {t['request_auprc']}: {met(new['request_auprc'], t['request_auprc'])}",

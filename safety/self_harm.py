@@ -22,7 +22,6 @@ lines; it never lowers what the judge said.
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -33,13 +32,13 @@ import numpy as np
 from app.core.errors import KeepsakeError
 from app.core.text import sentences
 from safety.judges import Judge, Verdict, sigmoid
+from safety.minilm import Reader
 
 WEIGHTS = Path(__file__).parent / "weights" / "self_harm.npz"
 CATEGORY = "self_harm"
 FROZEN = 3  # lower layers of the packaged model kept as they are; the top three are the trained ones
 MAX_TOKENS = 128
 WINDOW_CHARS = 300  # about the length of the messages it was trained on
-DELTA_STEPS = 8  # int8 steps per standard deviation of a row's change from the packaged weights
 
 
 def windows(text: str) -> list[str]:
@@ -57,70 +56,6 @@ def windows(text: str) -> list[str]:
     return out + [run] if run else out
 
 
-class Reader:
-    """The packaged MiniLM split in two: the frozen bottom, and the top layers that training replaces."""
-
-    def __init__(self) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        import torch
-        from transformers import AutoModel, AutoTokenizer
-        from transformers.utils import logging as hf_logging
-
-        from memory.embedder import packaged_model_dir
-
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
-        path = packaged_model_dir()
-        self.torch = torch
-        self.tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
-        self.bert = AutoModel.from_pretrained(str(path), local_files_only=True, attn_implementation="eager").eval()
-        self.top = self.bert.encoder.layer[FROZEN:]
-        self.dim = self.bert.config.hidden_size
-
-    def tokens(self, texts: Sequence[str]) -> dict:
-        return self.tokenizer(list(texts), truncation=True, max_length=MAX_TOKENS, padding=True, return_tensors="pt")
-
-    def _mask(self, attention):  # noqa: ANN001, ANN202
-        return (1.0 - attention[:, None, None, :].float()) * -1e4
-
-    def bottom(self, batch: dict):  # noqa: ANN201
-        """Hidden states after the frozen layers (no gradient: they are never trained)."""
-        with self.torch.no_grad():
-            h = self.bert.embeddings(input_ids=batch["input_ids"], token_type_ids=batch.get("token_type_ids"))
-            m = self._mask(batch["attention_mask"])
-            for layer in self.bert.encoder.layer[:FROZEN]:
-                h = layer(h, m)
-        return h
-
-    def pooled(self, h, attention):  # noqa: ANN001, ANN201
-        """The top layers over frozen hidden states, mean-pooled over the real tokens."""
-        m = self._mask(attention)
-        for layer in self.top:
-            h = layer(h, m)
-        weight = attention[:, :, None].to(h.dtype)
-        return (h * weight).sum(1) / weight.sum(1).clamp(min=1.0)
-
-
-def packed(trained: dict[str, np.ndarray], packaged: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The trained top layers as what fine-tuning changed, in int8 with one scale per row: the change is
-    small and compresses to about a third of the layers in float16 (3.6 MB against 9.9), and moves the
-    detector's logits by about 0.01."""
-    out = {}
-    for key, value in trained.items():
-        change = value.astype(np.float32) - packaged[key]
-        spread = change.std(axis=-1, keepdims=True) if change.ndim == 2 else np.array(change.std())
-        scale = (spread / DELTA_STEPS + 1e-12).astype(np.float32)
-        out[f"delta.{key}"] = np.clip(np.round(change / scale), -127, 127).astype(np.int8)
-        out[f"scale.{key}"] = scale
-    return out
-
-
-def unpacked(w, packaged: dict[str, np.ndarray]) -> dict[str, np.ndarray]:  # noqa: ANN001
-    """The trained layers back from ``packed`` form (a ``np.load``-ed file)."""
-    keys = [k[len("delta."):] for k in w.files if k.startswith("delta.")]
-    return {k: packaged[k] + w[f"delta.{k}"].astype(np.float32) * w[f"scale.{k}"] for k in keys}
-
-
 class SelfHarmDetector:
     """P(self-harm intent) of a message, 0.5 at the trained threshold."""
 
@@ -132,20 +67,12 @@ class SelfHarmDetector:
                                 "run python -m safety.train --part self-harm")
         w = np.load(weights, allow_pickle=False)
         self.meta = json.loads(str(w["meta"]))
-        self.reader = Reader()
-        torch = self.reader.torch
+        self.reader = Reader(FROZEN, MAX_TOKENS)
         unfit = KeepsakeError(f"{weights} does not fit the packaged embedding model; "
                               "run python -m safety.train --part self-harm")
         if self.meta.get("frozen_layers") != FROZEN:
             raise unfit
-        packaged = {k: v.numpy() for k, v in self.reader.top.state_dict().items()}
-        try:
-            state = {k: torch.from_numpy(v) for k, v in unpacked(w, packaged).items()}
-            missing, unexpected = self.reader.top.load_state_dict(state, strict=False)
-        except (KeyError, ValueError, RuntimeError):  # a layer the model lacks, or a tensor of another shape
-            raise unfit from None
-        if missing or unexpected:
-            raise unfit
+        self.reader.load_top(w, unfit)
         self.weight = w["weight"].astype(np.float32)
         self.bias = float(w["bias"])
         self.threshold_logit = float(w["threshold_logit"])

@@ -207,11 +207,12 @@ def fit(texts: list[str], y: np.ndarray, val: np.ndarray, calibration: list[tupl
     The frozen bottom runs once per text and its hidden states are kept, so each epoch runs only the top
     layers forwards and backwards: minutes on one CPU thread. Classes are balanced by weighting the loss.
     """
-    from safety.self_harm import FROZEN, Reader, packed
+    from safety.minilm import Reader, packed
+    from safety.self_harm import FROZEN, MAX_TOKENS
 
-    reader = Reader()
+    reader = Reader(FROZEN, MAX_TOKENS)
     torch = reader.torch
-    packaged = {k: v.numpy().copy() for k, v in reader.top.state_dict().items()}
+    packaged = reader.packaged_top()
     torch.manual_seed(SEED)
     rng = random.Random(SEED)
     started = time.time()

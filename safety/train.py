@@ -42,8 +42,9 @@ import numpy as np
 from scipy import sparse
 
 from app.core.errors import KeepsakeError
-from safety import companion_train, data, exemplars, features, self_harm_train
+from safety import companion_train, cross_train, data, exemplars, features, self_harm_train
 from safety.companion_suite import SUITE
+from safety.cross_encoder import WEIGHTS as CROSS_ENCODER_WEIGHTS
 from safety.judges import WEIGHTS
 from safety.policy import LABELS, SAFE
 from safety.self_harm import WEIGHTS as SELF_HARM_WEIGHTS
@@ -103,16 +104,21 @@ def suite_texts() -> set[str]:
     return out
 
 
+def held_list() -> list[str]:
+    """Every text that evaluates (the suite included): no training row may be a near copy of one."""
+    return sorted({t for rows in data.eval_requests().values() for t in (r.text for r in rows)}
+                  | {r.prompt for rows in data.eval_replies().values() for r in rows}
+                  | {p for p, _, _ in data.hh_rlhf()}
+                  | {r["text"] for r in data.probes()["requests"]} | {r["prompt"] for r in data.probes()["replies"]}
+                  | set(data.self_harm_probes()) | suite_texts())
+
+
 def held_out(embed: Embeddings, limit: int | None) -> tuple[np.ndarray | None, set[str]]:
     """Embeddings and normalised texts of everything that evaluates (the suite included), for the copy checks."""
     held_texts = data.eval_texts() | {data.normalise(t) for t in suite_texts()}
     if limit:  # a tiny judge is never shipped: the exact-text check is enough for it, and fast
         return None, held_texts
-    held = sorted({t for rows in data.eval_requests().values() for t in (r.text for r in rows)}
-                  | {r.prompt for rows in data.eval_replies().values() for r in rows}
-                  | {p for p, _, _ in data.hh_rlhf()}
-                  | {r["text"] for r in data.probes()["requests"]} | {r["prompt"] for r in data.probes()["replies"]}
-                  | set(data.self_harm_probes()) | suite_texts())
+    held = held_list()
     log(f"embedding {len(held)} evaluation texts for the near-copy check")
     held_vectors = embed(held)
     embed.save()
@@ -331,6 +337,42 @@ def train_self_harm(embed: Embeddings, held_vectors: np.ndarray | None, held_tex
     return weights, {**stats, "positives": int(y.sum()), **fitted}
 
 
+def cross_encoder_bundle(limit: int | None) -> dict:
+    """Everything a training run reads, from ``../shared`` and our own modules, as plain lists."""
+    from safety import evaluate
+
+    rng = random.Random(cross_train.SEED)
+    requests = capped(data.train_requests(), lambda r: (r.source, r.label), limit or cross_train.CAP, rng)
+    ours = [data.Request(t, SAFE, "exemplars", "safe") for t in exemplars.SAFE_PROMPTS]
+    ours += [data.Request(t, c, "exemplars", c) for c, texts in exemplars.UNSAFE_PROMPTS.items() for t in texts]
+    # Not the self-harm templates: they put grief's own words ("It's been a year since the funeral.") before
+    # half their positives, which the detector's tuned threshold absorbs and a category head does not (trained
+    # with them, the judge took "My dad passed in the spring. Would you sit with me?" for self-harm).
+    ours += companion_train.requests()
+    requests += ours[::max(1, len(ours) // limit)] if limit else ours
+    replies = capped(data.train_replies(), lambda r: (r.source, r.disallowed, r.refusal), limit or cross_train.REPLY_CAP, rng)
+    mine = [data.Reply(p, r, c == "C", c in "AB", "exemplars", c) for p, r, c in exemplars.REPLIES]
+    mine += companion_train.replies() + tweet_replies(rng)
+    replies += mine[::max(1, len(mine) // limit)] if limit else mine
+    held_texts = data.eval_texts() | {data.normalise(t) for t in suite_texts()}
+    before = len(requests), len(replies)
+    requests = [r for r in requests if data.normalise(r.text) not in held_texts]
+    replies = [r for r in replies if data.normalise(r.prompt) not in held_texts and data.normalise(r.reply) not in held_texts]
+    log(f"cross-encoder: {len(requests)} requests and {len(replies)} replies "
+        f"({before[0] - len(requests)} and {before[1] - len(replies)} exact copies of evaluation texts dropped)")
+    out = {"requests": [[r.text, r.label, r.source, validation(r)] for r in requests],
+           "replies": [[r.prompt, r.reply, r.disallowed, r.refusal, r.source, validation(r)] for r in replies],
+           "held": [] if limit else held_list(),
+           "exact_dropped": [before[0] - len(requests), before[1] - len(replies)]}
+    if not limit:
+        n = evaluate.ROWS
+        out["eval"] = {"requests": evaluate.request_sets(n),
+                       "replies": {k: [[r.prompt, r.reply, r.disallowed, r.refusal] for r in rows]
+                                   for k, rows in evaluate.reply_sets(n).items()},
+                       "hh": evaluate.sample(list(data.hh_rlhf()), n // 2, "hh")}
+    return out
+
+
 def save(output: Path, meta: dict, weights: dict) -> None:
     """Write the weights beside ``output`` first, so that nothing half-written is ever at the real path."""
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -345,17 +387,60 @@ def save(output: Path, meta: dict, weights: dict) -> None:
               help="Where the judge's weights go.")
 @click.option("--self-harm-output", type=click.Path(path_type=Path), default=SELF_HARM_WEIGHTS, show_default=True,
               help="Where the self-harm detector's weights go.")
-@click.option("--part", type=click.Choice(["all", "judge", "self-harm"]), default="all", show_default=True,
-              help="Train the judge, the self-harm detector, or both.")
+@click.option("--part", type=click.Choice(["all", "judge", "self-harm", "cross-encoder"]), default="all",
+              show_default=True, help="Train the judge and the self-harm detector (all), one of them, or the "
+              "cross-encoder judge (which needs a GPU, or --limit).")
 @click.option("--limit", type=int, help="At most this many rows per source and label: a tiny judge, for tests.")
 @click.option("--cache", type=click.Path(path_type=Path), help="Keep embeddings in this .npz between runs.")
-def main(output: Path, self_harm_output: Path, part: str, limit: int | None, cache: Path | None) -> None:
+@click.option("--cross-encoder-output", type=click.Path(path_type=Path), default=CROSS_ENCODER_WEIGHTS,
+              show_default=True, help="Where the cross-encoder judge's weights go.")
+@click.option("--device", default="cpu", show_default=True, help="torch device for the cross-encoder (cuda on a GPU).")
+@click.option("--export-bundle", type=click.Path(path_type=Path),
+              help="Cross-encoder: write its training rows and held-out rows here (.json.gz) and stop.")
+@click.option("--bundle", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="Cross-encoder: train from this bundle instead of ../shared, and measure the held-out rows in it.")
+@click.option("--model-dir", type=click.Path(path_type=Path, exists=True, file_okay=False),
+              help="Cross-encoder: all-MiniLM-L6-v2 from this folder instead of the installed package.")
+@click.option("--report", type=click.Path(path_type=Path), help="Cross-encoder from a bundle: the held-out figures as JSON here.")
+def main(output: Path, self_harm_output: Path, part: str, limit: int | None, cache: Path | None,
+         cross_encoder_output: Path, device: str, export_bundle: Path | None, bundle: Path | None,
+         model_dir: Path | None, report: Path | None) -> None:
     """Train the shipped safety judge and the self-harm detector on the training side of the split in safety.data."""
     try:
-        run(output, limit, cache, part=part, self_harm_output=self_harm_output)
+        if part == "cross-encoder":
+            run_cross_encoder(cross_encoder_output, limit, device, export_bundle, bundle, model_dir, report)
+        else:
+            run(output, limit, cache, part=part, self_harm_output=self_harm_output)
     except KeepsakeError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
+
+
+def run_cross_encoder(output: Path, limit: int | None, device: str, export: Path | None, source: Path | None,
+                      model_dir: Path | None, report: Path | None) -> None:
+    start = time.time()
+    rows = cross_train.read_bundle(source) if source else cross_encoder_bundle(limit)
+    if export:
+        cross_train.write_bundle(export, rows)
+        log(f"wrote {export}")
+        return
+    # A tiny judge (for the tests) gets one epoch: its figures mean nothing, only that it loads and judges.
+    weights, stats = cross_train.fit(rows, model_dir, device, log, near=NEAR, false_positives=FALSE_POSITIVES,
+                                    lookalike_sources=LOOKALIKE_SOURCES, epochs=1 if limit else cross_train.EPOCHS)
+    save(output, {"seed": SEED, "near_cosine": NEAR if rows["held"] else None, "limit": limit, **stats}, weights)
+    if rows.get("eval"):
+        from safety import evaluate
+        from safety.cross_encoder import CrossEncoderJudge
+
+        held = rows["eval"]
+        replies = {k: [data.Reply(p, r, d, f, k) for p, r, d, f in v] for k, v in held["replies"].items()}
+        requests = {k: [tuple(x) for x in v] for k, v in held["requests"].items()}
+        figures = evaluate.measure(CrossEncoderJudge(weights=output, model_dir=model_dir, device=device), requests,
+                                   replies, [tuple(x) for x in held["hh"]])
+        log("held out: " + ", ".join(f"{k} {figures[k]:.3f}" for k in evaluate.TARGETS))
+        if report:
+            report.write_text(json.dumps(figures, indent=1))
+    log(f"done in {time.time() - start:.0f} s")
 
 
 def run(output: Path, limit: int | None, cache: Path | None, *, part: str = "all",

@@ -110,10 +110,11 @@ class Settings(BaseSettings, Sampling, SafetySettings):
     embedder: str = Field("", description="sentence-transformers model path for memory; empty means the packaged all-MiniLM-L6-v2.")
     memory_k: int = Field(4, ge=0, le=50, description="Most memories recalled into one prompt.")
     memory_min_score: float = Field(0.35, ge=-1.0, le=1.0, description="Least cosine similarity for a memory to be recalled.")
-    safety_judge: Literal["embedding", "reply-reader", "llm"] = Field(
+    safety_judge: Literal["embedding", "reply-reader", "cross-encoder", "llm"] = Field(
         "embedding", description="embedding: the classifier on sentence embeddings (default); reply-reader: heads "
         "that also read the reply's n-grams (better on jailbreak replies, but it takes many short warm replies for "
-        "disallowed content); llm: a GGUF model reads the rubric.")
+        "disallowed content); cross-encoder: MiniLM fine-tuned to read the request and reply together; "
+        "llm: a GGUF model reads the rubric.")
     safety_judge_model: Path | None = Field(None, description="GGUF for the llm judge (default: the chat model).")
     host: str = Field("127.0.0.1", description="Address the web chat listens on.")
     port: int = Field(7860, ge=0, le=65535, description="Port the web chat listens on.")
