@@ -18,8 +18,9 @@ import pytest
 from app.core.errors import KeepsakeError
 from safety.filter import SafetyFilter
 from safety.judges import Verdict
+from safety.minilm import packed, unpacked
 from safety.policy import LABELS, SAFE
-from safety.self_harm import FROZEN, SelfHarmAware, SelfHarmDetector, lifted, packed, unpacked, windows
+from safety.self_harm import FROZEN, SelfHarmAware, SelfHarmDetector, lifted, windows
 
 DATA = Path(__file__).parent / "data"
 
