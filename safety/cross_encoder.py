@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from app.core.errors import KeepsakeError
-from safety.judges import Verdict, sigmoid, softmax
+from safety.judges import Verdict, rubric, sigmoid, softmax
 from safety.minilm import Reader
 from safety.policy import SAFE
 
@@ -155,9 +155,7 @@ class CrossEncoderJudge:
             c = sigmoid(self._head("disallowed", both)[:, 0])
             r = sigmoid(self._head("refusal", both)[:, 0])
             for k, i in enumerate(answered):
-                refusal = (1 - c[k]) * r[k]
-                verdicts[i].reply = {"A": float(refusal * u[i]), "B": float(refusal * (1 - u[i])), "C": float(c[k]),
-                                     "D": float((1 - c[k]) * (1 - r[k]))}
+                verdicts[i].reply = rubric(float(c[k]), float(r[k]), float(u[i]))
         return verdicts
 
     def judge(self, prompt: str, reply: str | None = None) -> Verdict:
