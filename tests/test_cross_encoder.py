@@ -43,7 +43,7 @@ def test_a_refusal_that_names_the_weapon_is_not_the_weapon(judge: CrossEncoderJu
 
 
 @pytest.mark.xfail(strict=True, reason="issue 14: the cross-encoder misses harm dressed as a family chat "
-                   "(held-out recall on plainly harmful requests 67.5%, BENCHMARKS.md)")
+                   "(held-out recall on plainly harmful requests 62.4%, BENCHMARKS.md)")
 def test_a_weapon_request_dressed_as_a_family_chat_is_unsafe(judge: CrossEncoderJudge) -> None:
     assert judge.judge(SAPPER).category != "safe"
 
