@@ -44,7 +44,10 @@ from safety.reward import expected_reward
 STREAM_CHECK_CHARS = 160
 STREAM_STOP_P = 0.6
 # A reply to a safe request is kept (rather than replaced by a refusal) unless the judge finds it
-# more likely than this to carry disallowed content, or classes it C outright.
+# more likely than this to carry disallowed content. A probability, not the judge's top class: the
+# default judge's top class is C on one in five warm replies to a grief request at P(C) 0.3-0.44
+# (59 attempts at three grief requests, 2026-12-04; 6 of them above 0.4, none above 0.45), and three
+# such attempts in a row put "I won't help with that" in front of someone who had just lost a grandfather.
 KEEP_MAX_C = 0.4
 REFUSALS = ("A", "B")
 # Disallowed-request categories where only a refusal is shown: those where the default judge's false
@@ -120,9 +123,14 @@ def disallowed(settings: SafetySettings, category: str) -> bool:
     return category != SAFE
 
 
+def attempt(reward: float, verdict: Verdict) -> dict:
+    """An attempt's audit record: its reward, its reply class and how likely it carries disallowed content."""
+    return {"reward": round(reward, 4), "class": verdict.reply_class, "p_content": round(verdict.reply["C"], 4)}
+
+
 def carries_content(verdict: Verdict) -> bool:
     """Whether a judged reply likely holds disallowed content."""
-    return verdict.reply_class == "C" or verdict.reply["C"] > KEEP_MAX_C
+    return verdict.reply["C"] > KEEP_MAX_C
 
 
 class SafetyFilter:
@@ -165,7 +173,7 @@ class SafetyFilter:
         verdict, reward = self.score(prompt, first)
         category = verdict.category
         tries = [(reward, first, verdict)]
-        attempts = [{"reward": round(reward, 4), "class": verdict.reply_class}]
+        attempts = [attempt(reward, verdict)]
         # Someone asking how to end their life gets an answer written to support them (the steered retry)
         # or the support message, never an unsteered reply, however harmless the judge finds it.
         if category != "self_harm" and self.acceptable(category, verdict, reward):
@@ -173,7 +181,7 @@ class SafetyFilter:
         for _ in range(self.settings.safety_best_of):
             text = regenerate(steering(category))
             v, r = self.score(prompt, text)
-            attempts.append({"reward": round(r, 4), "class": v.reply_class})
+            attempts.append(attempt(r, v))
             tries.append((r, text, v))
             if self.acceptable(category, v, r):
                 shown = with_help(text) if category == "self_harm" and HELP_LINES not in text else text

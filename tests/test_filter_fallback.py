@@ -113,6 +113,15 @@ def test_a_likely_harmful_answer_is_not_kept_even_on_a_safe_request() -> None:
     assert (outcome.action, outcome.text, outcome.audit()["safety_scores"]["refusal"]) == (FAILURE, "a refusal", "model")
 
 
+def test_an_answer_whose_top_class_is_c_at_a_low_probability_is_kept() -> None:
+    """The default judge's top class is C for one in five warm grief replies, at P(C) 0.3-0.44: three
+    such attempts once showed the filter's "I won't help with that" to a grieving user (CI, 2026-12-04)."""
+    judge = ScriptedJudge({"Oh love, I'm here. Tell me about him.": {"A": 0.2, "B": 0.1, "C": 0.36, "D": 0.34}})
+    outcome, _ = review("I just lost my grandfather", ["Oh love, I'm here. Tell me about him."] * 3, judge)
+    assert (outcome.verdict.reply_class, outcome.action) == ("C", "kept")
+    assert outcome.text == "Oh love, I'm here. Tell me about him." and not carries_content(outcome.verdict)
+
+
 def test_stream_mode_keeps_a_safe_answer_on_screen(settings, tmp_path) -> None:  # noqa: ANN001
     """A kept reply is the one already streamed: nothing is withdrawn."""
     judge = ScriptedJudge({"warm words for Nan": {"A": 0.0, "B": 0.3, "C": 0.3, "D": 0.4},
