@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from safety.cross_encoder import FROZEN, REQUEST_TOKENS, Encoder
+from safety.cross_encoder import DELTA_STEPS, FROZEN, REQUEST_TOKENS, Encoder
 from safety.minilm import Reader, packed
 from safety.policy import CATEGORIES, SAFE
 
@@ -222,13 +222,13 @@ def fit(rows: dict, model_dir: Path | None, device: str, log: Callable[[str], No
             heads = {k: v.detach().float().cpu().numpy().copy() for k, v in trainer.heads.state_dict().items()}
             best = (checked, epoch + 1, state, heads)
     checked, epoch, state, heads = best
-    weights = packed(state, trainer.packaged)
+    weights = packed(state, trainer.packaged, steps=DELTA_STEPS)
     for name in ("unsafe", "category", "disallowed", "refusal"):
         weights[f"{name}_w"] = heads[f"{name}.weight"].astype(np.float32)
         weights[f"{name}_b"] = heads[f"{name}.bias"].astype(np.float32)
     weights["category_labels"] = np.array(trainer.labels)
     weights["threshold_logit"] = np.float32(checked["threshold_logit"])
-    stats |= {"frozen_layers": FROZEN, "epochs": epochs, "epoch_kept": epoch, "validation": checked,
+    stats |= {"frozen_layers": FROZEN, "delta_steps": DELTA_STEPS, "epochs": epochs, "epoch_kept": epoch, "validation": checked,
               "seconds": round(time.time() - started), "device": device}
     log(f"cross-encoder: kept epoch {epoch} ({time.time() - started:.0f} s in all)")
     return weights, stats
