@@ -13,6 +13,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from app import bench_native
@@ -268,8 +269,9 @@ def machine() -> dict:
     return info
 
 
-def run(quick: bool = False) -> dict:
-    """All measurements; ``quick`` shrinks them to a smoke test."""
+def run(quick: bool = False, skip: Sequence[str] = ()) -> dict:
+    """All measurements, less the ``skip`` sections ("fidelity", "companion": the slow ones, each with a
+    command of its own); ``quick`` shrinks them to a smoke test."""
     from app.core.settings import load_settings
     from app.service import ChatService
     from memory.store import Store
@@ -299,8 +301,10 @@ def run(quick: bool = False) -> dict:
     results["cold_start"] = cold_start(1 if quick else 3)
 
     results["finetune"] = finetune_figures(quick)
-    results["fidelity"] = fidelity(quick)
-    results["companion"] = companion_suite(quick)
+    if "fidelity" not in skip:
+        results["fidelity"] = fidelity(quick)
+    if "companion" not in skip:
+        results["companion"] = companion_suite(quick)
     return results
 
 

@@ -390,7 +390,9 @@ def moderation(actions: tuple[str, ...], category: str | None, limit: int, as_js
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 @click.option("--fidelity", "fidelity_only", is_flag=True,
               help="Only the 'sounding like the person' section (personas from the letters in ../shared).")
-def bench(quick: bool, as_json: bool, fidelity_only: bool) -> None:
+@click.option("--skip", multiple=True, type=click.Choice(["fidelity", "companion"]),
+              help="Leave out a slow section (its own commands: bench --fidelity, python -m safety eval).")
+def bench(quick: bool, as_json: bool, fidelity_only: bool, skip: tuple[str, ...]) -> None:
     """Measure speed side by side and print medians and ratios."""
     from app import bench as benchmarks
 
@@ -400,7 +402,7 @@ def bench(quick: bool, as_json: bool, fidelity_only: bool) -> None:
         result = benchmarks.fidelity(quick)
         click.echo(json.dumps(result, indent=2, ensure_ascii=False) if as_json else render_fidelity(result).lstrip("\n"))
         return
-    results = benchmarks.run(quick=quick)
+    results = benchmarks.run(quick=quick, skip=skip)
     click.echo(json.dumps(results, indent=2) if as_json else benchmarks.render(results))
 
 

@@ -87,7 +87,7 @@ def _open(path: Path):  # type: ignore[no-untyped-def]
 
 
 @main.command("eval")
-@click.option("--quick", is_flag=True, help="A sample of each set (about a minute), as CI runs it.")
+@click.option("--quick", is_flag=True, help="At most 60 rows of each set and 6 companion conversations, as CI runs it.")
 @click.option("--e2e", type=int, default=0, help="Also generate N replies per set with the default model, filter off and on.")
 @click.option("--companion/--no-companion", default=True, show_default=True,
               help="Play the companion-conversation suite through the chat path (safety/suites/companion.jsonl).")
@@ -103,7 +103,7 @@ def evaluate_command(quick: bool, e2e: int, companion: bool, companion_only: boo
                      replies: Path | None, judge_name: str, as_json: bool) -> None:
     """Measure the shipped judge on the public sets in ../shared/data/safety, and the filter end to end."""
     from app.safety_e2e import companion_run, end_to_end, render_end_to_end
-    from safety.evaluate import evaluate, render, render_self_harm, self_harm
+    from safety.evaluate import QUICK_ROWS, evaluate, render, render_self_harm, self_harm
 
     results = {} if companion_only else evaluate(_judge(judge_name), quick=quick)
     if not companion_only:
@@ -111,7 +111,8 @@ def evaluate_command(quick: bool, e2e: int, companion: bool, companion_only: boo
         from safety.baseline import PreviousJudge
         from safety.self_harm import SelfHarmDetector
 
-        results["self_harm"] = self_harm(SelfHarmDetector(), PreviousJudge(load_embedder("")))
+        results["self_harm"] = self_harm(SelfHarmDetector(), PreviousJudge(load_embedder("")),
+                                         rows=QUICK_ROWS if quick else None)
     if e2e and not companion_only:
         results["end_to_end"] = end_to_end(e2e)
     if companion or companion_only:
