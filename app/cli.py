@@ -387,7 +387,7 @@ def moderation(actions: tuple[str, ...], category: str | None, limit: int, as_js
 
 @main.command()
 @click.option("--quick", is_flag=True,
-              help="A smoke run: every figure from a few repeats (about 3 minutes on two cores without the slow sections).")
+              help="A smoke run: every figure from a few repeats (about 3 minutes on two cores, less the slow sections).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 @click.option("--fidelity", "fidelity_only", is_flag=True,
               help="Only the 'sounding like the person' section (personas from the letters in ../shared).")
