@@ -112,7 +112,7 @@ def evaluate_command(quick: bool, e2e: int, companion: bool, companion_only: boo
         from safety.self_harm import SelfHarmDetector
 
         results["self_harm"] = self_harm(SelfHarmDetector(), PreviousJudge(load_embedder("")),
-                                         rows=QUICK_ROWS if quick else None)
+                                         per_set=QUICK_ROWS if quick else None)
     if e2e and not companion_only:
         results["end_to_end"] = end_to_end(e2e)
     if companion or companion_only:

@@ -228,7 +228,8 @@ def fit(rows: dict, model_dir: Path | None, device: str, log: Callable[[str], No
         weights[f"{name}_b"] = heads[f"{name}.bias"].astype(np.float32)
     weights["category_labels"] = np.array(trainer.labels)
     weights["threshold_logit"] = np.float32(checked["threshold_logit"])
-    stats |= {"frozen_layers": FROZEN, "delta_steps": DELTA_STEPS, "epochs": epochs, "epoch_kept": epoch, "validation": checked,
+    stats |= {"frozen_layers": FROZEN, "delta_steps": DELTA_STEPS, "epochs": epochs, "epoch_kept": epoch,
+              "validation": checked,
               "seconds": round(time.time() - started), "device": device}
     log(f"cross-encoder: kept epoch {epoch} ({time.time() - started:.0f} s in all)")
     return weights, stats

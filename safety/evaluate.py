@@ -210,11 +210,11 @@ def self_harm_sets() -> dict[str, list[tuple[str, bool, str]]]:
     return out
 
 
-def self_harm(detector, judge, rows: int | None = None) -> dict:  # noqa: ANN001
+def self_harm(detector, judge, per_set: int | None = None) -> dict:  # noqa: ANN001
     """Recall and false positives of the self-harm detector, of ``judge`` alone (its category is self-harm)
-    and of the two together as the chat path runs them (either), on every held-out set (at most ``rows``
+    and of the two together as the chat path runs them (either), on every held-out set (at most ``per_set``
     of each); and the detector's time per message."""
-    sets = {name: sample(rows_of, rows, f"sh-{name}") for name, rows_of in self_harm_sets().items()}
+    sets = {name: sample(rows, per_set, f"sh-{name}") for name, rows in self_harm_sets().items()}
     texts = sorted({t for rows in sets.values() for t, _, _ in rows})
     p = dict(zip(texts, detector.probability(texts)))
     alone = dict(zip(texts, (v.category == "self_harm" for v in _judge_many(judge, [(t, None) for t in texts]))))
