@@ -48,7 +48,7 @@ NAIVE_EXCERPTS = 3
 QUESTIONS = Path(__file__).with_name("fidelity_questions.json")
 LETTER = re.compile(r"^### LETTER \d+\s*$", re.M)
 CONDITIONS = ("naive", "prompt", "finetuned")
-QUICK_WRITERS = ("abigail_adams", "lamb")  # the two smallest collections: the quickest to build personas from
+QUICK_WRITER = "abigail_adams"  # the smallest collection: the quickest to build personas from
 FINETUNE_MINUTES = 3.0  # the full bench's training time per writer (--max-minutes)
 
 Progress = Callable[[str], None]

@@ -87,7 +87,9 @@ def _open(path: Path):  # type: ignore[no-untyped-def]
 
 
 @main.command("eval")
-@click.option("--quick", is_flag=True, help="At most 60 rows of each set and 6 companion conversations, as CI runs it.")
+@click.option("--quick", is_flag=True, help="At most 60 rows of each set and 6 companion conversations.")
+@click.option("--rows", type=click.IntRange(min=10), help="At most this many rows of each held-out set "
+              "(default 400 and every self-harm row; --quick 60). The test suite's smoke run takes 10.")
 @click.option("--e2e", type=int, default=0, help="Also generate N replies per set with the default model, filter off and on.")
 @click.option("--companion/--no-companion", default=True, show_default=True,
               help="Play the companion-conversation suite through the chat path (safety/suites/companion.jsonl).")
@@ -99,20 +101,20 @@ def _open(path: Path):  # type: ignore[no-untyped-def]
 @click.option("--judge", "judge_name", type=click.Choice(["reply-reader", "cross-encoder"]), default="reply-reader",
               show_default=True, help="Which trained judge to measure beside the chat default.")
 @click.option("--json", "as_json", is_flag=True)
-def evaluate_command(quick: bool, e2e: int, companion: bool, companion_only: bool, limit: int | None,
+def evaluate_command(quick: bool, rows: int | None, e2e: int, companion: bool, companion_only: bool, limit: int | None,
                      replies: Path | None, judge_name: str, as_json: bool) -> None:
     """Measure the shipped judge on the public sets in ../shared/data/safety, and the filter end to end."""
     from app.safety_e2e import companion_run, end_to_end, render_end_to_end
     from safety.evaluate import QUICK_ROWS, evaluate, render, render_self_harm, self_harm
 
-    results = {} if companion_only else evaluate(_judge(judge_name), quick=quick)
+    results = {} if companion_only else evaluate(_judge(judge_name), quick=quick, rows=rows)
     if not companion_only:
         from memory.embedder import load_embedder
         from safety.baseline import PreviousJudge
         from safety.self_harm import SelfHarmDetector
 
         results["self_harm"] = self_harm(SelfHarmDetector(), PreviousJudge(load_embedder("")),
-                                         per_set=QUICK_ROWS if quick else None)
+                                         per_set=rows or (QUICK_ROWS if quick else None))
     if e2e and not companion_only:
         results["end_to_end"] = end_to_end(e2e)
     if companion or companion_only:

@@ -87,8 +87,8 @@ def _confusion(predicted: list[bool], truth: list[bool]) -> tuple[int, int, int,
     return tp, fp, fn, len(truth) - tp - fp - fn
 
 
-def measure(judge, requests: dict, replies: dict, hh: list) -> dict:  # noqa: ANN001
-    """Every figure for one judge on the given held-out rows."""
+def measure(judge, requests: dict, replies: dict, hh: list, repeats: int = 9) -> dict:  # noqa: ANN001
+    """Every figure for one judge on the given held-out rows (``repeats``: timed calls per case)."""
     texts = sorted({t for rows in requests.values() for t, _, _ in rows})
     verdicts = dict(zip(texts, _judge_many(judge, [(t, None) for t in texts])))
     out: dict = {"requests": {}, "replies": {}}
@@ -147,7 +147,7 @@ def measure(judge, requests: dict, replies: dict, hh: list) -> dict:  # noqa: AN
     v = _judge_many(judge, flat)
     wins = sum(expected_reward(a) > expected_reward(b) for a, b in zip(v[::2], v[1::2]))
     out["hh_rlhf_pairwise"] = {"accuracy": wins / max(1, len(hh)), "n": len(hh)}
-    out["timing_ms"] = timing(judge)
+    out["timing_ms"] = timing(judge, repeats)
     return out
 
 
@@ -266,15 +266,18 @@ def render_self_harm(results: dict) -> str:
 
 def evaluate(judge, quick: bool = False, previous: bool = True, rows: int | None = None) -> dict:  # noqa: ANN001
     """All figures for ``judge`` and (``previous``) the judge it replaced, on the same held-out rows
-    (at most ``rows`` per set; by default ``ROWS``, or ``QUICK_ROWS`` when ``quick``)."""
+    (at most ``rows`` per set; by default ``ROWS``, or ``QUICK_ROWS`` when ``quick``). A sampled run
+    times three calls a case instead of nine."""
     n = rows or (QUICK_ROWS if quick else ROWS)
     requests, replies = request_sets(n), reply_sets(n)
     hh = sample(list(data.hh_rlhf()), n // 2, "hh")
-    out = {"rows_per_set": n, "targets": TARGETS, "judge": judge.name, "shipped": measure(judge, requests, replies, hh)}
+    repeats = 3 if n <= QUICK_ROWS else 9
+    out = {"rows_per_set": n, "targets": TARGETS, "judge": judge.name,
+           "shipped": measure(judge, requests, replies, hh, repeats)}
     if previous:
         from safety.baseline import PreviousJudge
 
-        out["previous"] = measure(PreviousJudge(judge.embedder), requests, replies, hh)
+        out["previous"] = measure(PreviousJudge(judge.embedder), requests, replies, hh, repeats)
     return out
 
 

@@ -255,22 +255,22 @@ def test_score_cli_contract(tmp_path: Path) -> None:
 @needs_data
 @pytest.mark.model  # the eval command loads the default chat model (app.safety_cli)
 def test_eval_reports_both_judges_on_held_out_rows_against_the_targets() -> None:
-    """``python -m safety eval --quick``: every target figure for the shipped and the previous judge, on
-    the same held-out rows, and the timing of a judge call. (The companion suite is played through the chat
-    path by tests/test_companion.py.)"""
-    result = CliRunner().invoke(safety_cli, ["eval", "--quick", "--no-companion", "--json"])
+    """``python -m safety eval``, 10 rows a set: every target figure for the shipped and the previous judge,
+    on the same held-out rows, and the timing of a judge call. (The figures themselves come from the full
+    run, BENCHMARKS.md; the companion suite is played through the chat path by tests/test_companion.py.)"""
+    result = CliRunner().invoke(safety_cli, ["eval", "--rows", "10", "--no-companion", "--json"])
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     targets = ("request_auprc", "lookalike_fpr", "harmful_recall", "reply_disallowed_f1", "comply_refuse_macro_f1")
     assert set(out["targets"]) == set(targets)
     new, old = out["shipped"], out["previous"]
-    assert new["requests"]["xstest"]["n"] == old["requests"]["xstest"]["n"] == 60 == new["replies"]["gptfuzz"]["n"]
+    assert new["requests"]["xstest"]["n"] == old["requests"]["xstest"]["n"] == 10 == new["replies"]["gptfuzz"]["n"]
     assert new["requests"]["probes"]["n"] == 87 and new["replies"]["probes"]["n"] == 32
     # The judges differ (two judges scored, not one twice), and the shipped one reads replies better.
     assert new["request_auprc"] != old["request_auprc"]
     assert new["reply_disallowed_f1"] > old["reply_disallowed_f1"] + 0.1
     assert new["timing_ms"]["reply_2000_chars"] > 0 and new["timing_ms"]["stream_turn"] > new["timing_ms"]["request"]
-    assert "companion" not in out and all(r["n"] <= 60 for r in out["self_harm"]["sets"].values())
+    assert "companion" not in out and all(r["n"] <= 10 for r in out["self_harm"]["sets"].values())
     assert out["self_harm"]["sets"]["probes_test"]["positives"] > 0
     rendered = render(out)
     assert "previous" in rendered and "target >= 0.86" in rendered
