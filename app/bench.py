@@ -313,7 +313,7 @@ def fidelity(quick: bool = False) -> dict:
     classifier gives to the right writer, for the naive baseline, the prompt alone and after fine-tuning.
 
     Reads the letters in ../shared; without them the section says so (``absent``) and the rest of the
-    bench runs. ``quick`` builds one writer's personas from 20 letters, asks two questions, fine-tunes for 15 seconds.
+    bench runs. ``quick`` builds one writer's personas from 20 letters, asks one question, fine-tunes for 15 seconds.
     The full run takes hours on a small CPU: with KEEPSAKE_FIDELITY_JOURNAL set to a file, each writer's
     replies are kept there as they come, and a stopped run started again goes on from there.
     """
@@ -326,7 +326,7 @@ def fidelity(quick: bool = False) -> dict:
         return {"absent": str(exc)}
     progress = (lambda message: print(f"fidelity: {message}", file=sys.stderr, flush=True))
     if quick:
-        return harness.run([harness.QUICK_WRITER], harness.questions("test")[:2], finetune_minutes=0.25,
+        return harness.run([harness.QUICK_WRITER], harness.questions("test")[:1], finetune_minutes=0.25,
                            seed_letters=20, progress=progress)
     journal = os.environ.get("KEEPSAKE_FIDELITY_JOURNAL")
     return harness.run(finetune_minutes=harness.FINETUNE_MINUTES, progress=progress,

@@ -41,12 +41,12 @@ def test_quick_benchmark_reports_every_figure() -> None:
 @pytest.mark.timeout(1500)
 def test_quick_fidelity_section() -> None:
     """Sounding like the person: measured when ../shared has the letters, a plain note when it has not.
-    (One writer, two questions, a 15-second fine-tune; the classifier still knows all eight writers.)"""
+    (One writer, one question, a 15-second fine-tune; the classifier still knows all eight writers.)"""
     fidelity = bench("--fidelity", timeout=1400)
     if "absent" in fidelity:
         assert "letters" in fidelity["absent"]
         return
     assert 0.5 < fidelity["classifier_heldout_mean"] <= 1 and list(fidelity["per_writer"]) == ["abigail_adams"]
     for row in fidelity["per_writer"].values():
-        assert all(len(row["attributed"][c]) == 2 for c in ("naive", "prompt", "finetuned"))
+        assert all(len(row["attributed"][c]) == 1 for c in ("naive", "prompt", "finetuned"))
         assert row["finetune"]["steps"] >= 1
