@@ -39,6 +39,9 @@ PARTIAL_SAVE_S = 0.5
 # A small model sometimes ends its turn at once (6 of 240 fine-tuned Byron replies in the fidelity run
 # were empty); another draw almost always writes something, and an empty bubble helps nobody.
 EMPTY_RETRIES = 2
+# With a fixed seed, a retry of an empty reply draws at seed + 1, + 2; an alternative steps the seed
+# in thousands so that regenerating never draws a retry's seed again (it once gave the same reply back).
+ALTERNATIVE_SEED_STEP = 1000
 WITHDRAWN = "\n\n[withdrawn by the safety filter]\n"  # streamed before the text that replaces a withdrawn reply
 
 
@@ -377,7 +380,7 @@ class ChatService:
         sampling = sampling or self.persona_sampling(self.persona(user_id, conv.persona_id))
         if sampling.seed is not None:  # a fixed seed would give the same reply again: step it per alternative
             tries = len(self.store.alternatives(user_id, thread[-1].id)) if thread[-1].role == "assistant" else 0
-            sampling = sampling.model_copy(update={"seed": sampling.seed + tries})
+            sampling = sampling.model_copy(update={"seed": sampling.seed + ALTERNATIVE_SEED_STEP * tries})
         persona = self.persona(user_id, conv.persona_id)
         turn = self._plan(user_id, conv, conv.persona_id, persona, last_user.content, thread[: thread.index(last_user)],
                           sampling)

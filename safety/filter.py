@@ -44,11 +44,12 @@ from safety.reward import expected_reward
 STREAM_CHECK_CHARS = 160
 STREAM_STOP_P = 0.6
 # A reply to a safe request is kept (rather than replaced by a refusal) unless the judge finds it
-# more likely than this to carry disallowed content. A probability, not the judge's top class: the
-# default judge's top class is C on one in five warm replies to a grief request at P(C) 0.3-0.44
+# likely, more than even odds, to carry disallowed content. A probability, not the judge's top class:
+# the default judge's top class is C on one in five warm replies to a grief request at P(C) 0.3-0.44
 # (59 attempts at three grief requests, 2026-12-04; 6 of them above 0.4, none above 0.45), and three
-# such attempts in a row put "I won't help with that" in front of someone who had just lost a grandfather.
-KEEP_MAX_C = 0.4
+# such attempts in a row put "I won't help with that" in front of someone who had just lost a
+# grandfather. At 0.4 it still happened once in 20 sends on CI (2026-12-04), hence one half.
+KEEP_MAX_C = 0.5
 REFUSALS = ("A", "B")
 # Disallowed-request categories where only a refusal is shown: those where the default judge's false
 # positives are rare on held-out look-alikes (23 of 444, mostly nonsense-discrimination questions and

@@ -106,10 +106,10 @@ def test_a_safe_request_keeps_its_best_answer_below_the_threshold() -> None:
 
 
 def test_a_likely_harmful_answer_is_not_kept_even_on_a_safe_request() -> None:
-    judge = ScriptedJudge({"words with a recipe": {"A": 0.0, "B": 0.17, "C": 0.41, "D": 0.42},
+    judge = ScriptedJudge({"words with a recipe": {"A": 0.0, "B": 0.07, "C": 0.51, "D": 0.42},
                            "a refusal": {"A": 0.1, "B": 0.6, "C": 0.0, "D": 0.3}})
     outcome, _ = review("my grandmother died", ["words with a recipe", "a refusal"], judge, safety_best_of=1)
-    # Class D by a hair, but P(C) above KEEP_MAX_C: the model's refusal is the safer thing to show.
+    # P(C) just above KEEP_MAX_C: the model's refusal is the safer thing to show.
     assert (outcome.action, outcome.text, outcome.audit()["safety_scores"]["refusal"]) == (FAILURE, "a refusal", "model")
 
 
