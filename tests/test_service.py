@@ -78,6 +78,24 @@ def test_regenerate_keeps_the_old_reply(scripted_service: ChatService, scripted:
     assert scripted.calls[1] == scripted.calls[0]
 
 
+
+def test_a_regenerated_reply_never_draws_the_seed_of_an_empty_reply_retry(scripted_service: ChatService,
+                                                                          scripted: ScriptedBackend) -> None:
+    """With a fixed seed, an empty reply is drawn again at seed + 1; the alternative must not reuse it (it
+    once gave the same reply back)."""
+    seeds, stream = [], scripted.stream
+    scripted.stream = lambda messages, sampling, **kw: (seeds.append(sampling.seed), stream(messages, sampling, **kw))[1]
+    scripted.enqueue("", "first try", "second try")
+    svc = scripted_service
+    uid = svc.store.user_id()
+    fixed = svc.settings.sampling.model_copy(update={"seed": 5})
+    live = svc.send(uid, "tell me a joke", sampling=fixed)
+    live.run()
+    svc.regenerate(uid, live.conversation_id, sampling=fixed).run()
+    assert [m.content for m in svc.store.alternatives(uid, svc.store.thread(uid, live.conversation_id)[-1].id)] \
+        == ["first try", "second try"]
+    assert seeds == [5, 6, 1005]
+
 @pytest.mark.model
 def test_real_model_conversation_is_persisted(settings, llama, tmp_path) -> None:
     svc = ChatService(settings, backend=llama, store=Store(f"sqlite:///{tmp_path / 'real.db'}"))
