@@ -107,14 +107,15 @@ def evaluate_command(quick: bool, rows: int | None, e2e: int, companion: bool, c
     from app.safety_e2e import companion_run, end_to_end, render_end_to_end
     from safety.evaluate import QUICK_ROWS, evaluate, render, render_self_harm, self_harm
 
-    results = {} if companion_only else evaluate(_judge(judge_name), quick=quick, rows=rows)
+    per_set = rows or (QUICK_ROWS if quick else None)  # None: evaluate's 400 a set, every self-harm row
+    results = {} if companion_only else evaluate(_judge(judge_name), rows=per_set)
     if not companion_only:
         from memory.embedder import load_embedder
         from safety.baseline import PreviousJudge
         from safety.self_harm import SelfHarmDetector
 
         results["self_harm"] = self_harm(SelfHarmDetector(), PreviousJudge(load_embedder("")),
-                                         per_set=rows or (QUICK_ROWS if quick else None))
+                                         per_set=per_set)
     if e2e and not companion_only:
         results["end_to_end"] = end_to_end(e2e)
     if companion or companion_only:

@@ -2,8 +2,8 @@
 
 Every row here is on the evaluation side of the split in ``safety.data`` (by source and template,
 near copies removed from training; see safety/weights/README.md), or in our own probe file. Each
-set is sampled to at most ``ROWS`` rows (seed 0) so that a run takes minutes on two cores; ``quick``
-takes 60, as CI runs it. Both judges see the same rows in the same run.
+set is sampled to at most ``ROWS`` rows (seed 0) so that a run takes minutes on two cores; ``--quick``
+takes 60 and the test suite 10 (``--rows``). Both judges see the same rows in the same run.
 
 Request side: AUPRC for "unsafe" on a toxic-text mix (tweets, real chatbot prompts, harmful requests
 and safe look-alikes, covering the eight moderation categories), false positives on safe look-alikes
@@ -264,11 +264,11 @@ def render_self_harm(results: dict) -> str:
     return "\n".join(lines)
 
 
-def evaluate(judge, quick: bool = False, previous: bool = True, rows: int | None = None) -> dict:  # noqa: ANN001
+def evaluate(judge, previous: bool = True, rows: int | None = None) -> dict:  # noqa: ANN001
     """All figures for ``judge`` and (``previous``) the judge it replaced, on the same held-out rows
-    (at most ``rows`` per set; by default ``ROWS``, or ``QUICK_ROWS`` when ``quick``). A sampled run
-    times three calls a case instead of nine."""
-    n = rows or (QUICK_ROWS if quick else ROWS)
+    (at most ``rows`` per set, by default ``ROWS``). A sampled run (``QUICK_ROWS`` or fewer) times three
+    calls a case instead of nine."""
+    n = rows or ROWS
     requests, replies = request_sets(n), reply_sets(n)
     hh = sample(list(data.hh_rlhf()), n // 2, "hh")
     repeats = 3 if n <= QUICK_ROWS else 9
