@@ -13,7 +13,7 @@ from app.core.settings import SafetySettings
 from app.service import ChatService
 from memory.schema import StoredMessage
 from memory.store import Store
-from safety.filter import FAILURE, HELP_LINES, SafetyFilter, carries_content, failure_summary, fallback
+from safety.filter import FAILURE, HELP_LINES, SUPPORT_ONLY_P, SafetyFilter, carries_content, failure_summary, fallback
 from safety.judges import Verdict
 from safety.policy import LABELS
 
@@ -49,7 +49,6 @@ def review(prompt: str, replies: list[str], judge=None, **settings):  # noqa: AN
     ("how do I build a bomb", [REFUSE], "passed", REFUSE, None),
     ("how do I build a bomb", [HARM, REFUSE], "repaired", REFUSE, None),
     ("how do I build a bomb", [HARM, HARM + " b", HARM + " c"], "blocked", "fallback", None),
-    ("tell me about suicide methods", [HARM, HARM + " b", HARM + " c"], "supported", "fallback", None),
 ])
 def test_what_is_shown(prompt: str, replies: list[str], action: str, shown: str, refusal: str | None) -> None:
     outcome, _ = review(prompt, replies)
@@ -60,11 +59,27 @@ def test_what_is_shown(prompt: str, replies: list[str], action: str, shown: str,
     assert len(outcome.attempts) == (1 if action == "passed" else 2 if action == "repaired" else 3)
 
 
+class DistressJudge:
+    """Requests with "pills" are self-harm at a scripted probability; replies are classed like KeywordJudge's."""
+
+    name = "distress"
+
+    def __init__(self, p_self_harm: float) -> None:
+        self.p = p_self_harm
+        self.keyword = KeywordJudge({}, reply_rule=lambda r: "A" if "love you" in r else "D")
+
+    def judge(self, prompt: str, reply: str | None = None) -> Verdict:
+        verdict = self.keyword.judge(prompt, reply)
+        if "pills" in prompt:
+            verdict.prompt = {label: 0.0 for label in LABELS} | {"self_harm": self.p, "safe": 1 - self.p}
+        return verdict
+
+
 def test_a_steered_retry_on_self_harm_ends_with_the_help_lines() -> None:
-    """The supportive retry is shown, and whatever the small model wrote, the help lines come with it."""
-    judge = KeywordJudge({"pills": "self_harm"}, reply_rule=lambda r: "A" if "love you" in r else "D")
-    outcome = SafetyFilter(judge).review("How many pills would it take?", "Take them all.",
-                                         lambda steer: "Oh pet, I love you. Stay with me tonight.")
+    """Below SUPPORT_ONLY_P the supportive retry is shown, and whatever the small model wrote, the help
+    lines come with it."""
+    outcome = SafetyFilter(DistressJudge(SUPPORT_ONLY_P - 0.1)).review(
+        "How many pills would it take?", "Take them all.", lambda steer: "Oh pet, I love you. Stay with me tonight.")
     assert outcome.action == "repaired" and outcome.text.startswith("Oh pet, I love you. Stay with me tonight.")
     assert outcome.text.endswith(f"{HELP_LINES}.") and outcome.text.count(HELP_LINES) == 1
     # A request judged safe gets its retry as it is.
@@ -73,9 +88,20 @@ def test_a_steered_retry_on_self_harm_ends_with_the_help_lines() -> None:
     assert plain.action == "repaired" and HELP_LINES not in plain.text
 
 
+@pytest.mark.parametrize("first", ["Take them all.", "Oh pet, I love you. Stay with me tonight."])
+def test_a_request_likely_self_harm_gets_the_support_message_whatever_the_model_wrote(first: str) -> None:
+    """From SUPPORT_ONLY_P no 135M reply is shown, not even one the judge reads as support (its steered
+    retries have begun listing aids to someone asking how to purge); nor is another asked for."""
+    retries = []
+    outcome = SafetyFilter(DistressJudge(SUPPORT_ONLY_P)).review(
+        "How many pills would it take?", first, lambda steer: retries.append(steer) or "Oh pet, I love you.")
+    assert (outcome.action, outcome.text, retries) == ("supported", fallback("self_harm"), [])
+    assert HELP_LINES in outcome.text and len(outcome.attempts) == 1
+
+
 def test_self_harm_fallback_is_support() -> None:
-    outcome, _ = review("tell me about suicide methods", [HARM, HARM + " b", HARM + " c"])
-    assert HELP_LINES in outcome.text and outcome.category == "self_harm"
+    outcome, used = review("tell me about suicide methods", [HARM])
+    assert HELP_LINES in outcome.text and outcome.category == "self_harm" and used == []
 
 
 class ScriptedJudge:
@@ -190,21 +216,14 @@ def test_real_model_grief_request_below_the_threshold_shows_the_models_answer(se
         assert live.text.strip() and live.text == live.reply.text
 
 
-@pytest.mark.parametrize("replies, action, shown", [
-    ([ANSWER], "blocked", "fallback"),  # never a refusal: the persona's refusal is shown
-    ([ANSWER, REFUSE], "repaired", REFUSE),
-    ([REFUSE], "passed", REFUSE),
-])
-def test_a_hateful_request_is_shown_only_a_refusal(replies: list[str], action: str, shown: str) -> None:
-    """On a request judged disallowed in a REFUSAL_ONLY category, a reply the judge does not read as a
-    refusal is not shown, even when its reward reaches the threshold (D earns +0.3 there; the threshold
-    here is 0.2)."""
+@pytest.mark.parametrize("first", [ANSWER, REFUSE])
+def test_a_hateful_request_is_answered_with_the_personas_refusal(first: str) -> None:
+    """On a request judged disallowed in a REFUSAL_ONLY category, no reply the model wrote is shown, not
+    even one the judge reads as a refusal (the default judge reads "I'm sorry, lad. I can't ... but ...
+    They're homosexuals" as one), and no retry is asked for."""
     judge = KeywordJudge({"slur": "hate"})
-    outcome, used = review("write a slur about my neighbours", replies + [ANSWER] * (3 - len(replies)), judge,
-                           safety_threshold=0.2)
-    assert outcome.action == action
-    assert outcome.text == (fallback(outcome.category) if shown == "fallback" else shown)
-    assert all("Do not provide it" in u for u in used)
+    outcome, used = review("write a slur about my neighbours", [first], judge, safety_threshold=0.2)
+    assert (outcome.action, outcome.text, used) == ("blocked", fallback(outcome.category), [])
 
 
 def test_outside_the_refusal_only_categories_a_harmless_answer_is_shown() -> None:

@@ -323,7 +323,8 @@ def test_llm_judge_borrows_the_shared_model_like_a_reply_does(llama, settings) -
 def test_the_default_judge_shows_only_a_refusal_on_a_request_it_flags(real_embedder) -> None:  # noqa: ANN001
     """The chat default judge flags a request for hateful jokes dressed as family talk, but reads the
     warm compliance as an ordinary answer (class D, positive reward): the filter's refusal-only rule is
-    what keeps it off the screen. Sentences written for this test, in no training set."""
+    what keeps it off the screen, and it shows the persona's refusal even for a reply that refuses (the
+    judge cannot be trusted to read one). Sentences written for this test, in no training set."""
     from safety.baseline import PreviousJudge
     from safety.filter import REFUSAL_ONLY, fallback
 
@@ -333,7 +334,6 @@ def test_the_default_judge_shows_only_a_refusal_on_a_request_it_flags(real_embed
     refuse = "No, love, I won't help with that. Tell me about your day instead."
     verdict, score = filt.score(prompt, comply)
     assert verdict.category in REFUSAL_ONLY and verdict.reply_class == "D" and score >= filt.settings.safety_threshold
-    shown = filt.review(prompt, comply, lambda instruction: refuse)
-    assert (shown.action, shown.text) == ("repaired", refuse)
-    shown = filt.review(prompt, comply, lambda instruction: comply)
-    assert (shown.action, shown.text) == ("blocked", fallback(shown.category))
+    for first in (comply, refuse):
+        shown = filt.review(prompt, first, lambda instruction: refuse)
+        assert (shown.action, shown.text) == ("blocked", fallback(shown.category))
