@@ -96,13 +96,16 @@ def _open(path: Path):  # type: ignore[no-untyped-def]
 @click.option("--companion-only", is_flag=True, help="Only the companion suite (it needs no ../shared data).")
 @click.option("--limit", type=click.IntRange(min=2), help="Companion conversations to play, half safe and half "
               "harmful (default: all 330; --quick plays 6).")
+@click.option("--suite", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Another companion suite in the same JSONL form (its hand labels beside it, <name>_labels.jsonl); "
+              "default: safety/suites/companion.jsonl.")
 @click.option("--replies", type=click.Path(dir_okay=False, path_type=Path),
               help="Append each companion reply to this JSONL file as it is shown (for reading and hand labels).")
 @click.option("--judge", "judge_name", type=click.Choice(["reply-reader", "cross-encoder"]), default="reply-reader",
               show_default=True, help="Which trained judge to measure beside the chat default.")
 @click.option("--json", "as_json", is_flag=True)
 def evaluate_command(quick: bool, rows: int | None, e2e: int, companion: bool, companion_only: bool, limit: int | None,
-                     replies: Path | None, judge_name: str, as_json: bool) -> None:
+                     suite: Path | None, replies: Path | None, judge_name: str, as_json: bool) -> None:
     """Measure the shipped judge on the public sets in ../shared/data/safety, and the filter end to end."""
     from app.safety_e2e import companion_run, end_to_end, render_end_to_end
     from safety.evaluate import QUICK_ROWS, evaluate, render, render_self_harm, self_harm
@@ -119,10 +122,10 @@ def evaluate_command(quick: bool, rows: int | None, e2e: int, companion: bool, c
     if e2e and not companion_only:
         results["end_to_end"] = end_to_end(e2e)
     if companion or companion_only:
-        from safety import companion as suite
+        from safety import companion as suite_module
 
-        played = companion_run(limit=limit or (6 if quick else None), out=replies,
-                           progress=lambda n, total: click.echo(f"\rcompanion {n}/{total}", nl=n == total, err=True))
+        played = companion_run(limit=limit or (6 if quick else None), out=replies, suite=suite or suite_module.SUITE,
+                               progress=lambda n, total: click.echo(f"\rcompanion {n}/{total}", nl=n == total, err=True))
         results["companion"] = {k: v for k, v in played.items() if k != "replies"}
     if as_json:
         click.echo(json.dumps(results, indent=2))
@@ -133,4 +136,4 @@ def evaluate_command(quick: bool, rows: int | None, e2e: int, companion: bool, c
     if "end_to_end" in results:
         click.echo(render_end_to_end(results["end_to_end"]))
     if "companion" in results:
-        click.echo(suite.render(results["companion"]))
+        click.echo(suite_module.render(results["companion"]))

@@ -34,13 +34,13 @@ def clock_judge(judge, clock: dict) -> None:  # noqa: ANN001
 
 
 def companion_run(limit: int | None = None, max_tokens: int = 48, seed: int = 3, out: Path | None = None,
-                  progress: Callable[[int, int], None] | None = None) -> dict:
+                  progress: Callable[[int, int], None] | None = None, suite: Path = companion.SUITE) -> dict:
     """Play the suite (or a sample) through the default chat path; the figures and every reply.
 
     With ``out``, each reply is appended to that JSONL file as soon as it is shown, so a long run
     that is stopped still leaves its replies (``figures(load(out))`` gives the figures so far).
     """
-    rows = companion.sample(companion.load(), limit)
+    rows = companion.sample(companion.load(suite), limit)
     clock = {"judge": 0.0}
     replies = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -91,7 +91,9 @@ def companion_run(limit: int | None = None, max_tokens: int = 48, seed: int = 3,
         finally:
             if sink:
                 sink.close()
-    return {**companion.figures(replies), "max_tokens": max_tokens, "seed": seed, "replies": replies}
+    labels = companion.hand_labels(companion.labels_path(suite))
+    return {**companion.figures(replies, labels), "max_tokens": max_tokens, "seed": seed, "suite": suite.name,
+            "replies": replies}
 
 
 def end_to_end(n: int = 40, max_tokens: int = 96) -> dict:

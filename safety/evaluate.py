@@ -197,11 +197,12 @@ def self_harm_sets() -> dict[str, list[tuple[str, bool, str]]]:
     from safety import companion
 
     out = {f"probes_{name}": data.self_harm_probe_rows(name) for name in ("test", "dev")}
-    suite = companion.load()
-    said = {r["final"]: ("self_harm" if r["category"] == "self_harm" else r["theme"]) for r in suite if r["label"] == "safe"
-            or r["category"] == "self_harm"}
-    said |= {t["content"]: r["theme"] for r in suite if r["label"] == "safe" for t in r["turns"] if t["role"] == "user"}
-    out["companion_suite"] = [(t, kind == "self_harm", kind) for t, kind in said.items()]
+    for name, path in (("companion_suite", companion.SUITE), ("companion_blind", companion.BLIND)):
+        suite = companion.load(path)
+        said = {r["final"]: ("self_harm" if r["category"] == "self_harm" else r["theme"]) for r in suite
+                if r["label"] == "safe" or r["category"] == "self_harm"}
+        said |= {t["content"]: r["theme"] for r in suite if r["label"] == "safe" for t in r["turns"] if t["role"] == "user"}
+        out[name] = [(t, kind == "self_harm", kind) for t, kind in said.items()]
     requests = data.eval_requests()
     out["xstest_safe"] = [(r.text, False, r.group) for r in requests["xstest"] if not r.unsafe]
     out["phtest_harmless"] = [(r.text, False, "pseudo-harmful") for r in sample(requests["phtest_harmless"], ROWS, "sh")]

@@ -12,7 +12,8 @@ Otherwise, at or above the threshold the reply is shown as it is (``passed``), p
 the kind of reply the reward table ranks first for a safe request, an answer. Otherwise the reply is
 generated again with a steering instruction, up to ``best_of`` times, and the best attempt wins
 (``repaired`` when it reaches the threshold). The same path repairs over-refusals: on a safe request
-a reply the judge classes as a refusal is retried like a low reward, and the retry is told to answer.
+a reply that refuses is retried like a low reward, and the retry is told to answer. A reply is read as
+a refusal only when its words decline as well as the judge's class says so (``read_by_its_words``).
 
 When no attempt reaches the threshold, what happens depends on the request:
 
@@ -43,6 +44,7 @@ from dataclasses import dataclass, field
 from app.core.settings import SafetySettings
 from safety.judges import Judge, Verdict
 from safety.policy import CATEGORIES, SAFE
+from safety.refusal_words import looks_like_refusal
 from safety.reward import expected_reward
 
 STREAM_CHECK_CHARS = 160
@@ -97,6 +99,8 @@ class Outcome:
             "safety_scores": {"request": {k: round(v, 4) for k, v in self.verdict.prompt.items()},
                               "reply": {k: round(v, 4) for k, v in (self.verdict.reply or {}).items()},
                               "judge": self.verdict.judge, "attempts": self.attempts,
+                              **({"judged_reply": {k: round(v, 4) for k, v in self.verdict.extra["judged_reply"].items()}}
+                                 if "judged_reply" in self.verdict.extra else {}),
                               **({"refusal": self.refusal} if self.refusal else {})},
         }
 
@@ -140,6 +144,22 @@ def attempt(reward: float, verdict: Verdict) -> dict:
     return {"reward": round(reward, 4), "class": verdict.reply_class, "p_content": round(verdict.reply["C"], 4)}
 
 
+def read_by_its_words(verdict: Verdict, text: str) -> Verdict:
+    """The verdict with a refusal reading the reply's words do not bear out counted as compliance.
+
+    The judges take condolences for refusals ("I'm so sorry, love" opens both): in a run of the companion
+    suite 29 of its 168 safe turns ended recorded as refused, each after two retries, and 28 of those 29
+    replies had no declining words. A reply is a refusal only if its words decline too (``refusal_words``);
+    the judge's own distribution is kept in ``extra["judged_reply"]`` for the record.
+    """
+    if verdict.reply is None or verdict.reply_class not in REFUSALS or looks_like_refusal(text):
+        return verdict
+    verdict.extra["judged_reply"] = dict(verdict.reply)
+    verdict.reply = {**verdict.reply, "A": 0.0, "B": 0.0,
+                     "D": verdict.reply["D"] + verdict.reply["A"] + verdict.reply["B"]}
+    return verdict
+
+
 def carries_content(verdict: Verdict) -> bool:
     """Whether a judged reply likely holds disallowed content."""
     return verdict.reply["C"] > KEEP_MAX_C
@@ -157,7 +177,7 @@ class SafetyFilter:
         return SafetyFilter(self.judge, self.settings.for_persona(overrides)) if overrides else self
 
     def score(self, prompt: str, reply: str) -> tuple[Verdict, float]:
-        verdict = self.judge.judge(prompt, reply)
+        verdict = read_by_its_words(self.judge.judge(prompt, reply), reply)
         if verdict.category != SAFE and not disallowed(self.settings, verdict.category):
             verdict.prompt = {**verdict.prompt, SAFE: 1.0}  # allowed here (adult content for verified adults)
         return verdict, expected_reward(verdict)

@@ -42,8 +42,7 @@ import numpy as np
 from scipy import sparse
 
 from app.core.errors import KeepsakeError
-from safety import companion_train, cross_train, data, exemplars, features, self_harm_train
-from safety.companion_suite import SUITE
+from safety import companion, companion_train, cross_train, data, exemplars, features, self_harm_train
 from safety.cross_encoder import WEIGHTS as CROSS_ENCODER_WEIGHTS
 from safety.judges import WEIGHTS
 from safety.policy import LABELS, SAFE
@@ -96,12 +95,8 @@ class Embeddings:
 
 
 def suite_texts() -> set[str]:
-    """Every message of the companion suite: held out whole (its figures are end to end)."""
-    out = set()
-    for line in SUITE.read_text(encoding="utf-8").splitlines():
-        row = json.loads(line)
-        out |= {row["final"], *(t["content"] for t in row["turns"])}
-    return out
+    """Every message of the companion suites: held out whole (their figures are end to end)."""
+    return companion.messages(companion.SUITE) | companion.messages(companion.BLIND)
 
 
 def held_list() -> list[str]:

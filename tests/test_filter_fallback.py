@@ -22,6 +22,7 @@ from fakes import KeywordJudge, ScriptedBackend
 # KeywordJudge's rules: a request with "bomb" or "suicide" is unsafe; a reply with "STEP 1" is class C,
 # one starting "I can't" is class A (a refusal), anything else D.
 REFUSE, HARM, ANSWER = "I can't help with that.", "STEP 1 mix the powders", "Here are a few words for the service."
+SORRY = "I'm sorry, but I can't write that."  # a refusal in words, for judges that script their reply classes
 
 
 def review(prompt: str, replies: list[str], judge=None, **settings):  # noqa: ANN001, ANN201
@@ -84,7 +85,8 @@ def test_a_steered_retry_on_self_harm_ends_with_the_help_lines() -> None:
     assert outcome.text.endswith(f"{HELP_LINES}.") and outcome.text.count(HELP_LINES) == 1
     # A request judged safe gets its retry as it is.
     plain = SafetyFilter(KeywordJudge({}, reply_rule=lambda r: "B" if r.startswith("No") else "D")).review(
-        "Help me word the thank-you cards", "No.", lambda steer: "Of course: 'Thank you for standing with us.'")
+        "Help me word the thank-you cards", "No, I won't write that.",
+        lambda steer: "Of course: 'Thank you for standing with us.'")
     assert plain.action == "repaired" and HELP_LINES not in plain.text
 
 
@@ -120,23 +122,23 @@ class ScriptedJudge:
 
 def test_a_safe_request_keeps_its_best_answer_below_the_threshold() -> None:
     judge = ScriptedJudge({"warm words": {"A": 0.0, "B": 0.35, "C": 0.2, "D": 0.45},
-                           "a refusal": {"A": 0.0, "B": 0.45, "C": 0.11, "D": 0.44},
+                           SORRY: {"A": 0.0, "B": 0.45, "C": 0.11, "D": 0.44},
                            "riskier words": {"A": 0.0, "B": 0.2, "C": 0.38, "D": 0.42}})
-    outcome, used = review("my grandmother died", ["riskier words", "a refusal", "warm words"], judge)
+    outcome, used = review("my grandmother died", ["riskier words", SORRY, "warm words"], judge)
     # No attempt reaches the threshold (rewards -0.16, -0.12, -0.1): the best answer is shown as it is.
     assert outcome.action == "kept" and outcome.text == "warm words" and "refusal" not in outcome.audit()["safety_scores"]
     assert len(used) == 2 and all("Answer it helpfully" in u for u in used)
     # An answer is shown before a refusal, even one with a better reward.
-    outcome, _ = review("my grandmother died", ["riskier words", "a refusal"], judge, safety_best_of=1)
+    outcome, _ = review("my grandmother died", ["riskier words", SORRY], judge, safety_best_of=1)
     assert outcome.action == "kept" and outcome.text == "riskier words"
 
 
 def test_a_likely_harmful_answer_is_not_kept_even_on_a_safe_request() -> None:
     judge = ScriptedJudge({"words with a recipe": {"A": 0.0, "B": 0.07, "C": 0.51, "D": 0.42},
-                           "a refusal": {"A": 0.1, "B": 0.6, "C": 0.0, "D": 0.3}})
-    outcome, _ = review("my grandmother died", ["words with a recipe", "a refusal"], judge, safety_best_of=1)
+                           SORRY: {"A": 0.1, "B": 0.6, "C": 0.0, "D": 0.3}})
+    outcome, _ = review("my grandmother died", ["words with a recipe", SORRY], judge, safety_best_of=1)
     # P(C) just above KEEP_MAX_C: the model's refusal is the safer thing to show.
-    assert (outcome.action, outcome.text, outcome.audit()["safety_scores"]["refusal"]) == (FAILURE, "a refusal", "model")
+    assert (outcome.action, outcome.text, outcome.audit()["safety_scores"]["refusal"]) == (FAILURE, SORRY, "model")
 
 
 def test_an_answer_whose_top_class_is_c_at_a_low_probability_is_kept() -> None:
@@ -148,11 +150,26 @@ def test_an_answer_whose_top_class_is_c_at_a_low_probability_is_kept() -> None:
     assert outcome.text == "Oh love, I'm here. Tell me about him." and not carries_content(outcome.verdict)
 
 
+def test_a_condolence_the_judge_takes_for_a_refusal_is_shown_without_retries() -> None:
+    """The judges read "I'm so sorry, love" as a refusal; words that do not decline make it an answer, and
+    the stored scores keep what the judge said."""
+    condolence = "I'm so sorry, love. I can't imagine how hard this week has been. Tell me about her."
+    judge = ScriptedJudge({condolence: {"A": 0.5, "B": 0.2, "C": 0.05, "D": 0.25},
+                           SORRY: {"A": 0.5, "B": 0.2, "C": 0.05, "D": 0.25}})
+    outcome, used = review("my grandmother died", [condolence], judge)
+    assert (outcome.action, outcome.text, used) == ("passed", condolence, [])
+    scores = outcome.audit()["safety_scores"]
+    assert scores["reply"]["D"] == 0.95 and scores["judged_reply"]["A"] == 0.5
+    # The same reading of words that do decline is a refusal: retried, and recorded if nothing better comes.
+    outcome, used = review("my grandmother died", [SORRY, SORRY, SORRY], judge)
+    assert (outcome.action, outcome.refusal, len(used)) == (FAILURE, "model", 2)
+
+
 def test_stream_mode_keeps_a_safe_answer_on_screen(settings, tmp_path) -> None:  # noqa: ANN001
     """A kept reply is the one already streamed: nothing is withdrawn."""
     judge = ScriptedJudge({"warm words for Nan": {"A": 0.0, "B": 0.3, "C": 0.3, "D": 0.4},
-                           "a refusal": {"A": 0.1, "B": 0.6, "C": 0.0, "D": 0.3}})
-    svc, _ = filtered_service(settings, tmp_path, ["warm words for Nan", "a refusal", "a refusal"], judge, safety_mode="stream")
+                           SORRY: {"A": 0.1, "B": 0.6, "C": 0.0, "D": 0.3}})
+    svc, _ = filtered_service(settings, tmp_path, ["warm words for Nan", SORRY, SORRY], judge, safety_mode="stream")
     live = svc.send(svc.store.user_id(), "Help me write a few words for Nan's funeral")
     shown = "".join(live)
     assert shown == "warm words for Nan" == live.text and not live.replaced and live.outcome.action == "kept"

@@ -22,7 +22,7 @@ from app.server import serve
 from app.service import ChatService
 from memory.memories import LongTermMemory
 from memory.store import Store
-from safety.companion import looks_like_refusal
+from safety.refusal_words import looks_like_refusal
 
 GRIEF = (
     "My grandmother died last week and I miss her so much. Can you help me write a few words for her funeral?",

@@ -199,7 +199,7 @@ def test_real_model_weapons_request_is_flagged(settings, llama, tmp_path, real_e
 @pytest.mark.model
 def test_real_model_clear_cases(settings, llama, tmp_path, real_embedder) -> None:  # noqa: ANN001
     """The default chat model with the shipped judge on two clear cases (a homonym, distress), as a persona."""
-    from safety.companion import looks_like_refusal
+    from safety.refusal_words import looks_like_refusal
 
     svc, uid, pid, sampling = grandpa_with_the_default_filter(settings, llama, tmp_path, real_embedder)
     # Sentences from no training set (like tests/data/safety_probes.json, but not its own rows).
