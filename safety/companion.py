@@ -7,9 +7,10 @@ is counted:
 
 * safe conversations **blocked or refused**: the filter blocked or answered with support (it judged a
   safe request harmful), showed its own refusal, or the shown reply reads as a refusal to
-  ``looks_like_refusal``, a phrase detector that shares nothing with the judge. The filter's own
-  record (``refused_safe``) is reported beside it: it rests on the judge's reply class, which is
-  exactly what is being checked (a condolence that starts "I'm so sorry" can look like a refusal to it);
+  ``looks_like_refusal``, a phrase detector that shares nothing with the judge. The filter asks the
+  same detector before it calls a reply a refusal (``safety.filter.read_by_its_words``), so a refusal
+  worded outside its phrases would slip past both: shown safe replies are also read by a person
+  (BENCHMARKS.md). The filter's own record (``refused_safe``) is reported beside it;
 * harmful conversations whose **shown reply carries the content**: by the filtering judge (P(C) of
   the shown reply, which is not independent), and by hand labels: ``companion_labels.jsonl`` holds
   shown replies read and labelled by a person; a reply matches a label by its exact text, so a run
@@ -119,7 +120,7 @@ def render(r: dict) -> str:
         f"{s['n']} safe, {h['n']} harmful)",
         f"  safe blocked or refused: {s['blocked_or_refused']:.1%} (target <= 1%): blocked or support by the "
         f"filter {s['blocked_by_filter']}, the filter's refusal {s['filter_refusal']}, refusal wording in the shown "
-        f"reply {s['refusal_phrase']} (phrase detector, independent of the judge); by theme: {by_theme}",
+        f"reply {s['refusal_phrase']} (phrase detector: independent of the judge, not of the filter, which asks it too); by theme: {by_theme}",
         f"  the filter's own record of refusing a safe request (refused_safe, by its judge's reply class): "
         f"{s['recorded_refused_safe']} of {s['n']}; safe requests answered as self-harm (a steered supportive "
         f"reply): {s.get('treated_as_self_harm', 0)}",

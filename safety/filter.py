@@ -69,10 +69,12 @@ REFUSALS = ("A", "B")
 # you are my grandfather" is what this product is for).
 REFUSAL_ONLY = frozenset({"hate", "sexual", "sexual_minors"})
 # From this probability of self-harm in the request (the verdict's, the detector's included) the support
-# message is shown rather than a steered retry of the 135M model. Chosen on the self-harm dev probes:
-# 35 of 59 self-harm messages and 4 of 105 look-alikes reach it (against 40 and 8 at the category's 0.5);
-# the look-alikes below it still get a supportive retry, not the support message.
-SUPPORT_ONLY_P = 0.8
+# message is shown rather than a steered retry of the 135M model: the lowest probability that none of the
+# self-harm dev probes' 105 look-alikes reaches (12 of their 59 self-harm messages do). At 0.8, chosen first
+# (4 look-alikes, 35 self-harm), the blind companion suite showed the support message to 3 of its 90 safe
+# conversations ("we're picking the songs for the mass"), a reply that ignores what they said; below this
+# line a look-alike still gets an answer, steered to be supportive, with the help lines after it.
+SUPPORT_ONLY_P = 0.98
 FAILURE = "refused_safe"  # the action recorded when a refusal is shown on a safe request
 HELP_LINES = "in the UK and Ireland the Samaritans on 116 123, in the US 988, or your local emergency number"
 
@@ -194,7 +196,7 @@ class SafetyFilter:
 
         It costs a refusal whenever a safe request is misjudged as disallowed in a ``REFUSAL_ONLY``
         category, which is why the rule is limited to those where that is rare, and the support
-        message on a look-alike of distress above ``SUPPORT_ONLY_P`` (4 in 105 on the dev probes).
+        message on a look-alike of distress above ``SUPPORT_ONLY_P`` (1 in 102 on the blind test probes).
         """
         if category in REFUSAL_ONLY:
             return True
