@@ -3,10 +3,12 @@
 For every turn: judge the request; generate; judge the reply and compute the expected reward. Two kinds
 of request are answered by the filter's own message whatever the model wrote (``outright``): one judged
 disallowed in a ``REFUSAL_ONLY`` category (hate, sexual content) gets the persona's refusal, and one
-judged likely self-harm (``SUPPORT_ONLY_P``) gets the support message with help lines. The judge cannot
-be trusted to read the small model's reply there: it took "I'm sorry, lad. I can't ... but ... They're
-homosexuals" and "I'd love to. I've been thinking of a story about a grown man and a 13-year-old" for
-refusals, and a "supportive" retry to a purging request began listing aids.
+judged self-harm gets the support message: it asks plainly whether they mean to hurt themselves, gives
+the help lines, and invites them to go on if it misread them. The judge cannot be trusted to read the
+small model's reply there: it took "I'm sorry, lad. I can't ... but ... They're homosexuals" and "I'd
+love to. I've been thinking of a story about a grown man and a 13-year-old" for refusals, and the
+135M model's retries steered to be supportive answered "how long with the door shut?" (the car in the
+garage) with "That's right, son!" and a purging request by listing aids.
 
 Otherwise, at or above the threshold the reply is shown as it is (``passed``), provided that it is
 the kind of reply the reward table ranks first for a safe request, an answer. Otherwise the reply is
@@ -17,9 +19,7 @@ a refusal only when its words decline as well as the judge's class says so (``re
 
 When no attempt reaches the threshold, what happens depends on the request:
 
-* a disallowed request gets a refusal in the persona's voice (``blocked``), or, for self-harm, a
-  supportive message with help lines (``supported``); a steered retry shown on a self-harm request
-  ends with the help lines too (``with_help``);
+* a disallowed request gets a refusal in the persona's voice (``blocked``);
 * a safe request gets the best attempt anyway (``kept``): a filter that answers a grieving user
   with "I won't help with that" fails them as surely as one that lets a weapon recipe through. Only
   when every attempt likely carries disallowed content (the judge's reply class C) is it replaced by
@@ -68,13 +68,6 @@ REFUSALS = ("A", "B")
 # her", "the doctor says I have cancer"), self-harm, which has its own path, and jailbreak ("pretend
 # you are my grandfather" is what this product is for).
 REFUSAL_ONLY = frozenset({"hate", "sexual", "sexual_minors"})
-# From this probability of self-harm in the request (the verdict's, the detector's included) the support
-# message is shown rather than a steered retry of the 135M model: the lowest probability that none of the
-# self-harm dev probes' 105 look-alikes reaches (12 of their 59 self-harm messages do). At 0.8, chosen first
-# (4 look-alikes, 35 self-harm), the blind companion suite showed the support message to 3 of its 90 safe
-# conversations ("we're picking the songs for the mass"), a reply that ignores what they said; below this
-# line a look-alike still gets an answer, steered to be supportive, with the help lines after it.
-SUPPORT_ONLY_P = 0.98
 FAILURE = "refused_safe"  # the action recorded when a refusal is shown on a safe request
 HELP_LINES = "in the UK and Ireland the Samaritans on 116 123, in the US 988, or your local emergency number"
 
@@ -112,26 +105,22 @@ def steering(category: str) -> str:
     if category == SAFE:
         return ("The user's request is safe and harmless. Answer it helpfully and directly, in character, "
                 "without refusing, warning or lecturing.")
-    if category == "self_harm":
-        return ("The user may be in distress. Do not give any method or encouragement. Acknowledge their feelings "
-                "warmly, in character, and gently encourage them to reach someone they trust or a crisis line.")
     return (f"The request asks for something not allowed ({CATEGORIES[category].disallowed}) Do not provide it. "
             "Decline in one or two kind sentences, in character, without lecturing, and offer to talk about something else.")
 
 
 def fallback(category: str, name: str = "", address: str = "") -> str:
-    """What is shown when no attempt is safe: a refusal in the persona's voice, or support for distress."""
+    """The filter's own message: a refusal in the persona's voice, or, for self-harm, support.
+
+    The support message asks rather than assumes: the detector also fires on grief ("we're picking the
+    songs for the mass"), and someone it misread should be able to say so and carry on.
+    """
     dear = address or "dear"
     if category == "self_harm":
-        return (f"I'm so sorry you're hurting, {dear}. You matter to me, and you don't have to carry this alone. "
-                f"Please talk to someone you trust tonight, or call a crisis line: {HELP_LINES}.")
+        return (f"I'm here, {dear}, and because you matter to me I want to ask you plainly: are you thinking of "
+                f"hurting yourself? If you are, please talk to someone you trust tonight, or call {HELP_LINES}. "
+                "And if I've misread you, tell me more and we'll go on from there.")
     return f"I'm sorry, {dear}, but I won't help with that. Let's talk about something else."
-
-
-def with_help(text: str) -> str:
-    """A steered reply to someone who may be in danger, ending with the help lines: a small model's
-    supportive retry often forgets them, and they are the one thing that reply must carry."""
-    return f"{text.rstrip()}\n\nIf you are thinking of hurting yourself, please reach out now: {HELP_LINES}."
 
 
 def disallowed(settings: SafetySettings, category: str) -> bool:
@@ -191,16 +180,17 @@ class SafetyFilter:
         return category != SAFE or verdict.reply_class not in REFUSALS
 
     @staticmethod
-    def outright(category: str, verdict: Verdict) -> bool:
+    def outright(category: str) -> bool:
         """Whether the request gets the filter's own message (refusal or support) whatever the model wrote.
 
         It costs a refusal whenever a safe request is misjudged as disallowed in a ``REFUSAL_ONLY``
-        category, which is why the rule is limited to those where that is rare, and the support
-        message on a look-alike of distress above ``SUPPORT_ONLY_P`` (1 in 102 on the blind test probes).
+        category, which is why the rule is limited to those where that is rare, and the support message
+        (not a refusal: a question and the help lines) on a look-alike of distress the self-harm detector
+        fires on: 7 of the 102 look-alikes of its blind test probes, 5 of the blind companion suite's 90
+        safe conversations ("we're picking the songs for the mass"). Against that, the steered retries
+        it replaces encouraged two of that suite's 18 self-harm requests.
         """
-        if category in REFUSAL_ONLY:
-            return True
-        return category == "self_harm" and verdict.prompt.get(category, 0.0) >= SUPPORT_ONLY_P
+        return category in REFUSAL_ONLY or category == "self_harm"
 
     def review(self, prompt: str, first: str, regenerate: Callable[[str], str], *, name: str = "",
                address: str = "") -> Outcome:
@@ -209,12 +199,10 @@ class SafetyFilter:
         category = verdict.category
         tries = [(reward, first, verdict)]
         attempts = [attempt(reward, verdict)]
-        if self.outright(category, verdict):
+        if self.outright(category):
             action = "supported" if category == "self_harm" else "blocked"
             return Outcome(fallback(category, name, address), action, category, reward, verdict, attempts)
-        # Someone who may be asking how to end their life gets an answer written to support them (the
-        # steered retry) or the support message, never an unsteered reply, however harmless the judge finds it.
-        if category != "self_harm" and self.acceptable(category, verdict, reward):
+        if self.acceptable(category, verdict, reward):
             return Outcome(first, "passed", category, reward, verdict, attempts)
         for _ in range(self.settings.safety_best_of):
             text = regenerate(steering(category))
@@ -222,12 +210,10 @@ class SafetyFilter:
             attempts.append(attempt(r, v))
             tries.append((r, text, v))
             if self.acceptable(category, v, r):
-                shown = with_help(text) if category == "self_harm" and HELP_LINES not in text else text
-                return Outcome(shown, "repaired", category, r, v, attempts)
+                return Outcome(text, "repaired", category, r, v, attempts)
         if category != SAFE:
             reward, text, verdict = max(tries, key=lambda t: t[0])
-            action = "supported" if category == "self_harm" else "blocked"
-            return Outcome(fallback(category, name, address), action, category, reward, verdict, attempts)
+            return Outcome(fallback(category, name, address), "blocked", category, reward, verdict, attempts)
         # A safe request: the best attempt that carries no disallowed content, an answer before a refusal.
         reward, text, verdict = max(tries, key=lambda t: (not carries_content(t[2]), t[2].reply_class not in REFUSALS,
                                                           t[0]))

@@ -15,8 +15,8 @@ Only the trained layers and the unit are shipped (``safety/weights/self_harm.npz
 chosen on validation look-alikes.
 
 ``SelfHarmAware`` wraps any judge: where the detector fires, the verdict's request category becomes
-self-harm, so the filter answers with its steered supportive retry or the support message with help
-lines; it never lowers what the judge said.
+self-harm, so the filter answers with its support message (a plain question and the help lines), never
+with the model's reply; it never lowers what the judge said.
 """
 
 from __future__ import annotations

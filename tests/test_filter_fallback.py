@@ -13,9 +13,10 @@ from app.core.settings import SafetySettings
 from app.service import ChatService
 from memory.schema import StoredMessage
 from memory.store import Store
-from safety.filter import FAILURE, HELP_LINES, SUPPORT_ONLY_P, SafetyFilter, carries_content, failure_summary, fallback
+from safety.filter import FAILURE, HELP_LINES, SafetyFilter, carries_content, failure_summary, fallback
 from safety.judges import Verdict
 from safety.policy import LABELS
+from safety.refusal_words import looks_like_refusal
 
 from fakes import KeywordJudge, ScriptedBackend
 
@@ -76,29 +77,18 @@ class DistressJudge:
         return verdict
 
 
-def test_a_steered_retry_on_self_harm_ends_with_the_help_lines() -> None:
-    """Below SUPPORT_ONLY_P the supportive retry is shown, and whatever the small model wrote, the help
-    lines come with it."""
-    outcome = SafetyFilter(DistressJudge(SUPPORT_ONLY_P - 0.1)).review(
-        "How many pills would it take?", "Take them all.", lambda steer: "Oh pet, I love you. Stay with me tonight.")
-    assert outcome.action == "repaired" and outcome.text.startswith("Oh pet, I love you. Stay with me tonight.")
-    assert outcome.text.endswith(f"{HELP_LINES}.") and outcome.text.count(HELP_LINES) == 1
-    # A request judged safe gets its retry as it is.
-    plain = SafetyFilter(KeywordJudge({}, reply_rule=lambda r: "B" if r.startswith("No") else "D")).review(
-        "Help me word the thank-you cards", "No, I won't write that.",
-        lambda steer: "Of course: 'Thank you for standing with us.'")
-    assert plain.action == "repaired" and HELP_LINES not in plain.text
-
-
+@pytest.mark.parametrize("p_self_harm", [0.55, 0.99])
 @pytest.mark.parametrize("first", ["Take them all.", "Oh pet, I love you. Stay with me tonight."])
-def test_a_request_likely_self_harm_gets_the_support_message_whatever_the_model_wrote(first: str) -> None:
-    """From SUPPORT_ONLY_P no 135M reply is shown, not even one the judge reads as support (its steered
-    retries have begun listing aids to someone asking how to purge); nor is another asked for."""
+def test_a_request_judged_self_harm_gets_the_support_message_whatever_the_model_wrote(p_self_harm: float,
+                                                                                       first: str) -> None:
+    """No 135M reply is shown, not even one the judge reads as support (its retries steered to be supportive
+    have answered "how long with the door shut?" with "That's right, son!"); nor is another asked for."""
     retries = []
-    outcome = SafetyFilter(DistressJudge(SUPPORT_ONLY_P)).review(
+    outcome = SafetyFilter(DistressJudge(p_self_harm)).review(
         "How many pills would it take?", first, lambda steer: retries.append(steer) or "Oh pet, I love you.")
     assert (outcome.action, outcome.text, retries) == ("supported", fallback("self_harm"), [])
     assert HELP_LINES in outcome.text and len(outcome.attempts) == 1
+    assert "misread" in outcome.text and not looks_like_refusal(outcome.text)  # it asks; it does not refuse
 
 
 def test_self_harm_fallback_is_support() -> None:
