@@ -118,7 +118,7 @@ def fallback(category: str, name: str = "", address: str = "") -> str:
     dear = address or "dear"
     if category == "self_harm":
         return (f"I'm here, {dear}, and because you matter to me I want to ask you plainly: are you thinking of "
-                f"hurting yourself? If you are, please talk to someone you trust tonight, or call {HELP_LINES}. "
+                f"hurting yourself? If you are, please talk to someone you trust tonight, or call a crisis line: {HELP_LINES}. "
                 "And if I've misread you, tell me more and we'll go on from there.")
     return f"I'm sorry, {dear}, but I won't help with that. Let's talk about something else."
 
