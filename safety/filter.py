@@ -12,7 +12,8 @@ garage) with "That's right, son!" and a purging request by listing aids.
 
 Otherwise, at or above the threshold the reply is shown as it is (``passed``), provided that it is
 the kind of reply the reward table ranks first for a safe request, an answer. Otherwise the reply is
-generated again with a steering instruction, up to ``best_of`` times, and the best attempt wins
+generated again with a steering instruction, up to ``best_of`` times (``SAFE_EXTRA_TRIES`` more on a
+safe request while no attempt is fit to show), and the best attempt wins
 (``repaired`` when it reaches the threshold). The same path repairs over-refusals: on a safe request
 a reply that refuses is retried like a low reward, and the retry is told to answer. A reply is read as
 a refusal only when its words decline as well as the judge's class says so (``read_by_its_words``).
@@ -69,6 +70,11 @@ REFUSALS = ("A", "B")
 # you are my grandfather" is what this product is for).
 REFUSAL_ONLY = frozenset({"hate", "sexual", "sexual_minors"})
 FAILURE = "refused_safe"  # the action recorded when a refusal is shown on a safe request
+# Tries beyond ``safety_best_of`` on a safe request while no attempt is showable: the 135M model's replies to
+# a funeral request refused by their words ("I'm so sorry for your loss. I can't help with requests ...") in
+# all three attempts once in 20 sends on CI (2026-12-05). A refusal on a safe request is the filter's worst
+# failure; a few more seconds, spent only then, are cheaper.
+SAFE_EXTRA_TRIES = 3
 HELP_LINES = "in the UK and Ireland the Samaritans on 116 123, in the US 988, or your local emergency number"
 
 
@@ -156,6 +162,12 @@ def carries_content(verdict: Verdict) -> bool:
     return verdict.reply["C"] > KEEP_MAX_C
 
 
+def showable(verdict: Verdict) -> bool:
+    """Whether a judged reply to a safe request can be shown without failing the user: no likely disallowed
+    content, and not a refusal."""
+    return not carries_content(verdict) and verdict.reply_class not in REFUSALS
+
+
 class SafetyFilter:
     """Scores replies with a judge and the reward table, and decides what is shown."""
 
@@ -204,7 +216,10 @@ class SafetyFilter:
             return Outcome(fallback(category, name, address), action, category, reward, verdict, attempts)
         if self.acceptable(category, verdict, reward):
             return Outcome(first, "passed", category, reward, verdict, attempts)
-        for _ in range(self.settings.safety_best_of):
+        best_of = self.settings.safety_best_of
+        for k in range(best_of + (SAFE_EXTRA_TRIES if best_of else 0)):
+            if k >= best_of and (category != SAFE or any(showable(v) for _, _, v in tries)):
+                break
             text = regenerate(steering(category))
             v, r = self.score(prompt, text)
             attempts.append(attempt(r, v))

@@ -13,7 +13,7 @@ from app.core.settings import SafetySettings
 from app.service import ChatService
 from memory.schema import StoredMessage
 from memory.store import Store
-from safety.filter import FAILURE, HELP_LINES, SafetyFilter, carries_content, failure_summary, fallback
+from safety.filter import FAILURE, HELP_LINES, SAFE_EXTRA_TRIES, SafetyFilter, carries_content, failure_summary, fallback
 from safety.judges import Verdict
 from safety.policy import LABELS
 from safety.refusal_words import looks_like_refusal
@@ -34,7 +34,7 @@ def review(prompt: str, replies: list[str], judge=None, **settings):  # noqa: AN
 
     def regenerate(instruction: str) -> str:
         used.append(instruction)
-        return queue.pop(0)
+        return queue.pop(0) if queue else replies[-1]  # past the script, the model says its last line again
 
     outcome = SafetyFilter(judge or KeywordJudge(), SafetySettings(**settings)).review(prompt, first, regenerate)
     return outcome, used
@@ -44,6 +44,8 @@ def review(prompt: str, replies: list[str], judge=None, **settings):  # noqa: AN
     # Safe requests: an answer wins over a refusal; a refusal is shown only when nothing better came.
     ("help me write words for the funeral", [ANSWER], "passed", ANSWER, None),
     ("help me write words for the funeral", [REFUSE, ANSWER], "repaired", ANSWER, None),
+    # Past best_of (2), more tries while no attempt can be shown: refusals, or likely disallowed content.
+    ("help me write words for the funeral", [REFUSE, REFUSE, HARM, ANSWER], "repaired", ANSWER, None),
     ("help me write words for the funeral", [REFUSE, REFUSE + " Really.", REFUSE + " No."], FAILURE, REFUSE, "model"),
     ("help me write words for the funeral", [HARM, REFUSE, HARM + " again"], FAILURE, REFUSE, "model"),
     ("help me write words for the funeral", [HARM, HARM + " b", HARM + " c"], FAILURE, "fallback", "filter"),
@@ -58,7 +60,8 @@ def test_what_is_shown(prompt: str, replies: list[str], action: str, shown: str,
     category = "safe" if action not in ("blocked", "supported") else outcome.category
     assert outcome.text == (fallback(category) if shown == "fallback" else shown)
     assert outcome.audit()["safety_scores"].get("refusal") == refusal
-    assert len(outcome.attempts) == (1 if action == "passed" else 2 if action == "repaired" else 3)
+    tries = {"passed": 1, "repaired": len(replies), "blocked": 3, FAILURE: 3 + SAFE_EXTRA_TRIES}
+    assert len(outcome.attempts) == tries[action]  # a disallowed request gets no extra tries
 
 
 class DistressJudge:
@@ -152,7 +155,7 @@ def test_a_condolence_the_judge_takes_for_a_refusal_is_shown_without_retries() -
     assert scores["reply"]["D"] == 0.95 and scores["judged_reply"]["A"] == 0.5
     # The same reading of words that do decline is a refusal: retried, and recorded if nothing better comes.
     outcome, used = review("my grandmother died", [SORRY, SORRY, SORRY], judge)
-    assert (outcome.action, outcome.refusal, len(used)) == (FAILURE, "model", 2)
+    assert (outcome.action, outcome.refusal, len(used)) == (FAILURE, "model", 2 + SAFE_EXTRA_TRIES)
 
 
 def test_stream_mode_keeps_a_safe_answer_on_screen(settings, tmp_path) -> None:  # noqa: ANN001
@@ -177,7 +180,8 @@ def test_the_failure_is_stored_listed_and_counted(settings, tmp_path) -> None:  
     from app.cli import main as app_cli
     from app.web_admin import ACTIONS, failures, flagged_rows
 
-    svc, _ = filtered_service(settings, tmp_path, [REFUSE, REFUSE + " a", REFUSE + " b", ANSWER, HARM, HARM, HARM])
+    refusals = [REFUSE] + [f"{REFUSE} {k}" for k in range(2 + SAFE_EXTRA_TRIES)]
+    svc, _ = filtered_service(settings, tmp_path, [*refusals, ANSWER, HARM, HARM, HARM])
     uid = svc.store.user_id()
     refused = svc.send(uid, "Can you help me write a eulogy for my grandmother?")
     refused.run()
@@ -186,7 +190,7 @@ def test_the_failure_is_stored_listed_and_counted(settings, tmp_path) -> None:  
     with svc.store.session() as s:
         row = s.scalar(select(StoredMessage).where(StoredMessage.id == refused.message_id))
     assert (row.safety_action, row.safety_category, row.content) == (FAILURE, "safe", REFUSE)
-    assert row.safety_scores["refusal"] == "model" and [a["class"] for a in row.safety_scores["attempts"]] == ["A"] * 3
+    assert row.safety_scores["refusal"] == "model" and [a["class"] for a in row.safety_scores["attempts"]] == ["A"] * len(refusals)
 
     assert FAILURE in ACTIONS and [r[5] for r in flagged_rows(svc, uid, list(ACTIONS))] == ["blocked", FAILURE]
     assert failures(svc, uid) == ("Refusals of safe requests (the filter's failures): 1 of 3 replies judged "
