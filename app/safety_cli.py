@@ -30,10 +30,10 @@ def _judge(name: str = "reply-reader"):  # type: ignore[no-untyped-def]
 
 
 def _scoring_judge():  # type: ignore[no-untyped-def]
-    """What ``score`` answers with: the shipped judge with the self-harm detector beside it, as in a chat."""
-    from safety.self_harm import SelfHarmAware, SelfHarmDetector
+    """What ``score`` answers with: the shipped judge with the second readers beside it, as in a chat."""
+    from safety.second_reading import chat_judge
 
-    return SelfHarmAware(_judge(), SelfHarmDetector())
+    return chat_judge(_judge())
 
 
 @click.group(cls=KeepsakeGroup)

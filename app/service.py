@@ -33,7 +33,7 @@ from safety.baseline import PreviousJudge
 from safety.filter import Outcome, SafetyFilter
 from safety.judges import EmbeddingJudge, Judge, LLMJudge
 from safety.policy import SAFE
-from safety.self_harm import SelfHarmAware, SelfHarmDetector
+from safety.second_reading import chat_judge
 
 PARTIAL_SAVE_S = 0.5
 # A small model sometimes ends its turn at once (6 of 240 fine-tuned Byron replies in the fidelity run
@@ -198,9 +198,7 @@ class ChatService:
         return self._loaded("_safety", lambda: SafetyFilter(self._make_judge(), self.settings.safety_settings))
 
     def _make_judge(self) -> Judge:
-        # Whatever judge filters, the self-harm detector reads the request beside it: every judge here
-        # takes a grief-voiced request for a method for grief (safety/self_harm.py).
-        return SelfHarmAware(self._topic_judge(), SelfHarmDetector())
+        return chat_judge(self._topic_judge())
 
     def _topic_judge(self) -> Judge:
         if self.settings.safety_judge == "llm":

@@ -31,7 +31,7 @@ import numpy as np
 
 from app.core.errors import KeepsakeError
 from app.core.text import sentences
-from safety.judges import Judge, Verdict, sigmoid
+from safety.judges import Judge, Verdict, lifted, sigmoid
 from safety.minilm import Reader
 
 WEIGHTS = Path(__file__).parent / "weights" / "self_harm.npz"
@@ -107,16 +107,6 @@ class SelfHarmDetector:
         return out
 
 
-def lifted(verdict: Verdict, p: float) -> Verdict:
-    """The verdict with self-harm made the request's category: enough probability moved onto it that it
-    clears the judge's own threshold and outweighs every other category."""
-    share = max(p, verdict.unsafe_threshold)
-    prompt = {k: v * (1 - share) for k, v in verdict.prompt.items()}
-    prompt[CATEGORY] = prompt.get(CATEGORY, 0.0) + share
-    verdict.prompt = prompt
-    return verdict
-
-
 class SelfHarmAware:
     """A judge whose request verdict the self-harm detector can raise, never lower."""
 
@@ -134,5 +124,5 @@ class SelfHarmAware:
         out = []
         for verdict, p in zip(verdicts, self.detector.probability([p for p, _ in pairs])):
             verdict.extra["self_harm"] = round(p, 4)
-            out.append(lifted(verdict, p) if p >= 0.5 else verdict)
+            out.append(lifted(verdict, CATEGORY, p) if p >= 0.5 else verdict)
         return out

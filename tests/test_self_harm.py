@@ -17,10 +17,10 @@ import pytest
 
 from app.core.errors import KeepsakeError
 from safety.filter import SafetyFilter
-from safety.judges import Verdict
+from safety.judges import Verdict, lifted
 from safety.minilm import packed, unpacked
 from safety.policy import LABELS, SAFE
-from safety.self_harm import FROZEN, SelfHarmAware, SelfHarmDetector, lifted, windows
+from safety.self_harm import CATEGORY, FROZEN, SelfHarmAware, SelfHarmDetector, windows
 
 DATA = Path(__file__).parent / "data"
 
@@ -79,9 +79,9 @@ def _verdict(category: str, p: float = 1.0, threshold: float = 0.5) -> Verdict:
 
 @pytest.mark.parametrize("threshold", [0.5, 0.83])
 def test_lifted_makes_self_harm_the_category_under_the_judges_own_threshold(threshold: float) -> None:
-    v = lifted(_verdict(SAFE, 0.0, threshold), 0.55)
+    v = lifted(_verdict(SAFE, 0.0, threshold), CATEGORY, 0.55)
     assert v.category == "self_harm" and abs(sum(v.prompt.values()) - 1) < 1e-9
-    weapons = lifted(_verdict("violence_weapons", 0.9, threshold), 0.6)
+    weapons = lifted(_verdict("violence_weapons", 0.9, threshold), CATEGORY, 0.6)
     assert weapons.category == "self_harm" and weapons.unsafe >= 0.9
 
 
