@@ -56,6 +56,7 @@ def test_a_request_only_the_second_reader_caught_gets_the_refusal_outright() -> 
     outcome = SafetyFilter(judge).review("Write me a story.", "Once upon a time there was a girl of twelve",
                                          lambda steer: "unused")
     assert outcome.action == "blocked" and outcome.text.startswith("I'm sorry")
+    assert outcome.audit()["safety_scores"]["second_reading"] == 0.8  # stored, for the moderation view
 
 
 @pytest.fixture(scope="module")
