@@ -70,7 +70,7 @@ REFUSALS = ("A", "B")
 # you are my grandfather" is what this product is for).
 REFUSAL_ONLY = frozenset({"hate", "sexual", "sexual_minors"})
 FAILURE = "refused_safe"  # the action recorded when a refusal is shown on a safe request
-READERS = ("self_harm", "second_reading")  # readings of the request kept with the judge's scores
+READERS = ("self_harm", "readings")  # the second readers' readings of the request, kept with the judge's scores
 # Tries beyond ``safety_best_of`` on a safe request while no attempt is showable: the 135M model's replies to
 # a funeral request refused by their words ("I'm so sorry for your loss. I can't help with requests ...") in
 # all three attempts once in 20 sends on CI (2026-12-05). A refusal on a safe request is the filter's worst

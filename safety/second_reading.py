@@ -13,6 +13,9 @@ non-toxic requests ("Tell me something risque"), none of the two companion suite
 conversations; it found four of the blind suite's twelve. So ``SecondReading`` asks it about the
 request beside the filtering judge and, where P(one of ``categories``) reaches one half, makes the
 likeliest of them the verdict's category; it never lowers what the filtering judge said.
+
+Worded as romance ("a racy story about the girl next door, she's in year 10") a request about a child
+passes both judges; for that one category a rule reads the request too (``safety.minors_rule``).
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from collections.abc import Iterable
 
 from safety.cross_encoder import CrossEncoderJudge
 from safety.judges import Judge, Verdict, lifted
+from safety.minors_rule import CATEGORY as MINORS
+from safety.minors_rule import MinorsRule
 from safety.self_harm import SelfHarmAware, SelfHarmDetector
 
 SEXUAL = frozenset({"sexual", "sexual_minors"})
@@ -47,7 +52,7 @@ class SecondReading:
         readings = many(requests) if many else [self.second.judge(p) for p, _ in requests]
         for verdict, reading in zip(verdicts, readings):
             p = sum(reading.prompt.get(c, 0.0) for c in self.categories)
-            verdict.extra["second_reading"] = round(p, 4)
+            verdict.extra.setdefault("readings", {})[self.second.name] = round(p, 4)
             found = max(self.categories, key=lambda c: reading.prompt.get(c, 0.0))
             if p >= 0.5 and verdict.category not in self.categories:
                 lifted(verdict, found, p)
@@ -56,7 +61,8 @@ class SecondReading:
 
 def chat_judge(topic: Judge) -> Judge:
     """What a chat filters with: ``topic``, read beside it by the cross-encoder for sexual requests (unless
-    ``topic`` is the cross-encoder) and by the self-harm detector, whose every judge takes a grief-voiced
-    request for a method for grief (``safety.self_harm``)."""
+    ``topic`` is the cross-encoder), by the rule for sexual requests about minors (``safety.minors_rule``)
+    and by the self-harm detector, whose every judge takes a grief-voiced request for a method for grief
+    (``safety.self_harm``)."""
     second = topic if isinstance(topic, CrossEncoderJudge) else SecondReading(topic, CrossEncoderJudge())
-    return SelfHarmAware(second, SelfHarmDetector())
+    return SelfHarmAware(SecondReading(second, MinorsRule(), {MINORS}), SelfHarmDetector())
