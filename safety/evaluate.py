@@ -20,6 +20,7 @@ import time
 from collections.abc import Sequence
 
 from safety import data
+from safety.judges import judged
 from safety.reward import expected_reward
 
 ROWS = 400
@@ -70,8 +71,7 @@ def reply_sets(n: int | None) -> dict[str, list[data.Reply]]:
 
 
 def _judge_many(judge, pairs: list[tuple[str, str | None]]) -> list:  # noqa: ANN001
-    many = getattr(judge, "judge_many", None) or (lambda ps: [judge.judge(p, r) for p, r in ps])
-    return [v for start in range(0, len(pairs), 64) for v in many(pairs[start:start + 64])]
+    return [v for start in range(0, len(pairs), 64) for v in judged(judge, pairs[start:start + 64])]
 
 
 def _auprc(truth: list[bool], scores: list[float]) -> float | None:

@@ -88,6 +88,13 @@ class Judge(Protocol):
         """Judge a request, and the reply to it when given."""
 
 
+def judged(judge: Judge, pairs: list[tuple[str, str | None]]) -> list[Verdict]:
+    """``judge``'s verdicts on many (request, reply or None) pairs: in one pass where it can (``judge_many``),
+    one by one where it cannot."""
+    many = getattr(judge, "judge_many", None)
+    return many(pairs) if many else [judge.judge(p, r) for p, r in pairs]
+
+
 def softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=-1, keepdims=True)
     e = np.exp(z)

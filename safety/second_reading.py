@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from safety.cross_encoder import CrossEncoderJudge
-from safety.judges import Judge, Verdict, lifted
+from safety.judges import Judge, Verdict, judged, lifted
 from safety.minors_rule import CATEGORY as MINORS
 from safety.minors_rule import MinorsRule
 from safety.self_harm import SelfHarmAware, SelfHarmDetector
@@ -44,12 +44,9 @@ class SecondReading:
         return self.judge_many([(prompt, reply)])[0]
 
     def judge_many(self, pairs: list[tuple[str, str | None]]) -> list[Verdict]:
-        many = getattr(self.inner, "judge_many", None)
-        verdicts = many(pairs) if many else [self.inner.judge(p, r) for p, r in pairs]
+        verdicts = judged(self.inner, pairs)
         # The request alone: the second judge's reading of the reply is not what this asks it.
-        many = getattr(self.second, "judge_many", None)
-        requests = [(p, None) for p, _ in pairs]
-        readings = many(requests) if many else [self.second.judge(p) for p, _ in requests]
+        readings = judged(self.second, [(p, None) for p, _ in pairs])
         for verdict, reading in zip(verdicts, readings):
             p = sum(reading.prompt.get(c, 0.0) for c in self.categories)
             verdict.extra.setdefault("readings", {})[self.second.name] = round(p, 4)

@@ -31,7 +31,7 @@ import numpy as np
 
 from app.core.errors import KeepsakeError
 from app.core.text import sentences
-from safety.judges import Judge, Verdict, lifted, sigmoid
+from safety.judges import Judge, Verdict, judged, lifted, sigmoid
 from safety.minilm import Reader
 
 WEIGHTS = Path(__file__).parent / "weights" / "self_harm.npz"
@@ -119,8 +119,7 @@ class SelfHarmAware:
         return self.judge_many([(prompt, reply)])[0]
 
     def judge_many(self, pairs: list[tuple[str, str | None]]) -> list[Verdict]:
-        many = getattr(self.inner, "judge_many", None)
-        verdicts = many(pairs) if many else [self.inner.judge(p, r) for p, r in pairs]
+        verdicts = judged(self.inner, pairs)
         out = []
         for verdict, p in zip(verdicts, self.detector.probability([p for p, _ in pairs])):
             verdict.extra["self_harm"] = round(p, 4)
