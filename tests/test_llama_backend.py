@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from app.core.chat import ChatEngine
+from app.core.chat import TURN_STOPS, ChatEngine
 from app.core.errors import ContextOverflow
 from app.core.llama import LlamaCppBackend
 from app.core.settings import Sampling
@@ -212,3 +212,23 @@ def test_word_bias_spares_a_favoured_word_just_written() -> None:
     assert (scores[5], scores[7], scores[9]) == (0.0, 1.5, -100.0)  # 5 was just written; 9 stays avoided
     far = np.array([5] + [1] * WordBias.RECENT)
     assert bias(far, np.zeros(12, dtype=np.single))[5] == 1.5
+
+
+def test_a_reply_ends_where_the_model_starts_writing_the_users_next_line(llama: LlamaCppBackend) -> None:
+    """Asked to continue a transcript, the 135M model writes both sides; a chat turn stops at the first
+    speaker label it writes (``TURN_STOPS``), so no invented user line is shown as the persona's reply."""
+    messages = [{"role": "system", "content": "You are a helpful assistant."},
+                {"role": "user", "content": "Continue this transcript for four more lines:\nUser: Hello!\n"
+                                            "Assistant: Hi there, how are you?\nUser: I'm sad today.\nAssistant:"}]
+    for seed in range(1, 9):
+        raw = "".join(llama.stream(messages, Sampling(seed=seed, max_tokens=120)))
+        marker = next((m for m in TURN_STOPS if m in raw), None)
+        if marker:
+            break
+    else:
+        pytest.skip("the model wrote no speaker label in 8 seeds: nothing to stop at")
+    turn = ChatEngine(llama).start(system=messages[0]["content"], user=messages[1]["content"],
+                                   sampling=Sampling(seed=seed, max_tokens=120))
+    text = "".join(turn)
+    assert not any(m in text for m in TURN_STOPS) and text.strip()
+    assert raw.startswith(text.strip()) and len(text.strip()) < len(raw.split(marker)[0]) + 1

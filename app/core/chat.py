@@ -113,6 +113,11 @@ class Turn:
         )
 
 
+# A small model runs on past its turn and writes the user's next line ("- User: What is your favorite
+# memory?" ended a funeral reply of the 135M default on the page, 2026-12-05): a reply ends where one begins.
+TURN_STOPS = ("\nUser:", "\n- User:", "\n* User:", "\nuser:", "\nYou:", "\nAssistant:")
+
+
 class ChatEngine:
     """Builds prompts within the context budget and runs turns on a backend."""
 
@@ -140,6 +145,7 @@ class ChatEngine:
         if not user or not user.strip():
             raise EmptyMessage("the message is empty; type something to say")
         sampling = sampling or self.sampling
+        sampling = sampling.model_copy(update={"stop": list(dict.fromkeys([*sampling.stop, *TURN_STOPS]))})
         plan = build_prompt(
             PromptParts(system=system, user=user, history=tuple(history), summary=summary, memories=tuple(memories),
                         instructions=instructions, examples=tuple(examples)),
