@@ -307,7 +307,9 @@ def test_llm_judge_borrows_the_shared_model_like_a_reply_does(llama, settings) -
     import threading
 
     service = ChatService(settings.model_copy(update={"safety_judge": "llm", "memory": False}), backend=llama)
-    judge = service.safety.judge.inner  # the LLM judge, beside the self-harm detector
+    judge = service.safety.judge
+    while hasattr(judge, "inner"):  # the LLM judge, inside the second readers (safety.second_reading.chat_judge)
+        judge = judge.inner
     assert isinstance(judge, LLMJudge) and judge.llm is llama.llm
     done = threading.Event()
     with llama.borrow():  # a reply is generating on the only context
