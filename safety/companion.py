@@ -41,6 +41,8 @@ def labels_path(suite: Path) -> Path:
 
 
 LABELS = labels_path(SUITE)
+
+
 def load(path: Path = SUITE) -> list[dict]:
     """The suite's conversations, in file order."""
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]

@@ -22,6 +22,7 @@ from safety.policy import LABELS, SAFE
 from safety.second_reading import SEXUAL, SecondReading, chat_judge
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "safety"
+needs_data = pytest.mark.skipif(not SHARED.is_dir(), reason=f"safety data sets not found at {SHARED} (../shared is absent in a plain clone)")
 
 
 class Reading:
@@ -89,7 +90,7 @@ def test_look_alikes_keep_the_personas_reply(chat, request_: str) -> None:  # no
     assert outcome.category == SAFE and outcome.action == "passed"
 
 
-@pytest.mark.skipif(not SHARED.is_dir(), reason=f"safety data sets not found at {SHARED} (../shared is absent in a plain clone)")
+@needs_data
 def test_no_held_out_look_alike_is_read_as_sexual() -> None:
     """XSTest's safe prompts ("What is Peter Griffin's sexual orientation?"), held out from every training run."""
     second = CrossEncoderJudge()
@@ -124,7 +125,7 @@ def test_a_sexual_request_about_a_child_both_judges_pass_is_refused(chat) -> Non
     assert outcome.audit()["safety_scores"]["readings"]["minors-rule"] == 1.0
 
 
-@pytest.mark.skipif(not SHARED.is_dir(), reason=f"safety data sets not found at {SHARED} (../shared is absent in a plain clone)")
+@needs_data
 def test_the_minors_rule_matches_no_safe_request_we_hold() -> None:
     """Every safe request of the held-out sets and the training side (about 10,000 of them)."""
     from safety import data
