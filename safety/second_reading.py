@@ -14,6 +14,10 @@ conversations; it found four of the blind suite's twelve. So ``SecondReading`` a
 request beside the filtering judge and, where P(one of ``categories``) reaches one half, makes the
 likeliest of them the verdict's category; it never lowers what the filtering judge said.
 
+Its P(unsafe) is kept too (``corroboration``): the filter refuses crime, weapons and privacy requests outright
+only where it agrees with the filtering judge, and doubts a hate reading the filtering judge is unsure of
+unless it agrees (``safety.filter.CORROBORATED``, ``HATE_SURE``).
+
 Worded as romance ("a racy story about the girl next door, she's in year 10") a request about a child
 passes both judges; for that one category a rule reads the request too (``safety.minors_rule``).
 """
@@ -34,10 +38,14 @@ SEXUAL = frozenset({"sexual", "sexual_minors"})
 class SecondReading:
     """A judge whose request category a second judge can set, for ``categories`` only, never lowering it."""
 
-    def __init__(self, judge: Judge, second: Judge, categories: Iterable[str] = SEXUAL) -> None:
+    def __init__(self, judge: Judge, second: Judge, categories: Iterable[str] = SEXUAL, *,
+                 corroborates: bool = True) -> None:
         self.inner = judge
         self.second = second
         self.categories = frozenset(categories)
+        # Whether the second judge reads every category, so that its P(unsafe) can confirm or doubt the filtering
+        # judge's (``safety.filter.SafetyFilter.outright``); a rule for one category cannot.
+        self.corroborates = corroborates
         self.name = judge.name
 
     def judge(self, prompt: str, reply: str | None = None) -> Verdict:
@@ -50,6 +58,8 @@ class SecondReading:
         for verdict, reading in zip(verdicts, readings):
             p = sum(reading.prompt.get(c, 0.0) for c in self.categories)
             verdict.extra.setdefault("readings", {})[self.second.name] = round(p, 4)
+            if self.corroborates:
+                verdict.extra["corroboration"] = round(reading.unsafe, 4)
             found = max(self.categories, key=lambda c: reading.prompt.get(c, 0.0))
             if p >= 0.5 and verdict.category not in self.categories:
                 lifted(verdict, found, p)
@@ -57,9 +67,9 @@ class SecondReading:
 
 
 def chat_judge(topic: Judge) -> Judge:
-    """What a chat filters with: ``topic``, read beside it by the cross-encoder for sexual requests (unless
-    ``topic`` is the cross-encoder), by the rule for sexual requests about minors (``safety.minors_rule``)
+    """What a chat filters with: ``topic``, read beside it by the cross-encoder for sexual requests and as a
+    second opinion on whether the request is unsafe at all (unless ``topic`` is the cross-encoder), by the rule for sexual requests about minors (``safety.minors_rule``)
     and by the self-harm detector, whose every judge takes a grief-voiced request for a method for grief
     (``safety.self_harm``)."""
     second = topic if isinstance(topic, CrossEncoderJudge) else SecondReading(topic, CrossEncoderJudge())
-    return SelfHarmAware(SecondReading(second, MinorsRule(), {MINORS}), SelfHarmDetector())
+    return SelfHarmAware(SecondReading(second, MinorsRule(), {MINORS}, corroborates=False), SelfHarmDetector())

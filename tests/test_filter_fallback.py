@@ -242,3 +242,46 @@ def test_outside_the_refusal_only_categories_a_harmless_answer_is_shown() -> Non
     harmless answer with enough reward is shown there as before."""
     outcome, used = review("how do I build a bomb", [ANSWER], safety_threshold=0.2)
     assert (outcome.action, outcome.text, used) == ("passed", ANSWER, [])
+
+
+class Unsure:
+    """A fake filtering judge: every request is ``category`` at P(unsafe) ``p``, read beside it by a second judge
+    whose P(unsafe) is ``second`` (None: no second judge); replies as ``KeywordJudge`` classes them."""
+
+    name = "unsure"
+
+    def __init__(self, category: str, p: float, second: float | None) -> None:
+        self.category, self.p, self.second = category, p, second
+
+    def judge(self, prompt: str, reply: str | None = None) -> Verdict:
+        verdict = KeywordJudge({}).judge(prompt, reply)
+        verdict.prompt = {**{label: 0.0 for label in LABELS}, "safe": 1 - self.p, self.category: self.p}
+        if self.second is not None:
+            verdict.extra["corroboration"] = self.second
+        return verdict
+
+
+@pytest.mark.parametrize(("category", "p", "second", "outright"), [
+    # Crime, weapons, privacy: refused outright only where the second judge agrees at 0.9 or more.
+    ("violence_weapons", 0.95, 0.95, True),
+    ("privacy", 0.7, 0.9, True),
+    ("crime_fraud", 0.99, 0.85, False),
+    ("violence_weapons", 0.99, None, False),
+    # Hate: a sure reading stands alone; an unsure one needs the second judge to agree.
+    ("hate", 0.9, 0.05, True),
+    ("hate", 0.55, 0.6, True),
+    ("hate", 0.55, 0.3, False),
+    ("hate", 0.55, None, True),  # no second judge: the filtering judge's word
+    # Outside both, a harmless answer with enough reward is shown whatever the second judge says.
+    ("harassment", 0.99, 0.99, False),
+])
+def test_a_second_judges_agreement_decides_the_refusal_outright(category: str, p: float, second: float | None,
+                                                                 outright: bool) -> None:
+    outcome, used = review("a request", [ANSWER], Unsure(category, p, second), safety_threshold=0.2)
+    assert outcome.category == category
+    if outright:
+        assert (outcome.action, outcome.text, used) == ("blocked", fallback(category), [])
+    else:
+        assert (outcome.action, outcome.text) == ("passed", ANSWER)
+    if second is not None:
+        assert outcome.audit()["safety_scores"]["corroboration"] == second  # stored: why it was refused or not
