@@ -15,7 +15,7 @@ request beside the filtering judge and, where P(one of ``categories``) reaches o
 likeliest of them the verdict's category; it never lowers what the filtering judge said.
 
 Its P(unsafe) is kept too (``corroboration``): the filter refuses crime, weapons and privacy requests outright
-only where it agrees with the filtering judge, and doubts a hate reading the filtering judge is unsure of
+only where both it and the filtering judge are sure, and doubts a hate reading the filtering judge is unsure of
 unless it agrees (``safety.filter.CORROBORATED``, ``HATE_SURE``).
 
 Worded as romance ("a racy story about the girl next door, she's in year 10") a request about a child

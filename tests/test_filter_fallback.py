@@ -262,9 +262,10 @@ class Unsure:
 
 
 @pytest.mark.parametrize(("category", "p", "second", "outright"), [
-    # Crime, weapons, privacy: refused outright only where the second judge agrees at 0.9 or more.
+    # Crime, weapons, privacy: refused outright only where both judges are sure, at 0.9 or more.
     ("violence_weapons", 0.95, 0.95, True),
-    ("privacy", 0.7, 0.9, True),
+    ("privacy", 0.9, 0.99, True),
+    ("privacy", 0.85, 0.99, False),
     ("crime_fraud", 0.99, 0.85, False),
     ("violence_weapons", 0.99, None, False),
     # Hate: a sure reading stands alone; an unsure one needs the second judge to agree.
