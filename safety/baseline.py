@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from safety.judges import Verdict, softmax
+from safety.judges import Memo, Verdict, softmax
 from safety.policy import REPLY_CLASSES
 
 PREVIOUS_WEIGHTS = Path(__file__).parent / "weights" / "previous_embedding_judge.npz"
@@ -34,10 +34,12 @@ class PreviousJudge:
     """Two heads over embeddings of the request and the whole reply: the default judge."""
 
     name = "embedding"
+    CACHE = 64  # request embeddings: the filter judges the same request before the reply, per stream check and attempt
 
     def __init__(self, embedder, weights: Path = PREVIOUS_WEIGHTS) -> None:  # noqa: ANN001
         w = np.load(weights, allow_pickle=False)
         self.embedder = embedder
+        self._requests = Memo(embedder.embed, self.CACHE)
         self.labels = [str(x) for x in w["prompt_labels"]]
         self.hidden_w, self.hidden_b = w["hidden_w"], w["hidden_b"]
         self.prompt_w, self.prompt_b = w["prompt_w"], w["prompt_b"]
@@ -57,10 +59,7 @@ class PreviousJudge:
         return self.judge_many([(prompt, reply)])[0]
 
     def judge_many(self, pairs: list[tuple[str, str | None]]) -> list[Verdict]:
-        texts = [p for p, _ in pairs] + [r for _, r in pairs if r is not None]
-        vectors = self.embedder.embed(texts)
-        out, j = [], len(pairs)
-        for i, (_, r) in enumerate(pairs):
-            out.append(self._verdict(vectors[i], vectors[j] if r is not None else None, r))
-            j += r is not None
-        return out
+        requests = self._requests([p for p, _ in pairs])
+        answered = [r for _, r in pairs if r is not None]
+        replies = iter(self.embedder.embed(answered) if answered else [])
+        return [self._verdict(e, next(replies) if r is not None else None, r) for e, (_, r) in zip(requests, pairs)]

@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import json
 import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from app.core.errors import KeepsakeError
-from safety.judges import Verdict, rubric, sigmoid, softmax
+from safety.judges import Memo, Verdict, rubric, sigmoid, softmax
 from safety.minilm import Reader
 from safety.policy import SAFE
 
@@ -110,8 +109,8 @@ class CrossEncoderJudge:
         self.heads = {name: (w[f"{name}_w"].astype(np.float32), w[f"{name}_b"].astype(np.float32)) for name in HEADS}
         self.labels = [str(x) for x in w["category_labels"]]
         self.threshold_logit = float(w["threshold_logit"])
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one pair forward at a time
+        self._pooled_requests = Memo(self._pool_requests, self.CACHE)
 
     def _pooled(self, items: list[tuple[list[int], list[int]]]) -> np.ndarray:
         torch = self.reader.torch
@@ -125,19 +124,12 @@ class CrossEncoderJudge:
         weight, bias = self.heads[name]
         return pooled @ weight.T + bias
 
+    def _pool_requests(self, prompts: list[str]) -> list[np.ndarray]:
+        return list(self._pooled([self.encoder.request(ids) for ids in self.encoder.ids(prompts)]))
+
     def _requests(self, prompts: list[str]) -> np.ndarray:
-        """Pooled request vectors, cached by text."""
-        with self._lock:
-            missing = list(dict.fromkeys(p for p in prompts if p not in self._cache))
-            if missing:
-                pooled = self._pooled([self.encoder.request(ids) for ids in self.encoder.ids(missing)])
-                self._cache.update(zip(missing, pooled))
-            for p in prompts:
-                self._cache.move_to_end(p)
-            out = np.stack([self._cache[p] for p in prompts])
-            while len(self._cache) > self.CACHE:
-                self._cache.popitem(last=False)
-        return out
+        """Pooled request vectors, remembered by text."""
+        return np.stack(self._pooled_requests(prompts))
 
     def judge_many(self, pairs: list[tuple[str, str | None]]) -> list[Verdict]:
         if not pairs:

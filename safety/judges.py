@@ -20,7 +20,7 @@ import json
 import math
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ContextManager, Protocol, runtime_checkable
@@ -95,6 +95,31 @@ def judged(judge: Judge, pairs: list[tuple[str, str | None]]) -> list[Verdict]:
     return many(pairs) if many else [judge.judge(p, r) for p, r in pairs]
 
 
+class Memo:
+    """``compute`` (a function of a batch of texts, one result each) remembered for the last ``size`` texts: the
+    filter judges the same request before the reply, at each stream check and once per attempt."""
+
+    def __init__(self, compute: Callable[[list[str]], Sequence], size: int) -> None:
+        self.compute, self.size = compute, size
+        self._cache: OrderedDict[str, object] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __call__(self, texts: Sequence[str]) -> list:
+        with self._lock:  # one computation at a time: torch's CPU threads are shared anyway
+            missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+            if missing:
+                self._cache.update(zip(missing, self.compute(missing)))
+            for t in texts:
+                self._cache.move_to_end(t)
+            out = [self._cache[t] for t in texts]
+            while len(self._cache) > self.size:
+                self._cache.popitem(last=False)
+        return out
+
+    def __contains__(self, text: str) -> bool:
+        return text in self._cache
+
+
 def softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=-1, keepdims=True)
     e = np.exp(z)
@@ -134,22 +159,10 @@ class EmbeddingJudge:
         self.prompt_labels = [str(x) for x in w["prompt_labels"]]
         self.w = {k: w[k].astype(np.float32) for k in w.files if k not in ("meta", "prompt_labels")}
         self.threshold_logit = float(np.log(self.w["unsafe_threshold"] / (1 - self.w["unsafe_threshold"])))
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
+        self._embedded = Memo(embedder.embed, self.CACHE)
 
     def _embed(self, texts: list[str]) -> np.ndarray:
-        with self._lock:
-            found = {t: self._cache[t] for t in texts if t in self._cache}
-        missing = list(dict.fromkeys(t for t in texts if t not in found))
-        if missing:
-            found.update(zip(missing, self.embedder.embed(missing)))
-        with self._lock:
-            for t in found:
-                self._cache[t] = found[t]
-                self._cache.move_to_end(t)
-            while len(self._cache) > self.CACHE:
-                self._cache.popitem(last=False)
-        return np.stack([found[t] for t in texts])
+        return np.stack(self._embedded(texts))
 
     def _head(self, name: str, dense: np.ndarray, lexical) -> np.ndarray:  # noqa: ANN001
         w = self.w

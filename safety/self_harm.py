@@ -22,8 +22,6 @@ with the model's reply; it never lowers what the judge said.
 from __future__ import annotations
 
 import json
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -31,7 +29,7 @@ import numpy as np
 
 from app.core.errors import KeepsakeError
 from app.core.text import sentences
-from safety.judges import Judge, Verdict, judged, lifted, sigmoid
+from safety.judges import Judge, Memo, Verdict, judged, lifted, sigmoid
 from safety.minilm import Reader
 
 WEIGHTS = Path(__file__).parent / "weights" / "self_harm.npz"
@@ -76,8 +74,7 @@ class SelfHarmDetector:
         self.weight = w["weight"].astype(np.float32)
         self.bias = float(w["bias"])
         self.threshold_logit = float(w["threshold_logit"])
-        self._cache: OrderedDict[str, float] = OrderedDict()
-        self._lock = threading.Lock()
+        self._read = Memo(self._probabilities, self.CACHE)
 
     def logits(self, texts: Sequence[str]) -> np.ndarray:
         """The unit's raw logit for each text (no windows, no recentring): what training thresholds."""
@@ -88,23 +85,15 @@ class SelfHarmDetector:
                 out.append(reader.pooled(reader.bottom(batch), batch["attention_mask"]).numpy() @ self.weight + self.bias)
         return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
 
+    def _probabilities(self, texts: list[str]) -> list[float]:
+        parts = [(i, w) for i, t in enumerate(texts) for w in windows(t)]
+        best = np.full(len(texts), -np.inf)
+        for (i, _), z in zip(parts, self.logits([w for _, w in parts])):
+            best[i] = max(best[i], z)
+        return [float(p) for p in sigmoid(best - self.threshold_logit)]
+
     def probability(self, texts: Sequence[str]) -> list[float]:
-        with self._lock:  # one forward at a time; torch's CPU threads are shared anyway
-            missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
-            if missing:
-                parts = [(i, w) for i, t in enumerate(missing) for w in windows(t)]
-                logit = self.logits([w for _, w in parts])
-                best = np.full(len(missing), -np.inf)
-                for (i, _), z in zip(parts, logit):
-                    best[i] = max(best[i], z)
-                for t, p in zip(missing, sigmoid(best - self.threshold_logit)):
-                    self._cache[t] = float(p)
-            for t in texts:
-                self._cache.move_to_end(t)
-            out = [self._cache[t] for t in texts]
-            while len(self._cache) > self.CACHE:
-                self._cache.popitem(last=False)
-        return out
+        return self._read(texts)
 
 
 class SelfHarmAware:

@@ -67,7 +67,7 @@ def test_grief_is_a_safe_request_and_a_warm_reply_is_compliance(judge: CrossEnco
 def test_verdicts_are_distributions_and_requests_are_cached(judge: CrossEncoderJudge) -> None:
     v = judge.judge("What did you grow on the allotment?", "Leeks, mostly, and sweet peas for your gran.")
     assert abs(sum(v.prompt.values()) - 1) < 1e-5 and abs(sum(v.reply.values()) - 1) < 1e-5
-    assert "What did you grow on the allotment?" in judge._cache
+    assert "What did you grow on the allotment?" in judge._pooled_requests
     assert judge.judge("", "").reply is not None  # empty text is judged, not an error
 
 

@@ -14,7 +14,7 @@ from memory.schema import StoredMessage
 from memory.store import Store
 from safety.evaluate import render
 from safety.filter import HELP_LINES, SafetyFilter, disallowed
-from safety.judges import LLMJudge, Verdict
+from safety.judges import LLMJudge, Memo, Verdict
 from safety.policy import LABELS
 from safety.reward import TABLE, expected_reward, reward
 
@@ -36,6 +36,40 @@ def verdict(unsafe: float, reply: dict[str, float], category: str = "violence_we
     probs = {label: 0.0 for label in LABELS}
     probs["safe"], probs[category] = 1 - unsafe, unsafe
     return Verdict(probs, reply)
+
+
+def test_memo_computes_each_text_once_and_forgets_the_oldest() -> None:
+    batches = []
+
+    def lengths(texts: list[str]) -> list[int]:
+        batches.append(list(texts))
+        return [len(t) for t in texts]
+
+    memo = Memo(lengths, size=2)
+    assert memo(["a", "bb", "a"]) == [1, 2, 1] and batches == [["a", "bb"]]  # one batch, each text once
+    assert memo(["bb"]) == [2] and batches == [["a", "bb"]]
+    assert memo(["ccc"]) == [3] and "a" not in memo and "bb" in memo  # the least recently asked is dropped
+
+
+def test_the_default_judge_embeds_a_request_once_across_attempts(real_embedder) -> None:  # noqa: ANN001
+    from safety.baseline import PreviousJudge
+
+    embedded = []
+
+    class Counting:
+        name = real_embedder.name
+
+        def embed(self, texts):  # noqa: ANN001, ANN202
+            embedded.extend(texts)
+            return real_embedder.embed(texts)
+
+    judge = PreviousJudge(Counting())
+    first = judge.judge("Help me write a few words for Nan's funeral.")
+    for reply in ("She grew sweet peas.", "She grew sweet peas every summer."):
+        again = judge.judge("Help me write a few words for Nan's funeral.", reply)
+        assert again.prompt == first.prompt and again.reply is not None
+    assert embedded == ["Help me write a few words for Nan's funeral.", "She grew sweet peas.",
+                        "She grew sweet peas every summer."]
 
 
 def test_expected_reward_follows_the_signal() -> None:
