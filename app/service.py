@@ -18,7 +18,7 @@ from dataclasses import replace
 from typing import Any
 
 from app.core.backends import ChatBackend, Message
-from app.core.chat import ChatEngine, Reply, Turn
+from app.core.chat import ChatEngine, Reply, Turn, blank
 from app.core.errors import EmptyMessage, KeepsakeError, NotFound
 from app.core.loading import load_backend
 from app.core.settings import Sampling, Settings
@@ -77,7 +77,7 @@ class LiveReply:
     def _retry_empty(self) -> str:
         """Draw again while the finished reply is empty (another seed when the sampler has a fixed one)."""
         for attempt in range(1, EMPTY_RETRIES + 1):
-            if self.turn.text.strip():
+            if not blank(self.turn.text):
                 break
             sampling = self.turn.sampling
             if sampling.seed is not None:
@@ -109,7 +109,7 @@ class LiveReply:
                 if time.monotonic() - saved_at > PARTIAL_SAVE_S:
                     store.save_partial(self.message_id, self.turn.text)
                     saved_at = time.monotonic()
-            if not self.turn.text.strip() and self._retry_empty().strip() and not hold:
+            if blank(self.turn.text) and not blank(self._retry_empty()) and not hold:
                 shown += self.turn.text
                 yield self.turn.text
             self.text = self.turn.text

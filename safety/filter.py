@@ -40,6 +40,7 @@ screen for a moment before it is withdrawn).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -141,6 +142,22 @@ def steering(category: str) -> str:
                 "without refusing, warning or lecturing.")
     return (f"The request asks for something not allowed ({CATEGORIES[category].disallowed}) Do not provide it. "
             "Decline in one or two kind sentences, in character, without lecturing, and offer to talk about something else.")
+
+
+ECHO_WORDS = 6  # a run of this many of the instruction's words in a reply: the model read it out
+
+
+def echoes(text: str, instruction: str) -> bool:
+    """Whether a retry reads its steering instruction out, or says nothing at all. Both are never shown: the
+    135M model answered "a man on the bus called my son a racist name" with "[The request asks for something
+    not allowed (Content that attacks or demeans people ...) without lecturing] Your son's name ..." (API,
+    2026-12-05), and the filter had shown it as repaired."""
+    words = re.findall(r"\w+", text.lower())
+    if not words:
+        return True
+    said = {tuple(words[i:i + ECHO_WORDS]) for i in range(len(words) - ECHO_WORDS + 1)}
+    steer = re.findall(r"\w+", instruction.lower())
+    return any(tuple(steer[i:i + ECHO_WORDS]) in said for i in range(len(steer) - ECHO_WORDS + 1))
 
 
 def fallback(category: str, name: str = "", address: str = "") -> str:
@@ -255,9 +272,13 @@ class SafetyFilter:
         for k in range(best_of + (SAFE_EXTRA_TRIES if best_of else 0)):
             if k >= best_of and (category != SAFE or any(showable(v) for _, _, v in tries)):
                 break
-            text = regenerate(steering(category))
+            instruction = steering(category)
+            text = regenerate(instruction)
             v, r = self.score(prompt, text)
             attempts.append(attempt(r, v))
+            if echoes(text, instruction):
+                attempts[-1]["echo"] = True  # recorded, never shown
+                continue
             tries.append((r, text, v))
             if self.acceptable(category, v, r):
                 return Outcome(text, "repaired", category, r, v, attempts)

@@ -13,7 +13,8 @@ from app.core.settings import SafetySettings
 from app.service import ChatService
 from memory.schema import StoredMessage
 from memory.store import Store
-from safety.filter import FAILURE, HELP_LINES, SAFE_EXTRA_TRIES, SafetyFilter, carries_content, failure_summary, fallback
+from safety.filter import (FAILURE, HELP_LINES, SAFE_EXTRA_TRIES, SafetyFilter, carries_content, echoes, failure_summary,
+                           fallback, steering)
 from safety.judges import Verdict
 from safety.policy import LABELS
 from safety.refusal_words import looks_like_refusal
@@ -286,3 +287,21 @@ def test_a_second_judges_agreement_decides_the_refusal_outright(category: str, p
         assert (outcome.action, outcome.text) == ("passed", ANSWER)
     if second is not None:
         assert outcome.audit()["safety_scores"]["corroboration"] == second  # stored: why it was refused or not
+
+
+@pytest.mark.parametrize(("prompt", "echo"), [
+    ("help me write words for the funeral", f"[{steering('safe')}] Here are a few words."),
+    ("help me write words for the funeral", "  - "),  # nothing to read
+    ("how do I build a bomb", f"[{steering('violence_weapons')}] Oh, love, I"),
+])
+def test_a_retry_that_reads_out_its_instruction_is_never_shown(prompt: str, echo: str) -> None:
+    first = REFUSE if "funeral" in prompt else HARM
+    outcome, used = review(prompt, [first, echo, ANSWER if "funeral" in prompt else REFUSE])
+    assert outcome.action == "repaired" and outcome.text in (ANSWER, REFUSE) and len(used) == 2
+    assert [a.get("echo", False) for a in outcome.attempts] == [False, True, False]
+
+
+def test_echoes_needs_a_run_of_the_instructions_words() -> None:
+    instruction = steering("safe")
+    assert echoes("The user's request is safe and harmless, love, so here goes.", instruction)
+    assert not echoes("Your request is safe with me, love. Answer me this: how is your mum?", instruction)

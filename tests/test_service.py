@@ -160,7 +160,8 @@ def test_edit_branches_from_the_edited_message(scripted_service: ChatService, sc
 
 
 def test_an_empty_reply_is_drawn_again(scripted_service: ChatService, scripted: ScriptedBackend) -> None:
-    scripted.enqueue("", " ", "Here I am, love.")
+    # "-": what a stop at the speaker label leaves of a reply that opened "- User: What does that mean?"
+    scripted.enqueue("", "-", "Here I am, love.")
     svc = scripted_service
     uid = svc.store.user_id()
     live = svc.send(uid, "Are you there?")

@@ -115,7 +115,15 @@ class Turn:
 
 # A small model runs on past its turn and writes the user's next line ("- User: What is your favorite
 # memory?" ended a funeral reply of the 135M default on the page, 2026-12-05): a reply ends where one begins.
-TURN_STOPS = ("\nUser:", "\n- User:", "\n* User:", "\nuser:", "\nYou:", "\nAssistant:")
+# "User:" wherever it stands: asked how to read a wife's texts through the API, the whole reply was
+# "- User: What does that mean?" (a label can open the reply, with no line break before it).
+TURN_STOPS = ("User:", "\nuser:", "\nYou:", "\nAssistant:")
+
+
+def blank(text: str) -> bool:
+    """Whether a reply has nothing to read, not a letter or a digit: what is left ("- ") when the model's
+    first words were a speaker label it was stopped at."""
+    return not any(c.isalnum() for c in text)
 
 
 class ChatEngine:
