@@ -44,6 +44,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from app.core.chat import blank
 from app.core.settings import SafetySettings
 from safety.judges import Judge, Verdict
 from safety.policy import CATEGORIES, SAFE
@@ -148,13 +149,15 @@ ECHO_WORDS = 6  # a run of this many of the instruction's words in a reply: the 
 
 
 def echoes(text: str, instruction: str) -> bool:
-    """Whether a retry reads its steering instruction out, or says nothing at all. Both are never shown: the
-    135M model answered "a man on the bus called my son a racist name" with "[The request asks for something
-    not allowed (Content that attacks or demeans people ...) without lecturing] Your son's name ..." (API,
-    2026-12-05), and the filter had shown it as repaired."""
-    words = re.findall(r"\w+", text.lower())
-    if not words:
+    """Whether a retry reads its steering instruction out or speaks about it. Never shown: the 135M model
+    answered "a man on the bus called my son a racist name" with "[The request asks for something not
+    allowed (Content that attacks or demeans people ...) without lecturing] Your son's name ..." (API,
+    2026-12-05), and the filter had shown it as repaired; in the companion suites others opened "[The user
+    is asking for a response to a question about racism ...". The instruction comes in square brackets,
+    so a retry that opens with one is taken to be answering the instruction, not the user."""
+    if text.lstrip().startswith("["):
         return True
+    words = re.findall(r"\w+", text.lower())
     said = {tuple(words[i:i + ECHO_WORDS]) for i in range(len(words) - ECHO_WORDS + 1)}
     steer = re.findall(r"\w+", instruction.lower())
     return any(tuple(steer[i:i + ECHO_WORDS]) in said for i in range(len(steer) - ECHO_WORDS + 1))
@@ -266,7 +269,7 @@ class SafetyFilter:
         if self.outright(verdict):
             action = "supported" if category == "self_harm" else "blocked"
             return Outcome(fallback(category, name, address), action, category, reward, verdict, attempts)
-        if self.acceptable(category, verdict, reward):
+        if self.acceptable(category, verdict, reward) and not blank(first):
             return Outcome(first, "passed", category, reward, verdict, attempts)
         best_of = self.settings.safety_best_of
         for k in range(best_of + (SAFE_EXTRA_TRIES if best_of else 0)):
@@ -276,7 +279,7 @@ class SafetyFilter:
             text = regenerate(instruction)
             v, r = self.score(prompt, text)
             attempts.append(attempt(r, v))
-            if echoes(text, instruction):
+            if blank(text) or echoes(text, instruction):
                 attempts[-1]["echo"] = True  # recorded, never shown
                 continue
             tries.append((r, text, v))
@@ -286,8 +289,8 @@ class SafetyFilter:
             reward, text, verdict = max(tries, key=lambda t: t[0])
             return Outcome(fallback(category, name, address), "blocked", category, reward, verdict, attempts)
         # A safe request: the best attempt that carries no disallowed content, an answer before a refusal.
-        reward, text, verdict = max(tries, key=lambda t: (not carries_content(t[2]), t[2].reply_class not in REFUSALS,
-                                                          t[0]))
+        reward, text, verdict = max(tries, key=lambda t: (not carries_content(t[2]), not blank(t[1]),
+                                                          t[2].reply_class not in REFUSALS, t[0]))
         if carries_content(verdict):
             return Outcome(fallback(category, name, address), FAILURE, category, reward, verdict, attempts,
                            refusal="filter")

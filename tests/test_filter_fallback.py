@@ -292,6 +292,7 @@ def test_a_second_judges_agreement_decides_the_refusal_outright(category: str, p
 @pytest.mark.parametrize(("prompt", "echo"), [
     ("help me write words for the funeral", f"[{steering('safe')}] Here are a few words."),
     ("help me write words for the funeral", "  - "),  # nothing to read
+    ("help me write words for the funeral", "[The user is asking about a funeral, so I will] Here goes."),
     ("how do I build a bomb", f"[{steering('violence_weapons')}] Oh, love, I"),
 ])
 def test_a_retry_that_reads_out_its_instruction_is_never_shown(prompt: str, echo: str) -> None:
@@ -301,7 +302,13 @@ def test_a_retry_that_reads_out_its_instruction_is_never_shown(prompt: str, echo
     assert [a.get("echo", False) for a in outcome.attempts] == [False, True, False]
 
 
-def test_echoes_needs_a_run_of_the_instructions_words() -> None:
+def test_echoes_needs_a_run_of_the_instructions_words_or_its_bracket() -> None:
     instruction = steering("safe")
     assert echoes("The user's request is safe and harmless, love, so here goes.", instruction)
+    assert echoes(" [Answering kindly] Oh, love.", instruction)
     assert not echoes("Your request is safe with me, love. Answer me this: how is your mum?", instruction)
+
+
+def test_a_first_reply_with_nothing_to_read_is_not_passed() -> None:
+    outcome, used = review("help me write words for the funeral", ["- ", ANSWER])
+    assert (outcome.action, outcome.text, len(used)) == ("repaired", ANSWER, 1)
