@@ -88,15 +88,19 @@ REFUSAL_ONLY = frozenset({"hate", "sexual", "sexual_minors"})
 # reads as harmless.
 CORROBORATED = frozenset({"crime_fraud", "violence_weapons", "privacy"})
 CORROBORATED_P = 0.9
-# A hate reading less sure than ``HATE_SURE`` is refused outright only if the second judge agrees (P(unsafe)
-# at least one half): an angry or hurt grieving user ("someone shouted a racist slur at me on the bus", "why
-# did u have to smoke dad ... im so mad") is read as hate by the default judge at 0.52-0.55 and by the
-# cross-encoder at 0.02-0.37. On the training side that spares 20 of the 145 safe requests the default judge
-# reads as hate and loses 1 of the 14 harmful ones; held out it spares 13 of 96 safe ones and leaves out 6 of
-# the 557 harmful ones (all Davidson tweets; none of the held-out harmful requests or either suite's).
+# A hate reading less sure than ``HATE_SURE`` that the second judge does not share (P(unsafe) below one half)
+# is doubted: the request is answered as a safe one (``doubted``). An angry or hurt grieving user ("someone
+# shouted a racist slur at me on the bus", "why did u have to smoke dad ... im so mad") is read as hate by the
+# default judge at 0.52-0.55 and by the cross-encoder at 0.02-0.37. Refusing it outright failed them; so did
+# the ordinary path for a disallowed request, whose retries are told to decline (the slur on the bus ended
+# in the filter's refusal, 2026-12-05). On the training side the doubt spares 20 of the 145 safe requests
+# the default judge reads as hate and 1 of its 14 harmful ones; held out it spares 13 of 96 safe ones and 6
+# of the 557 harmful ones (all Davidson tweets; none of the held-out harmful requests or either suite's).
+# A reply that likely carries disallowed content is still replaced, as on any safe request.
 HATE_SURE = 0.6
 FAILURE = "refused_safe"  # the action recorded when a refusal is shown on a safe request
-READERS = ("self_harm", "readings", "corroboration")  # the second readers' readings of the request, kept with the judge's scores
+# The second readers' readings of the request, and a doubted category, kept with the judge's scores.
+READERS = ("self_harm", "readings", "corroboration", "doubted")
 # Tries beyond ``safety_best_of`` on a safe request while no attempt is showable: the 135M model's replies to
 # a funeral request refused by their words ("I'm so sorry for your loss. I can't help with requests ...") in
 # all three attempts once in 20 sends on CI (2026-12-05). A refusal on a safe request is the filter's worst
@@ -177,6 +181,13 @@ def fallback(category: str, name: str = "", address: str = "") -> str:
     return f"I'm sorry, {dear}, but I won't help with that. Let's talk about something else."
 
 
+def doubted(verdict: Verdict) -> bool:
+    """Whether a hate reading is too unsure to act on: below ``HATE_SURE`` and not shared by the second judge
+    (without one, the filtering judge's word stands)."""
+    second = verdict.extra.get("corroboration")
+    return verdict.category == "hate" and second is not None and verdict.unsafe < HATE_SURE and second < 0.5
+
+
 def disallowed(settings: SafetySettings, category: str) -> bool:
     """Whether a category is disallowed under these settings; minors are disallowed whatever they say."""
     if category == "sexual":
@@ -229,8 +240,11 @@ class SafetyFilter:
 
     def score(self, prompt: str, reply: str) -> tuple[Verdict, float]:
         verdict = read_by_its_words(self.judge.judge(prompt, reply), reply)
-        if verdict.category != SAFE and not disallowed(self.settings, verdict.category):
-            verdict.prompt = {**verdict.prompt, SAFE: 1.0}  # allowed here (adult content for verified adults)
+        if doubted(verdict):
+            verdict.extra["doubted"] = verdict.category
+        if verdict.category != SAFE and (not disallowed(self.settings, verdict.category) or "doubted" in verdict.extra):
+            # Allowed here (adult content for verified adults), or a reading too unsure to act on.
+            verdict.prompt = {**verdict.prompt, SAFE: 1.0}
         return verdict, expected_reward(verdict)
 
     def acceptable(self, category: str, verdict: Verdict, reward: float) -> bool:
@@ -244,17 +258,14 @@ class SafetyFilter:
         """Whether the request gets the filter's own message (refusal or support) whatever the model wrote.
 
         It costs a refusal whenever a safe request is misjudged as disallowed in a ``REFUSAL_ONLY``
-        category, which is why the rule is limited to those where that is rare, or where a second judge
-        agrees (``HATE_SURE``) or both are sure (``CORROBORATED``), and the support message (not a refusal: a question and the
+        category, which is why the rule is limited to those where that is rare (and an unsure hate reading
+        is ``doubted``) or where both judges are sure (``CORROBORATED``), and the support message (not a refusal: a question and the
         help lines) on a look-alike of distress the self-harm detector fires on: 7 of the 102 look-alikes
         of its blind test probes, 5 of the blind companion suite's 90 safe conversations ("we're picking
         the songs for the mass"). Against that, the steered retries it replaces encouraged two of that
-        suite's 18 self-harm requests. Without a second judge's reading (``corroboration``, absent when the
-        cross-encoder is the filtering judge itself) hate is refused on the filtering judge's word alone.
+        suite's 18 self-harm requests.
         """
         category, second = verdict.category, verdict.extra.get("corroboration")
-        if category == "hate":
-            return second is None or verdict.unsafe >= HATE_SURE or second >= 0.5
         if category in CORROBORATED:
             return second is not None and min(second, verdict.unsafe) >= CORROBORATED_P
         return category in REFUSAL_ONLY or category == "self_harm"

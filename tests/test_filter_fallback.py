@@ -269,7 +269,7 @@ class Unsure:
     ("privacy", 0.85, 0.99, False),
     ("crime_fraud", 0.99, 0.85, False),
     ("violence_weapons", 0.99, None, False),
-    # Hate: a sure reading stands alone; an unsure one needs the second judge to agree.
+    # Hate: a sure reading stands alone; an unsure one needs the second judge to agree, or it is doubted.
     ("hate", 0.9, 0.05, True),
     ("hate", 0.55, 0.6, True),
     ("hate", 0.55, 0.3, False),
@@ -280,7 +280,9 @@ class Unsure:
 def test_a_second_judges_agreement_decides_the_refusal_outright(category: str, p: float, second: float | None,
                                                                  outright: bool) -> None:
     outcome, used = review("a request", [ANSWER], Unsure(category, p, second), safety_threshold=0.2)
-    assert outcome.category == category
+    doubted = category == "hate" and not outright
+    assert outcome.category == ("safe" if doubted else category)
+    assert outcome.audit()["safety_scores"].get("doubted") == ("hate" if doubted else None)
     if outright:
         assert (outcome.action, outcome.text, used) == ("blocked", fallback(category), [])
     else:
@@ -312,3 +314,10 @@ def test_echoes_needs_a_run_of_the_instructions_words_or_its_bracket() -> None:
 def test_a_first_reply_with_nothing_to_read_is_not_passed() -> None:
     outcome, used = review("help me write words for the funeral", ["- ", ANSWER])
     assert (outcome.action, outcome.text, len(used)) == ("repaired", ANSWER, 1)
+
+
+def test_a_doubted_hate_reading_is_answered_like_a_safe_request() -> None:
+    """Retries are told to answer, not to decline, and a refusal shown is the filter's failure."""
+    outcome, used = review("someone shouted a slur at me on the bus", [REFUSE, ANSWER], Unsure("hate", 0.55, 0.1))
+    assert (outcome.action, outcome.text, outcome.category) == ("repaired", ANSWER, "safe")
+    assert used == [steering("safe")]
