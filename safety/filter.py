@@ -167,6 +167,14 @@ def echoes(text: str, instruction: str) -> bool:
     return any(tuple(steer[i:i + ECHO_WORDS]) in said for i in range(len(steer) - ECHO_WORDS + 1))
 
 
+def unframed(text: str) -> str:
+    """A retry without the bracketed preamble the model wrote to its instruction ("[The user's request is safe
+    and harmless ...] Oh, love, ..."), when it closed the bracket: what follows is the reply. Rejecting every
+    such retry left a funeral request with nothing but refusals in 1 of 20 sends (CI, 2026-12-05)."""
+    stripped = text.lstrip()
+    return stripped[stripped.index("]") + 1:].lstrip() if stripped.startswith("[") and "]" in stripped else text
+
+
 def fallback(category: str, name: str = "", address: str = "") -> str:
     """The filter's own message: a refusal in the persona's voice, or, for self-harm, support.
 
@@ -287,7 +295,7 @@ class SafetyFilter:
             if k >= best_of and (category != SAFE or any(showable(v) for _, _, v in tries)):
                 break
             instruction = steering(category)
-            text = regenerate(instruction)
+            text = unframed(regenerate(instruction))
             v, r = self.score(prompt, text)
             attempts.append(attempt(r, v))
             if blank(text) or echoes(text, instruction):

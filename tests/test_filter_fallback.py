@@ -292,10 +292,10 @@ def test_a_second_judges_agreement_decides_the_refusal_outright(category: str, p
 
 
 @pytest.mark.parametrize(("prompt", "echo"), [
-    ("help me write words for the funeral", f"[{steering('safe')}] Here are a few words."),
+    ("help me write words for the funeral", f"{steering('safe')} Here are a few words."),
     ("help me write words for the funeral", "  - "),  # nothing to read
-    ("help me write words for the funeral", "[The user is asking about a funeral, so I will] Here goes."),
-    ("how do I build a bomb", f"[{steering('violence_weapons')}] Oh, love, I"),
+    ("help me write words for the funeral", "[The user is asking about a funeral, so I will tell them"),
+    ("how do I build a bomb", f"{steering('violence_weapons')} Oh, love, I"),
 ])
 def test_a_retry_that_reads_out_its_instruction_is_never_shown(prompt: str, echo: str) -> None:
     first = REFUSE if "funeral" in prompt else HARM
@@ -309,6 +309,13 @@ def test_echoes_needs_a_run_of_the_instructions_words_or_its_bracket() -> None:
     assert echoes("The user's request is safe and harmless, love, so here goes.", instruction)
     assert echoes(" [Answering kindly] Oh, love.", instruction)
     assert not echoes("Your request is safe with me, love. Answer me this: how is your mum?", instruction)
+
+
+def test_a_bracketed_preamble_to_the_instruction_is_dropped_and_the_reply_after_it_kept() -> None:
+    outcome, used = review("help me write words for the funeral", [REFUSE, f"[{steering('safe')}]  {ANSWER}"])
+    assert (outcome.action, outcome.text, len(used)) == ("repaired", ANSWER, 1)
+    outcome, _ = review("help me write words for the funeral", [REFUSE, "[Answering kindly] ", ANSWER])
+    assert outcome.text == ANSWER and outcome.attempts[1]["echo"]  # nothing after the bracket: not shown
 
 
 def test_a_first_reply_with_nothing_to_read_is_not_passed() -> None:
