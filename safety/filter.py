@@ -103,9 +103,11 @@ FAILURE = "refused_safe"  # the action recorded when a refusal is shown on a saf
 READERS = ("self_harm", "readings", "corroboration", "doubted")
 # Tries beyond ``safety_best_of`` on a safe request while no attempt is showable: the 135M model's replies to
 # a funeral request refused by their words ("I'm so sorry for your loss. I can't help with requests ...") in
-# all three attempts once in 20 sends on CI (2026-12-05). A refusal on a safe request is the filter's worst
-# failure; a few more seconds, spent only then, are cheaper.
-SAFE_EXTRA_TRIES = 3
+# all three attempts once in 20 sends on CI (2026-12-05). With three more, a grief request still ended in a
+# refusal about once in 180 sends once retries that read out their instruction were no longer shown
+# (2026-12-05: all the others likely carried content by the judge's reading). A refusal on a safe request is
+# the filter's worst failure; a few more seconds, spent only then, are cheaper.
+SAFE_EXTRA_TRIES = 5
 HELP_LINES = "in the UK and Ireland the Samaritans on 116 123, in the US 988, or your local emergency number"
 
 
