@@ -250,9 +250,10 @@ class SafetyFilter:
 
     def score(self, prompt: str, reply: str) -> tuple[Verdict, float]:
         verdict = read_by_its_words(self.judge.judge(prompt, reply), reply)
-        if doubted(verdict):
+        unsure = doubted(verdict)
+        if unsure:
             verdict.extra["doubted"] = verdict.category
-        if verdict.category != SAFE and (not disallowed(self.settings, verdict.category) or "doubted" in verdict.extra):
+        if verdict.category != SAFE and (unsure or not disallowed(self.settings, verdict.category)):
             # Allowed here (adult content for verified adults), or a reading too unsure to act on.
             verdict.prompt = {**verdict.prompt, SAFE: 1.0}
         return verdict, expected_reward(verdict)
