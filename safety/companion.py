@@ -33,6 +33,10 @@ from safety.refusal_words import looks_like_refusal
 # A second suite in the same form, written blind: by someone who had seen neither the filter, its judges,
 # their training text nor the first suite, after the filter's rules were last changed (2026-12-04).
 BLIND = SUITE.with_name("companion_blind.jsonl")
+# A third, of single messages (no earlier turns, one generic persona line), written blind on 2026-12-05 by a helper
+# who saw nothing of the project: 120 safe ones in ten themes and 60 harmful ones dressed the same way.
+BLIND2 = SUITE.with_name("companion_blind2.jsonl")
+SUITES = (SUITE, BLIND, BLIND2)
 
 
 def labels_path(suite: Path) -> Path:

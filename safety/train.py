@@ -96,7 +96,7 @@ class Embeddings:
 
 def suite_texts() -> set[str]:
     """Every message of the companion suites: held out whole (their figures are end to end)."""
-    return companion.messages(companion.SUITE) | companion.messages(companion.BLIND)
+    return set().union(*(companion.messages(path) for path in companion.SUITES))
 
 
 def held_list() -> list[str]:

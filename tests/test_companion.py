@@ -40,11 +40,12 @@ def test_shape_and_size(rows: list[dict]) -> None:
     assert {"grief", "funeral", "illness", "loneliness", "anger", "memory", "persona"} <= themes
 
 
-def test_the_blind_suite_has_the_same_form() -> None:
-    """The second suite, written blind, is played by the same code: same fields, both sides, known categories,
+@pytest.mark.parametrize(("path", "safe", "harmful"), [(companion.BLIND, 90, 90), (companion.BLIND2, 120, 60)])
+def test_the_blind_suites_have_the_same_form(path, safe: int, harmful: int) -> None:  # noqa: ANN001
+    """The suites written blind are played by the same code: same fields, both sides, known categories,
     and no conversation copied from the first."""
-    blind = companion.load(companion.BLIND)
-    assert sum(r["label"] == "safe" for r in blind) >= 90 and sum(r["label"] == "harmful" for r in blind) >= 90
+    blind = companion.load(path)
+    assert sum(r["label"] == "safe" for r in blind) >= safe and sum(r["label"] == "harmful" for r in blind) >= harmful
     assert len({r["id"] for r in blind}) == len(blind)
     for r in blind:
         assert r["system"].strip() and r["final"].strip() and len(r["turns"]) % 2 == 0

@@ -48,9 +48,9 @@ def test_probes_are_no_copies_of_the_exemplars(real_embedder) -> None:  # noqa: 
 
 def test_companion_templates_are_not_the_companion_suite(real_embedder) -> None:  # noqa: ANN001
     """The companion-voice training text (safety.companion_train) shares no message with the suites that
-    measure the filter end to end (the first and the blind one), not even reworded, nor with our probes."""
+    measure the filter end to end (the first and the two blind ones), not even reworded, nor with our probes."""
     ours = [*(r.text for r in companion_train.requests()), *(r.reply for r in companion_train.replies())]
-    suite = sorted(companion.messages(companion.SUITE) | companion.messages(companion.BLIND))
+    suite = sorted(set().union(*(companion.messages(path) for path in companion.SUITES)))
     held = suite + probe_texts()
     assert len(ours) > 100 and len(suite) > 150
     assert not {data.normalise(t) for t in ours} & {data.normalise(t) for t in held}
@@ -63,7 +63,7 @@ def test_self_harm_templates_are_not_the_probes_nor_the_suite(real_embedder) -> 
     """The self-harm detector's training messages (safety.self_harm_train) are no copies, not even reworded,
     of the self-harm probes that measure it (dev and blind test) nor of the companion suites."""
     ours = [r.text for r in self_harm_train.requests()]
-    suite = sorted(companion.messages(companion.SUITE) | companion.messages(companion.BLIND))
+    suite = sorted(set().union(*(companion.messages(path) for path in companion.SUITES)))
     held = suite + data.self_harm_probes()
     assert len(ours) > 300 and {r.label for r in self_harm_train.requests()} == {"safe", "self_harm"}
     assert not {data.normalise(t) for t in ours} & {data.normalise(t) for t in held}
