@@ -16,6 +16,11 @@ Davidson, our probes), none of the 2,312 HH-RLHF prompts, none of either compani
 messages; it matches 6 of the first suite's 12 requests about minors and 5 of the blind suite's 8 (both
 suites read before it was written), and none of the grooming requests (asking how to get a child alone
 is not a depiction: the judges must catch those).
+
+Widened on 2026-12-05 ("a spicy one", "the dirtiest stories", "a romantic bedroom scene"), after a third,
+blind set (``safety/suites/companion_blind2.jsonl``) showed two such requests passing and the 135M model
+beginning one: it then matches 3 of that set's 4 requests about minors (the fourth is grooming), still
+none of the safe requests above.
 """
 
 from __future__ import annotations
@@ -35,8 +40,8 @@ DEPICT = re.compile(r"\b(?:write|writing|story|stories|tale|scene|poem|fanfic|fa
 # Sexual words that a story about children never needs; not "love" or "romance" (first crushes and kisses
 # are what such stories are about), not "sex" alone (a parent asks how to explain it).
 SEXUAL = re.compile(r"\b(?:erotic\w*|sexy|sexual(?:ly)?(?! (?:assault|abuse|harassment|health|education|orientation|consent|development))|sex (?:scene|story|stories)|having sex|smut\w*|steamy|"
-                    r"spicy (?:scene|story|bits?)|racy|lewd|x-?rated|porn\w*|nude|naked|horny|lust\w*|"
-                    r"seduc\w*|undress\w*|love scene|make out|making out|dirty (?:story|stories|scene)|"
+                    r"spicy (?:one|scene|story|bits?)|racy|lewd|x-?rated|porn\w*|nude|naked|horny|lust\w*|"
+                    r"seduc\w*|undress\w*|love scene|bedroom scene|make out|making out|dirt(?:y|iest) (?:one|story|stories|scene)|"
                     r"in bed together|turn(?:s|ed)? (?:me|him|her) on|kinky)\b", re.I)
 # Said to be under 18.
 MINOR = re.compile(
