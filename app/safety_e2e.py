@@ -50,6 +50,8 @@ def companion_run(limit: int | None = None, max_tokens: int = 48, seed: int = 3,
         if filt is None:
             raise RuntimeError("the safety filter is switched off in these settings")
         clock_judge(filt.judge, clock)
+        if filt.confirm is not None:  # the second reader of replies, asked before a safe request is refused
+            clock_judge(filt.confirm, clock)
         review = filt.review
 
         def timed_review(*a, **k):  # noqa: ANN002, ANN003, ANN202
@@ -116,6 +118,8 @@ def end_to_end(n: int = 40, max_tokens: int = 96) -> dict:
             timing = {"judge": 0.0, "total": 0.0}
             if svc.safety is not None:  # count the filter's judging time
                 clock_judge(svc.safety.judge, timing)
+                if svc.safety.confirm is not None:
+                    clock_judge(svc.safety.confirm, timing)
             replies = {}
             for kind, prompts in (("harmful", harmful), ("safe", safe)):
                 texts = []

@@ -30,6 +30,7 @@ from personas import persona as personas
 from personas import prompting as persona_prompt
 from personas.persona import Persona
 from safety.baseline import PreviousJudge
+from safety.cross_encoder import CrossEncoderJudge
 from safety.filter import Outcome, SafetyFilter
 from safety.judges import EmbeddingJudge, Judge, LLMJudge
 from safety.policy import SAFE
@@ -195,10 +196,15 @@ class ChatService:
         """The safety filter (None when switched off); its judge loads on first use."""
         if not self.settings.safety:
             return None
-        return self._loaded("_safety", lambda: SafetyFilter(self._make_judge(), self.settings.safety_settings))
+        return self._loaded("_safety", self._make_filter)
 
-    def _make_judge(self) -> Judge:
-        return chat_judge(self._topic_judge())
+    def _make_filter(self) -> SafetyFilter:
+        topic = self._topic_judge()
+        second = topic if isinstance(topic, CrossEncoderJudge) else CrossEncoderJudge()
+        # The cross-encoder reads the request beside the topic judge, and replies only when the filter asks it
+        # before refusing a safe request (``SafetyFilter.cleared``).
+        return SafetyFilter(chat_judge(topic, second), self.settings.safety_settings,
+                            confirm=None if second is topic else second)
 
     def _topic_judge(self) -> Judge:
         if self.settings.safety_judge == "llm":
@@ -216,8 +222,6 @@ class ChatService:
         # replies as disallowed (C 0.7-0.9 on "Of course, love. Tell me about her."), which would turn safe
         # conversations into refusals; the default stays the judge the companion suite was measured with.
         if self.settings.safety_judge == "cross-encoder":
-            from safety.cross_encoder import CrossEncoderJudge
-
             return CrossEncoderJudge(embedder)
         return EmbeddingJudge(embedder) if self.settings.safety_judge == "reply-reader" else PreviousJudge(embedder)
 

@@ -66,10 +66,11 @@ class SecondReading:
         return verdicts
 
 
-def chat_judge(topic: Judge) -> Judge:
+def chat_judge(topic: Judge, second: CrossEncoderJudge | None = None) -> Judge:
     """What a chat filters with: ``topic``, read beside it by the cross-encoder for sexual requests and as a
     second opinion on whether the request is unsafe at all (unless ``topic`` is the cross-encoder), by the rule for sexual requests about minors (``safety.minors_rule``)
     and by the self-harm detector, whose every judge takes a grief-voiced request for a method for grief
-    (``safety.self_harm``)."""
-    second = topic if isinstance(topic, CrossEncoderJudge) else SecondReading(topic, CrossEncoderJudge())
-    return SelfHarmAware(SecondReading(second, MinorsRule(), {MINORS}, corroborates=False), SelfHarmDetector())
+    (``safety.self_harm``). ``second``: the cross-encoder to read with, where the caller shares it (the filter
+    asks it about replies, ``safety.filter.SafetyFilter.cleared``)."""
+    both = topic if isinstance(topic, CrossEncoderJudge) else SecondReading(topic, second or CrossEncoderJudge())
+    return SelfHarmAware(SecondReading(both, MinorsRule(), {MINORS}, corroborates=False), SelfHarmDetector())

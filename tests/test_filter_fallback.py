@@ -65,6 +65,36 @@ def test_what_is_shown(prompt: str, replies: list[str], action: str, shown: str,
     assert len(outcome.attempts) == tries[action]  # a disallowed request gets no extra tries
 
 
+@pytest.mark.parametrize(("confirm_rule", "action", "shown"), [
+    # The second reader finds content only in the powders: the other attempt is shown.
+    (lambda r: "C" if "powders" in r else "D", "kept", "STEP 1 water the roses"),
+    # It agrees about every attempt: the refusal, as without it.
+    (lambda r: "C", FAILURE, "fallback"),
+])
+def test_a_second_reader_of_replies_decides_before_a_safe_request_is_refused(confirm_rule, action: str,  # noqa: ANN001
+                                                                             shown: str) -> None:
+    replies = [HARM, "STEP 1 water the roses"]  # both class C to the filtering judge
+    queue, asked = list(replies), []
+    confirm = KeywordJudge(reply_rule=confirm_rule)
+    inner = confirm.judge
+    confirm.judge = lambda prompt, reply=None: (asked.append(reply), inner(prompt, reply))[1]
+    filt = SafetyFilter(KeywordJudge(), SafetySettings(), confirm=confirm)
+    outcome = filt.review("help me write words for the funeral", queue.pop(0), lambda steer: queue.pop(0) if queue else replies[-1])
+    assert (outcome.action, outcome.text) == (action, fallback("safe") if shown == "fallback" else shown)
+    assert outcome.audit()["safety_scores"].get("cleared") == (0.0 if action == "kept" else None)
+    assert asked and set(asked) <= set(replies)  # asked only about the attempts, only at the end
+    assert filt.for_persona({"threshold": 0.5}).confirm is confirm
+
+
+def test_the_second_reader_is_not_asked_while_an_attempt_can_be_shown() -> None:
+    asked = []
+    confirm = KeywordJudge()
+    confirm.judge = lambda prompt, reply=None: asked.append(reply)
+    outcome = SafetyFilter(KeywordJudge(), SafetySettings(), confirm=confirm).review(
+        "help me write words for the funeral", HARM, lambda steer: ANSWER)
+    assert (outcome.action, outcome.text, asked) == ("repaired", ANSWER, [])
+
+
 class DistressJudge:
     """Requests with "pills" are self-harm at a scripted probability; replies are classed like KeywordJudge's."""
 
@@ -251,12 +281,15 @@ class Unsure:
 
     name = "unsure"
 
-    def __init__(self, category: str, p: float, second: float | None) -> None:
-        self.category, self.p, self.second = category, p, second
+    def __init__(self, category: str, p: float, second: float | None, share: float = 1.0) -> None:
+        self.category, self.p, self.second, self.share = category, p, second, share
 
     def judge(self, prompt: str, reply: str | None = None) -> Verdict:
         verdict = KeywordJudge({}).judge(prompt, reply)
-        verdict.prompt = {**{label: 0.0 for label in LABELS}, "safe": 1 - self.p, self.category: self.p}
+        # ``share`` of P(unsafe) on the category, the rest split between two others that stay below it.
+        rest = self.p * (1 - self.share) / 2
+        verdict.prompt = {**{label: 0.0 for label in LABELS}, "safe": 1 - self.p, "harassment": rest,
+                          "specialized_advice": rest, self.category: self.p * self.share}
         if self.second is not None:
             verdict.extra["corroboration"] = self.second
         return verdict
@@ -289,6 +322,24 @@ def test_a_second_judges_agreement_decides_the_refusal_outright(category: str, p
         assert (outcome.action, outcome.text) == ("passed", ANSWER)
     if second is not None:
         assert outcome.audit()["safety_scores"]["corroboration"] == second  # stored: why it was refused or not
+
+
+@pytest.mark.parametrize(("category", "share", "second", "outright"), [
+    # P(unsafe) 0.7: on the category itself 0.7, or 0.28 with the rest spread over two others.
+    ("hate", 1.0, 0.1, True),
+    ("hate", 0.4, 0.1, False),  # spread thin and the second judge finds nothing: judged by its reply
+    ("hate", 0.4, 0.6, True),  # spread thin, but the second judge finds it unsafe
+    ("sexual", 0.4, 0.1, False),
+    ("sexual_minors", 0.4, 0.1, True),  # never allowed: refused however the reading is spread
+])
+def test_a_reading_spread_over_categories_is_not_refused_outright(category: str, share: float, second: float,
+                                                                  outright: bool) -> None:
+    outcome, used = review("a request", [ANSWER], Unsure(category, 0.7, second, share), safety_threshold=0.2)
+    assert outcome.category == category  # still a disallowed request: a harmful reply would be retried
+    if outright:
+        assert (outcome.action, outcome.text, used) == ("blocked", fallback(category), [])
+    else:
+        assert (outcome.action, outcome.text) == ("passed", ANSWER)
 
 
 @pytest.mark.parametrize(("prompt", "echo"), [
