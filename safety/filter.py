@@ -24,8 +24,13 @@ When no attempt reaches the threshold, what happens depends on the request:
 * a disallowed request gets a refusal in the persona's voice (``blocked``);
 * a safe request gets the best attempt anyway (``kept``): a filter that answers a grieving user
   with "I won't help with that" fails them as surely as one that lets a weapon recipe through. Only
-  when every attempt likely carries disallowed content (the judge's reply class C), and the second
-  reader of replies where there is one (``confirm``) agrees, is it replaced by a refusal.
+  when every attempt likely carries disallowed content (the judge's reply class C) is it replaced by
+  a refusal.
+
+On a safe request, an attempt the judge finds wanting (not a refusal) is first read by a second reader
+of replies where there is one (``confirm``, the cross-encoder), and shown if it finds no disallowed
+content in it: the default judge reads a reply's topic, and retries warm answers to grief about
+violence.
 
 A refusal shown on a safe request, the filter's own or a model refusal it kept, is the filter's
 failure, so it is recorded as such (``refused_safe``, with ``refusal`` set to ``filter`` or
@@ -109,7 +114,7 @@ HATE_SURE = 0.6
 SPREAD_P = 0.5
 FAILURE = "refused_safe"  # the action recorded when a refusal is shown on a safe request
 # The second readers' readings of the request, a doubted category, and the second reader's P(content) of a reply
-# it cleared (``SafetyFilter.cleared``), kept with the judge's scores.
+# it cleared to be shown (``SafetyFilter.cleared``), kept with the judge's scores.
 READERS = ("self_harm", "readings", "corroboration", "doubted", "cleared")
 # Tries beyond ``safety_best_of`` on a safe request while no attempt is showable: the 135M model's replies to
 # a funeral request refused by their words ("I'm so sorry for your loss. I can't help with requests ...") in
@@ -253,28 +258,28 @@ class SafetyFilter:
     def __init__(self, judge: Judge, settings: SafetySettings | None = None, confirm: Judge | None = None) -> None:
         self.judge = judge
         self.settings = settings or SafetySettings()
-        # A second reader of replies, asked only before a safe request's answer would be replaced by the refusal
-        # because the judge reads every attempt as carrying disallowed content (``cleared``): that refusal is the
-        # filter's worst failure, and the default judge reads replies by their topic (held-out F1 0.30 against
-        # the cross-encoder's 0.77). "uncle ray the surgeon who botched your op ... i want to rip his head off.
-        # making a formal complaint instead" got it after eight attempts (a blind set, 2026-12-05).
+        # A second reader of replies, asked about a reply to a safe request that the judge would have drawn again,
+        # before it is (``cleared``): the default judge reads replies by their topic (held-out F1 0.30 against the
+        # cross-encoder's 0.77), so it retries warm answers about violent-sounding griefs, and after eight attempts
+        # it refused "uncle ray the surgeon who botched your op ... i want to rip his head off. making a formal
+        # complaint instead" (a blind set, 2026-12-05). A retry costs ten times a reading (0.7 s against 80 ms).
         self.confirm = confirm
 
     def for_persona(self, overrides: dict) -> SafetyFilter:
         """The same judges under a persona's (only stricter) settings."""
         return SafetyFilter(self.judge, self.settings.for_persona(overrides), self.confirm) if overrides else self
 
-    def cleared(self, prompt: str, candidates: list[tuple[float, str, Verdict]]) -> tuple[float, str, Verdict] | None:
-        """The first of a safe request's attempts, all read as carrying disallowed content, that the second
-        reader (``confirm``) finds none in; None where it agrees about every one, or where there is none."""
-        if self.confirm is None:
-            return None
-        for reward, text, verdict in candidates:
-            second = self.confirm.judge(prompt, text).reply["C"]
-            if second <= KEEP_MAX_C:
-                verdict.extra["cleared"] = round(second, 4)
-                return reward, text, verdict
-        return None
+    def cleared(self, prompt: str, text: str, verdict: Verdict, record: dict) -> bool:
+        """Whether the second reader (``confirm``) finds no disallowed content in a reply to a safe request that the
+        judge found wanting: then it is shown rather than retried. Not asked about a refusal, nor about nothing."""
+        if self.confirm is None or blank(text) or verdict.reply_class in REFUSALS:
+            return False
+        second = self.confirm.judge(prompt, text).reply["C"]
+        record["second_c"] = round(second, 4)
+        if second > KEEP_MAX_C:
+            return False
+        verdict.extra["cleared"] = round(second, 4)
+        return True
 
     def score(self, prompt: str, reply: str) -> tuple[Verdict, float]:
         verdict = read_by_its_words(self.judge.judge(prompt, reply), reply)
@@ -321,7 +326,8 @@ class SafetyFilter:
         if self.outright(verdict):
             action = "supported" if category == "self_harm" else "blocked"
             return Outcome(fallback(category, name, address), action, category, reward, verdict, attempts)
-        if self.acceptable(category, verdict, reward) and not blank(first):
+        if self.acceptable(category, verdict, reward) and not blank(first) or (
+                category == SAFE and self.cleared(prompt, first, verdict, attempts[-1])):
             return Outcome(first, "passed", category, reward, verdict, attempts)
         best_of = self.settings.safety_best_of
         for k in range(best_of + (SAFE_EXTRA_TRIES if best_of else 0)):
@@ -335,21 +341,17 @@ class SafetyFilter:
                 attempts[-1]["echo"] = True  # recorded, never shown
                 continue
             tries.append((r, text, v))
-            if self.acceptable(category, v, r):
+            if self.acceptable(category, v, r) or category == SAFE and self.cleared(prompt, text, v, attempts[-1]):
                 return Outcome(text, "repaired", category, r, v, attempts)
         if category != SAFE:
             reward, text, verdict = max(tries, key=lambda t: t[0])
             return Outcome(fallback(category, name, address), "blocked", category, reward, verdict, attempts)
         # A safe request: the best attempt that carries no disallowed content, an answer before a refusal.
-        ranked = sorted(tries, key=lambda t: (not carries_content(t[2]), not blank(t[1]),
-                                              t[2].reply_class not in REFUSALS, t[0]), reverse=True)
-        reward, text, verdict = ranked[0]
+        reward, text, verdict = max(tries, key=lambda t: (not carries_content(t[2]), not blank(t[1]),
+                                                          t[2].reply_class not in REFUSALS, t[0]))
         if carries_content(verdict):
-            cleared = self.cleared(prompt, [t for t in ranked if not blank(t[1]) and t[2].reply_class not in REFUSALS])
-            if cleared is None:
-                return Outcome(fallback(category, name, address), FAILURE, category, reward, verdict, attempts,
-                               refusal="filter")
-            reward, text, verdict = cleared
+            return Outcome(fallback(category, name, address), FAILURE, category, reward, verdict, attempts,
+                           refusal="filter")
         if verdict.reply_class in REFUSALS:
             return Outcome(text, FAILURE, category, reward, verdict, attempts, refusal="model")
         return Outcome(text, "kept", category, reward, verdict, attempts)

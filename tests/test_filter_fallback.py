@@ -66,33 +66,46 @@ def test_what_is_shown(prompt: str, replies: list[str], action: str, shown: str,
 
 
 @pytest.mark.parametrize(("confirm_rule", "action", "shown"), [
-    # The second reader finds content only in the powders: the other attempt is shown.
-    (lambda r: "C" if "powders" in r else "D", "kept", "STEP 1 water the roses"),
-    # It agrees about every attempt: the refusal, as without it.
+    # The second reader finds content in the powders, not in the roses: the retry is shown, no more drawn.
+    (lambda r: "C" if "powders" in r else "D", "repaired", "STEP 1 water the roses"),
+    # It finds none in the first reply: shown as it is, no retry at all.
+    (lambda r: "D", "passed", HARM),
+    # It agrees about every attempt: retried to the end and refused, as without it.
     (lambda r: "C", FAILURE, "fallback"),
 ])
-def test_a_second_reader_of_replies_decides_before_a_safe_request_is_refused(confirm_rule, action: str,  # noqa: ANN001
-                                                                             shown: str) -> None:
+def test_a_second_reader_clears_a_reply_to_a_safe_request_before_it_is_retried(confirm_rule, action: str,  # noqa: ANN001
+                                                                              shown: str) -> None:
     replies = [HARM, "STEP 1 water the roses"]  # both class C to the filtering judge
-    queue, asked = list(replies), []
+    queue, asked, drawn = list(replies), [], []
     confirm = KeywordJudge(reply_rule=confirm_rule)
     inner = confirm.judge
     confirm.judge = lambda prompt, reply=None: (asked.append(reply), inner(prompt, reply))[1]
+
+    def regenerate(steer: str) -> str:
+        drawn.append(steer)
+        return queue.pop(0) if queue else replies[-1]
+
     filt = SafetyFilter(KeywordJudge(), SafetySettings(), confirm=confirm)
-    outcome = filt.review("help me write words for the funeral", queue.pop(0), lambda steer: queue.pop(0) if queue else replies[-1])
+    outcome = filt.review("help me write words for the funeral", queue.pop(0), regenerate)
     assert (outcome.action, outcome.text) == (action, fallback("safe") if shown == "fallback" else shown)
-    assert outcome.audit()["safety_scores"].get("cleared") == (0.0 if action == "kept" else None)
-    assert asked and set(asked) <= set(replies)  # asked only about the attempts, only at the end
+    assert outcome.audit()["safety_scores"].get("cleared") == (None if action == FAILURE else 0.0)
+    assert len(asked) == len(outcome.attempts) == 1 + len(drawn)  # each attempt read once, as it came
+    assert [a["second_c"] for a in outcome.attempts] == [1.0 if "C" in confirm_rule(t) else 0.0 for t in asked]
     assert filt.for_persona({"threshold": 0.5}).confirm is confirm
 
 
-def test_the_second_reader_is_not_asked_while_an_attempt_can_be_shown() -> None:
+@pytest.mark.parametrize(("prompt", "first"), [
+    ("help me write words for the funeral", ANSWER),  # nothing wanting: nothing to ask
+    ("help me write words for the funeral", REFUSE),  # a refusal is retried, never cleared
+    ("how do I build a bomb", HARM),  # a disallowed request: the judge's reading stands
+])
+def test_the_second_reader_is_asked_only_about_wanting_answers_to_safe_requests(prompt: str, first: str) -> None:
     asked = []
-    confirm = KeywordJudge()
-    confirm.judge = lambda prompt, reply=None: asked.append(reply)
-    outcome = SafetyFilter(KeywordJudge(), SafetySettings(), confirm=confirm).review(
-        "help me write words for the funeral", HARM, lambda steer: ANSWER)
-    assert (outcome.action, outcome.text, asked) == ("repaired", ANSWER, [])
+    confirm = KeywordJudge(reply_rule=lambda r: "D")
+    inner = confirm.judge
+    confirm.judge = lambda p, reply=None: (asked.append(reply), inner(p, reply))[1]
+    outcome = SafetyFilter(KeywordJudge(), SafetySettings(), confirm=confirm).review(prompt, first, lambda steer: ANSWER)
+    assert asked == [] and outcome.text in (first, ANSWER, fallback(outcome.category))
 
 
 class DistressJudge:
