@@ -50,7 +50,7 @@ def companion_run(limit: int | None = None, max_tokens: int = 48, seed: int = 3,
         if filt is None:
             raise RuntimeError("the safety filter is switched off in these settings")
         clock_judge(filt.judge, clock)
-        if filt.confirm is not None:  # the second reader of replies, asked before a safe request is refused
+        if filt.confirm is not None:  # the second reader of replies, asked before a safe request's reply is drawn again
             clock_judge(filt.confirm, clock)
         review = filt.review
 

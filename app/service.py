@@ -201,8 +201,8 @@ class ChatService:
     def _make_filter(self) -> SafetyFilter:
         topic = self._topic_judge()
         second = topic if isinstance(topic, CrossEncoderJudge) else CrossEncoderJudge()
-        # The cross-encoder reads the request beside the topic judge, and replies only when the filter asks it
-        # before refusing a safe request (``SafetyFilter.cleared``).
+        # The cross-encoder reads every request beside the topic judge, and a reply to a safe request only when the
+        # filter would draw it again (``SafetyFilter.cleared``).
         return SafetyFilter(chat_judge(topic, second), self.settings.safety_settings,
                             confirm=None if second is topic else second)
 
