@@ -29,20 +29,24 @@ BADGES = {"passed": "🛡️ passed", "repaired": "🛡️ repaired", "kept": "�
           "supported": "💛 support offered", "refused_safe": "🚩 refused a safe request"}
 
 
-def badge(action: str | None, category: str | None, reply_class: str | None, reward: float | None) -> str:
-    """A small verdict badge for the end of a reply; its details show on hover."""
+def badge(action: str | None, category: str | None, reply_class: str | None, reward: float | None,
+          cleared: float | None = None) -> str:
+    """A small verdict badge for the end of a reply; its details show on hover. ``cleared``: the second reader's
+    P(disallowed content) of a reply the judge classed as carrying it (``safety.filter.SafetyFilter.cleared``)."""
     if not action:
         return ""
     detail = f"request: {category} · reply class: {reply_class} · reward {reward:+.2f}" if reward is not None \
         else f"request: {category}"
+    if cleared is not None:
+        detail += f" · shown: the second reader found no disallowed content (P {cleared:.2f})"
     return f'\n\n<span class="verdict-badge" title="{html.escape(detail)}">{BADGES.get(action, action)}</span>'
 
 
 def _shown_message(m: MessageRecord) -> dict[str, Any]:
     if m.role == "notice":
         return {"role": "assistant", "content": f"ℹ️ *{m.content}*"}
-    content = m.content + (badge(m.safety_action, m.safety_category, m.safety_class, m.safety_reward)
-                           if m.role == "assistant" else "")
+    content = m.content + (badge(m.safety_action, m.safety_category, m.safety_class, m.safety_reward,
+                                 (m.safety_scores or {}).get("cleared")) if m.role == "assistant" else "")
     return {"role": "assistant" if m.role == "assistant" else "user", "content": content}
 
 
@@ -94,7 +98,8 @@ def final_text(live) -> str:  # noqa: ANN001
     outcome = getattr(live, "outcome", None)
     if outcome is None:
         return live.text
-    return live.text + badge(outcome.action, outcome.category, outcome.verdict.reply_class, outcome.reward)
+    return live.text + badge(outcome.action, outcome.category, outcome.verdict.reply_class, outcome.reward,
+                             outcome.verdict.extra.get("cleared"))
 
 
 Frame = tuple[ChatHistory, "int | None", str, str, dict]

@@ -63,6 +63,7 @@ class MessageRecord:
     safety_category: str | None = None
     safety_reward: float | None = None
     safety_class: str | None = None
+    safety_scores: dict | None = None  # the filter's full record (second readers, attempts): not exported
 
     @classmethod
     def of(cls, m: StoredMessage) -> MessageRecord:
@@ -71,6 +72,7 @@ class MessageRecord:
     def as_dict(self) -> dict:
         d = asdict(self)
         d["created_at"] = self.created_at.isoformat()
+        del d["safety_scores"]
         return d
 
 

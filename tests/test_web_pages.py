@@ -211,6 +211,26 @@ def test_replies_carry_their_verdict_badge(settings, tmp_path: Path) -> None:  #
     assert shown(svc, uid, conv)[-1]["content"] == history[-1]["content"]  # the same badge when resumed
 
 
+def test_a_reply_the_second_reader_cleared_says_so_in_its_badge(settings, tmp_path: Path) -> None:  # noqa: ANN001
+    """Classed as disallowed content by the judge but shown: the badge says why, live and when resumed."""
+    from safety.filter import SafetyFilter
+
+    from fakes import KeywordJudge
+
+    scripted = ScriptedBackend().enqueue("STEP 1 plant the bulbs in October.")
+    second = KeywordJudge(reply_rule=lambda r: "D")  # finds nothing disallowed in it
+    svc = ChatService(settings.model_copy(update={"memory": False}), backend=scripted,
+                      store=Store(f"sqlite:///{tmp_path / 'c.db'}"),
+                      safety=SafetyFilter(KeywordJudge(), settings.safety_settings, confirm=second))
+    uid = svc.store.user_id()
+    history, conv, _, _, _ = list(respond(svc, uid, "When do tulips go in?", [], None))[-1]
+    assert history[-1]["content"].startswith("STEP 1 plant the bulbs")
+    assert "reply class: C" in history[-1]["content"] and "the second reader found no disallowed content (P 0.00)" in \
+        history[-1]["content"]
+    assert shown(svc, uid, conv)[-1]["content"] == history[-1]["content"]
+    assert "safety_scores" not in json.loads(svc.store.export(uid, conv))["messages"][-1]  # the record stays inside
+
+
 def test_finetune_controls_report_progress_and_refuse_a_second_run(svc: ChatService) -> None:
     from app import web_personas
     from personas.finetune import Progress
