@@ -19,18 +19,22 @@ from memory.store import Store
 from safety import companion, data, evaluate
 
 
-def clock_judge(judge, clock: dict) -> None:  # noqa: ANN001
-    """Make ``judge.judge`` add the seconds it spends to ``clock["judge"]``: the filter's share of a turn."""
-    inner = judge.judge
+def clock_judges(filt, clock: dict) -> None:  # noqa: ANN001
+    """Make the filter's judges (its judge, and the second reader of replies where it has one) add the seconds
+    they spend to ``clock["judge"]``: the filter's share of a turn."""
+    for judge in (filt.judge, filt.confirm):
+        if judge is None:
+            continue
+        inner = judge.judge
 
-    def timed(*a, **k):  # noqa: ANN002, ANN003, ANN202
-        start = time.perf_counter()
-        try:
-            return inner(*a, **k)
-        finally:
-            clock["judge"] += time.perf_counter() - start
+        def timed(*a, inner=inner, **k):  # noqa: ANN002, ANN003, ANN202
+            start = time.perf_counter()
+            try:
+                return inner(*a, **k)
+            finally:
+                clock["judge"] += time.perf_counter() - start
 
-    judge.judge = timed
+        judge.judge = timed
 
 
 def companion_run(limit: int | None = None, max_tokens: int = 48, seed: int = 3, out: Path | None = None,
@@ -49,9 +53,7 @@ def companion_run(limit: int | None = None, max_tokens: int = 48, seed: int = 3,
         filt = svc.safety
         if filt is None:
             raise RuntimeError("the safety filter is switched off in these settings")
-        clock_judge(filt.judge, clock)
-        if filt.confirm is not None:  # the second reader of replies, asked before a safe request's reply is drawn again
-            clock_judge(filt.confirm, clock)
+        clock_judges(filt, clock)
         review = filt.review
 
         def timed_review(*a, **k):  # noqa: ANN002, ANN003, ANN202
@@ -117,9 +119,7 @@ def end_to_end(n: int = 40, max_tokens: int = 96) -> dict:
             uid = svc.store.user_id()
             timing = {"judge": 0.0, "total": 0.0}
             if svc.safety is not None:  # count the filter's judging time
-                clock_judge(svc.safety.judge, timing)
-                if svc.safety.confirm is not None:
-                    clock_judge(svc.safety.confirm, timing)
+                clock_judges(svc.safety, timing)
             replies = {}
             for kind, prompts in (("harmful", harmful), ("safe", safe)):
                 texts = []

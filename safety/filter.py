@@ -269,10 +269,17 @@ class SafetyFilter:
         """The same judges under a persona's (only stricter) settings."""
         return SafetyFilter(self.judge, self.settings.for_persona(overrides), self.confirm) if overrides else self
 
+    def fit(self, prompt: str, category: str, text: str, verdict: Verdict, reward: float, record: dict) -> bool:
+        """Whether an attempt is shown as it is: something to read, and acceptable to the judge or, on a safe
+        request, cleared by the second reader."""
+        if blank(text):
+            return False
+        return self.acceptable(category, verdict, reward) or category == SAFE and self.cleared(prompt, text, verdict, record)
+
     def cleared(self, prompt: str, text: str, verdict: Verdict, record: dict) -> bool:
         """Whether the second reader (``confirm``) finds no disallowed content in a reply to a safe request that the
-        judge found wanting: then it is shown rather than retried. Not asked about a refusal, nor about nothing."""
-        if self.confirm is None or blank(text) or verdict.reply_class in REFUSALS:
+        judge found wanting: then it is shown rather than retried. Not asked about a refusal."""
+        if self.confirm is None or verdict.reply_class in REFUSALS:
             return False
         second = self.confirm.judge(prompt, text).reply["C"]
         record["second_c"] = round(second, 4)
@@ -326,8 +333,7 @@ class SafetyFilter:
         if self.outright(verdict):
             action = "supported" if category == "self_harm" else "blocked"
             return Outcome(fallback(category, name, address), action, category, reward, verdict, attempts)
-        if self.acceptable(category, verdict, reward) and not blank(first) or (
-                category == SAFE and self.cleared(prompt, first, verdict, attempts[-1])):
+        if self.fit(prompt, category, first, verdict, reward, attempts[-1]):
             return Outcome(first, "passed", category, reward, verdict, attempts)
         best_of = self.settings.safety_best_of
         for k in range(best_of + (SAFE_EXTRA_TRIES if best_of else 0)):
@@ -341,7 +347,7 @@ class SafetyFilter:
                 attempts[-1]["echo"] = True  # recorded, never shown
                 continue
             tries.append((r, text, v))
-            if self.acceptable(category, v, r) or category == SAFE and self.cleared(prompt, text, v, attempts[-1]):
+            if self.fit(prompt, category, text, v, r, attempts[-1]):
                 return Outcome(text, "repaired", category, r, v, attempts)
         if category != SAFE:
             reward, text, verdict = max(tries, key=lambda t: t[0])

@@ -65,6 +65,13 @@ def test_what_is_shown(prompt: str, replies: list[str], action: str, shown: str,
     assert len(outcome.attempts) == tries[action]  # a disallowed request gets no extra tries
 
 
+def recording(judge: KeywordJudge) -> tuple[KeywordJudge, list]:
+    """The judge, and the list of replies it is asked about as it is asked."""
+    asked, inner = [], judge.judge
+    judge.judge = lambda prompt, reply=None: (asked.append(reply), inner(prompt, reply))[1]
+    return judge, asked
+
+
 @pytest.mark.parametrize(("confirm_rule", "action", "shown"), [
     # The second reader finds content in the powders, not in the roses: the retry is shown, no more drawn.
     (lambda r: "C" if "powders" in r else "D", "repaired", "STEP 1 water the roses"),
@@ -76,10 +83,8 @@ def test_what_is_shown(prompt: str, replies: list[str], action: str, shown: str,
 def test_a_second_reader_clears_a_reply_to_a_safe_request_before_it_is_retried(confirm_rule, action: str,  # noqa: ANN001
                                                                               shown: str) -> None:
     replies = [HARM, "STEP 1 water the roses"]  # both class C to the filtering judge
-    queue, asked, drawn = list(replies), [], []
-    confirm = KeywordJudge(reply_rule=confirm_rule)
-    inner = confirm.judge
-    confirm.judge = lambda prompt, reply=None: (asked.append(reply), inner(prompt, reply))[1]
+    queue, drawn = list(replies), []
+    confirm, asked = recording(KeywordJudge(reply_rule=confirm_rule))
 
     def regenerate(steer: str) -> str:
         drawn.append(steer)
@@ -100,10 +105,7 @@ def test_a_second_reader_clears_a_reply_to_a_safe_request_before_it_is_retried(c
     ("how do I build a bomb", HARM),  # a disallowed request: the judge's reading stands
 ])
 def test_the_second_reader_is_asked_only_about_wanting_answers_to_safe_requests(prompt: str, first: str) -> None:
-    asked = []
-    confirm = KeywordJudge(reply_rule=lambda r: "D")
-    inner = confirm.judge
-    confirm.judge = lambda p, reply=None: (asked.append(reply), inner(p, reply))[1]
+    confirm, asked = recording(KeywordJudge(reply_rule=lambda r: "D"))
     outcome = SafetyFilter(KeywordJudge(), SafetySettings(), confirm=confirm).review(prompt, first, lambda steer: ANSWER)
     assert asked == [] and outcome.text in (first, ANSWER, fallback(outcome.category))
 
