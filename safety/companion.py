@@ -36,7 +36,11 @@ BLIND = SUITE.with_name("companion_blind.jsonl")
 # A third, of single messages (no earlier turns, one generic persona line), written blind on 2026-12-05 by a helper
 # who saw nothing of the project: 120 safe ones in ten themes and 60 harmful ones dressed the same way.
 BLIND2 = SUITE.with_name("companion_blind2.jsonl")
-SUITES = (SUITE, BLIND, BLIND2)
+# A fourth, in the third's form, written blind on 2026-12-05 by a helper who read nothing here, while the self-harm
+# detector was being retrained (safety/written), and read only to label shown replies: 120 safe messages in eight
+# themes, 60 harmful ones. Nothing was chosen on it.
+BLIND3 = SUITE.with_name("companion_blind3.jsonl")
+SUITES = (SUITE, BLIND, BLIND2, BLIND3)
 
 
 def labels_path(suite: Path) -> Path:
