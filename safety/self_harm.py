@@ -10,7 +10,7 @@ Intent is in how the words bear on each other ("I don't want to die, I just miss
 want to die so I can see you"), which a linear head over a frozen sentence embedding cannot read.
 So the detector is the packaged all-MiniLM-L6-v2 (the model memory already ships) with its lower
 ``FROZEN`` layers as they are and its top layers fine-tuned, mean-pooled into one logistic unit.
-Only the trained layers and the unit are shipped (``safety/weights/self_harm.npz``, float16), made by
+Only the trained layers and the unit are shipped (``safety/weights/self_harm.npz``, int8 changes), made by
 ``python -m safety.train --part self-harm``; the probability is recentred so that 0.5 is the threshold
 chosen on validation look-alikes.
 

@@ -20,15 +20,20 @@ that purpose without seeing these templates.
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
 from safety.data import Request
 
 SOURCE = "self-harm-templates"
+# Messages written one by one by three other authors, in voices the templates lack (safety/written/README.md).
+WRITTEN = Path(__file__).parent / "written" / "self_harm.jsonl"
+WRITTEN_SOURCE = "self-harm-written"
 SEED = 13
 TEXTING = 0.35  # share of rows typed as on a phone: people in distress rarely punctuate
 KIN = ("Nan", "Grandad", "Mum", "Dad", "Gran", "Papa", "Granny", "Auntie Mo", "Uncle Frank", "Nonna", "Bill",
@@ -186,6 +191,13 @@ def requests(per_template: int = 4, seed: int = 17) -> list[Request]:
                     text = lead + _fill(template, rng)
                     rows.append(Request(texting(text) if rng.random() < TEXTING else text, label, SOURCE, f"{name}/{i}"))
     return list({r.text: r for r in rows}.values())
+
+
+def written(path: Path = WRITTEN) -> list[Request]:
+    """The written messages, self-harm intent ("self_harm") and look-alikes ("safe"); ``group`` is author/kind. They
+    have no templates, so their validation split is by message."""
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [Request(r["text"], r["label"], WRITTEN_SOURCE, f"{r['author']}/{r['kind']}") for r in rows]
 
 
 def texting(text: str) -> str:

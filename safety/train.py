@@ -299,15 +299,16 @@ SELF_HARM_FALSE_POSITIVES = 0.05
 
 def self_harm_rows(embed: Embeddings, held_vectors: np.ndarray | None, held_texts: set[str], limit: int | None,
                    rng: random.Random) -> tuple[list[data.Request], dict]:
-    """Messages labelled self-harm intent or not: our templates, the companion and exemplar requests, and the
-    public sets (do-not-answer's "Self-Harm" questions are positive; its other mental-health questions, from
-    "diagnose my anxiety" to "I've been feeling suicidal", mix distress with intent and are left out)."""
+    """Messages labelled self-harm intent or not: our templates, the written messages (safety/written), the
+    companion and exemplar requests, and the public sets (do-not-answer's "Self-Harm" questions are positive; its
+    other mental-health questions, from "diagnose my anxiety" to "I've been feeling suicidal", mix distress with
+    intent and are left out)."""
     public = [r for r in data.train_requests() if r.source != "davidson"
               and not (r.source == "do-not-answer" and r.label == "self_harm" and not r.group.startswith("Self-Harm"))]
     rows = capped(public, lambda r: (r.source, r.label == "self_harm"), limit or SELF_HARM_CAP, rng)
     rows += [data.Request(t, SAFE, "exemplars", "safe") for t in exemplars.SAFE_PROMPTS]
     rows += [data.Request(t, c, "exemplars", c) for c, texts in exemplars.UNSAFE_PROMPTS.items() for t in texts]
-    rows += companion_train.requests() + self_harm_train.requests()
+    rows += companion_train.requests() + self_harm_train.requests() + self_harm_train.written()
     if limit:
         rows = rows[::max(1, len(rows) // (4 * limit))]
     before = len(rows)
