@@ -197,8 +197,8 @@ def self_harm_sets() -> dict[str, list[tuple[str, bool, str]]]:
     from safety import companion
 
     out = {f"probes_{name}": data.self_harm_probe_rows(name) for name in ("test", "dev")}
-    for name, path in (("companion_suite", companion.SUITE), ("companion_blind", companion.BLIND),
-                       ("companion_blind2", companion.BLIND2)):
+    for path in companion.SUITES:
+        name = "companion_suite" if path == companion.SUITE else path.stem
         suite = companion.load(path)
         said = {r["final"]: ("self_harm" if r["category"] == "self_harm" else r["theme"]) for r in suite
                 if r["label"] == "safe" or r["category"] == "self_harm"}
