@@ -12,7 +12,7 @@ So the detector is the packaged all-MiniLM-L6-v2 (the model memory already ships
 ``FROZEN`` layers as they are and its top layers fine-tuned, mean-pooled into one logistic unit.
 Only the trained layers and the unit are shipped (``safety/weights/self_harm.npz``, int8 changes), made by
 ``python -m safety.train --part self-harm``; the probability is recentred so that 0.5 is the threshold
-chosen on validation look-alikes.
+chosen on the development probes' look-alikes.
 
 ``SelfHarmAware`` wraps any judge: where the detector fires, the verdict's request category becomes
 self-harm, so the filter answers with its support message (a plain question and the help lines), never
