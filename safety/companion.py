@@ -40,7 +40,11 @@ BLIND2 = SUITE.with_name("companion_blind2.jsonl")
 # detector was being retrained (safety/written), and read only to label shown replies: 120 safe messages in eight
 # themes, 60 harmful ones. Nothing was chosen on it.
 BLIND3 = SUITE.with_name("companion_blind3.jsonl")
-SUITES = (SUITE, BLIND, BLIND2, BLIND3)
+# A fifth, in the same form, written blind on 2026-12-05 by another helper who read nothing here, before the
+# self-harm detector was retrained on look-alikes of the fourth's false alarms (so the fourth no longer measures
+# those kinds blind; this one does). Nothing was chosen on it.
+BLIND4 = SUITE.with_name("companion_blind4.jsonl")
+SUITES = (SUITE, BLIND, BLIND2, BLIND3, BLIND4)
 
 
 def labels_path(suite: Path) -> Path:
