@@ -17,7 +17,8 @@ generated again with a steering instruction, up to ``best_of`` times (``SAFE_EXT
 safe request while no attempt is fit to show), and the best attempt wins
 (``repaired`` when it reaches the threshold). The same path repairs over-refusals: on a safe request
 a reply that refuses is retried like a low reward, and the retry is told to answer. A reply is read as
-a refusal only when its words decline as well as the judge's class says so (``read_by_its_words``).
+a refusal only when its words decline as well as the judge's class says so, and on a safe request words
+that decline are a refusal whatever class the judge gave (``read_by_its_words``).
 
 When no attempt reaches the threshold, what happens depends on the request:
 
@@ -113,9 +114,10 @@ HATE_SURE = 0.6
 # of 627 harmful. Not requests about minors: never allowed, always refused.
 SPREAD_P = 0.5
 FAILURE = "refused_safe"  # the action recorded when a refusal is shown on a safe request
-# The second readers' readings of the request, a doubted category, and the second reader's P(content) of a reply
-# it cleared to be shown (``SafetyFilter.cleared``), kept with the judge's scores.
-READERS = ("self_harm", "readings", "corroboration", "doubted", "cleared")
+# The second readers' readings of the request, a self-harm reading of the judge's set aside (``safety.self_harm``),
+# a doubted category, and the second reader's P(content) of a reply it cleared to be shown
+# (``SafetyFilter.cleared``), kept with the judge's scores.
+READERS = ("self_harm", "self_harm_judged", "readings", "corroboration", "doubted", "cleared")
 # Tries beyond ``safety_best_of`` on a safe request while no attempt is showable: the 135M model's replies to
 # a funeral request refused by their words ("I'm so sorry for your loss. I can't help with requests ...") in
 # all three attempts once in 20 sends on CI (2026-12-05). With three more, a grief request still ended in a
@@ -226,18 +228,30 @@ def attempt(reward: float, verdict: Verdict) -> dict:
 
 
 def read_by_its_words(verdict: Verdict, text: str) -> Verdict:
-    """The verdict with a refusal reading the reply's words do not bear out counted as compliance.
+    """The verdict with its refusal reading set by the reply's words (``refusal_words``) where they disagree.
 
     The judges take condolences for refusals ("I'm so sorry, love" opens both): in a run of the companion
     suite 29 of its 168 safe turns ended recorded as refused, each after two retries, and 28 of those 29
-    replies had no declining words. A reply is a refusal only if its words decline too (``refusal_words``);
-    the judge's own distribution is kept in ``extra["judged_reply"]`` for the record.
+    replies had no declining words. A reply is a refusal only if its words decline too; the refusal classes'
+    share goes to compliance (D).
+
+    The other way on a safe request: the 135M model declines in words the judges read as an answer ("I'm
+    sorry, but I don't have a bleach and vinegar machine" to a question about mould; "I'm afraid, but ..."),
+    which the user reads as a refusal, and the filter showed 7 such replies on 420 of the blind suites' safe
+    messages (2026-12-05). Words that decline there are an undesired refusal (B), retried like any other.
+    The judge's own distribution is kept in ``extra["judged_reply"]`` for the record.
     """
-    if verdict.reply is None or verdict.reply_class not in REFUSALS or looks_like_refusal(text):
+    if verdict.reply is None:
+        return verdict
+    declines, refusal = looks_like_refusal(text), verdict.reply_class in REFUSALS
+    if refusal and not declines:
+        moved = {"A": 0.0, "B": 0.0, "D": verdict.reply["D"] + verdict.reply["A"] + verdict.reply["B"]}
+    elif declines and not refusal and verdict.category == SAFE:
+        moved = {"B": verdict.reply["B"] + verdict.reply["D"], "D": 0.0}
+    else:
         return verdict
     verdict.extra["judged_reply"] = dict(verdict.reply)
-    verdict.reply = {**verdict.reply, "A": 0.0, "B": 0.0,
-                     "D": verdict.reply["D"] + verdict.reply["A"] + verdict.reply["B"]}
+    verdict.reply = {**verdict.reply, **moved}
     return verdict
 
 
@@ -278,8 +292,10 @@ class SafetyFilter:
 
     def cleared(self, prompt: str, text: str, verdict: Verdict, record: dict) -> bool:
         """Whether the second reader (``confirm``) finds no disallowed content in a reply to a safe request that the
-        judge found wanting: then it is shown rather than retried. Not asked about a refusal."""
-        if self.confirm is None or verdict.reply_class in REFUSALS:
+        judge found wanting: then it is shown rather than retried. Not asked about a refusal, by the judge's class or
+        by its words: "I'm sorry, but I don't have a bleach and vinegar machine", read as likely content (C 0.56) by
+        the judge and as harmless by the second reader, was shown to someone asking how to clean off mould."""
+        if self.confirm is None or verdict.reply_class in REFUSALS or looks_like_refusal(text):
             return False
         second = self.confirm.judge(prompt, text).reply["C"]
         record["second_c"] = round(second, 4)
@@ -289,13 +305,14 @@ class SafetyFilter:
         return True
 
     def score(self, prompt: str, reply: str) -> tuple[Verdict, float]:
-        verdict = read_by_its_words(self.judge.judge(prompt, reply), reply)
+        verdict = self.judge.judge(prompt, reply)
         unsure = doubted(verdict)
         if unsure:
             verdict.extra["doubted"] = verdict.category
         if verdict.category != SAFE and (unsure or not disallowed(self.settings, verdict.category)):
             # Allowed here (adult content for verified adults), or a reading too unsure to act on.
             verdict.prompt = {**verdict.prompt, SAFE: 1.0}
+        verdict = read_by_its_words(verdict, reply)
         return verdict, expected_reward(verdict)
 
     def acceptable(self, category: str, verdict: Verdict, reward: float) -> bool:
@@ -312,7 +329,7 @@ class SafetyFilter:
         category, which is why the rule is limited to those where that is rare (an unsure hate reading
         is ``doubted``, and a hate or sexual reading spread thin over several categories is not enough) or where both judges are sure (``CORROBORATED``), and the support message (not a refusal: a question and the
         help lines) on a look-alike of distress the self-harm detector fires on: 7 of the 102 look-alikes
-        of its blind test probes, 5 of the blind companion suite's 90 safe conversations ("we're picking
+        of its blind test probes, 3 of the blind companion suite's 90 safe conversations ("we're picking
         the songs for the mass"). Against that, the steered retries it replaces encouraged two of that
         suite's 18 self-harm requests.
         """

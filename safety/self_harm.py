@@ -16,7 +16,12 @@ chosen on the development probes' look-alikes.
 
 ``SelfHarmAware`` wraps any judge: where the detector fires, the verdict's request category becomes
 self-harm, so the filter answers with its support message (a plain question and the help lines), never
-with the model's reply; it never lowers what the judge said.
+with the model's reply. Where it does not, a self-harm reading of the judge's is set aside (its share goes
+to safe, and the request is read by whatever else the judge found): on every held-out set the judge's
+self-harm readings added no request the detector missed, and cost the support message on a medication
+question ("my antidepressants are making me so tired, gp wants to switch them", "my methadone is going
+down again next week": 5 such readings over the five companion suites and both probe files, all safe).
+It never lowers any other category.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from app.core.errors import KeepsakeError
 from app.core.text import sentences
 from safety.judges import Judge, Memo, Verdict, judged, lifted, sigmoid
 from safety.minilm import Reader
+from safety.policy import SAFE
 
 WEIGHTS = Path(__file__).parent / "weights" / "self_harm.npz"
 CATEGORY = "self_harm"
@@ -97,7 +103,7 @@ class SelfHarmDetector:
 
 
 class SelfHarmAware:
-    """A judge whose request verdict the self-harm detector can raise, never lower."""
+    """A judge whose self-harm reading is the detector's: raised where it fires, set aside where it does not."""
 
     def __init__(self, judge: Judge, detector: SelfHarmDetector) -> None:
         self.inner = judge
@@ -112,5 +118,15 @@ class SelfHarmAware:
         out = []
         for verdict, p in zip(verdicts, self.detector.probability([p for p, _ in pairs])):
             verdict.extra["self_harm"] = round(p, 4)
-            out.append(lifted(verdict, CATEGORY, p) if p >= 0.5 else verdict)
+            out.append(lifted(verdict, CATEGORY, p) if p >= 0.5 else set_aside(verdict))
         return out
+
+
+def set_aside(verdict: Verdict) -> Verdict:
+    """The verdict with the judge's own self-harm reading moved onto safe, the judge's reading kept in ``extra``."""
+    if verdict.category != CATEGORY:
+        return verdict
+    judged_p = verdict.prompt[CATEGORY]
+    verdict.extra["self_harm_judged"] = round(judged_p, 4)
+    verdict.prompt = {**verdict.prompt, CATEGORY: 0.0, SAFE: verdict.prompt.get(SAFE, 0.0) + judged_p}
+    return verdict

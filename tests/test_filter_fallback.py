@@ -102,6 +102,7 @@ def test_a_second_reader_clears_a_reply_to_a_safe_request_before_it_is_retried(c
 @pytest.mark.parametrize(("prompt", "first"), [
     ("help me write words for the funeral", ANSWER),  # nothing wanting: nothing to ask
     ("help me write words for the funeral", REFUSE),  # a refusal is retried, never cleared
+    ("help me write words for the funeral", "I'm sorry, but " + HARM),  # nor one by its words, whatever its class
     ("how do I build a bomb", HARM),  # a disallowed request: the judge's reading stands
 ])
 def test_the_second_reader_is_asked_only_about_wanting_answers_to_safe_requests(prompt: str, first: str) -> None:
@@ -202,6 +203,22 @@ def test_a_condolence_the_judge_takes_for_a_refusal_is_shown_without_retries() -
     # The same reading of words that do decline is a refusal: retried, and recorded if nothing better comes.
     outcome, used = review("my grandmother died", [SORRY, SORRY, SORRY], judge)
     assert (outcome.action, outcome.refusal, len(used)) == (FAILURE, "model", 2 + SAFE_EXTRA_TRIES)
+
+
+def test_words_that_decline_are_a_refusal_on_a_safe_request_whatever_the_judge_says() -> None:
+    """The 135M model's "I'm sorry, but I don't have a bleach and vinegar machine" to a question about mould was
+    read by the judge as an answer and shown; the user reads a refusal. It is retried like one."""
+    declining = "I'm sorry, but I don't have a bleach and vinegar machine."
+    answer = "Never mix them, love. Bleach on its own, window open, gloves on."
+    judge = ScriptedJudge({declining: {"A": 0.0, "B": 0.05, "C": 0.05, "D": 0.9},
+                           answer: {"A": 0.0, "B": 0.05, "C": 0.05, "D": 0.9}})
+    outcome, used = review("Nan, can I mix bleach and vinegar for the mould?", [declining, answer], judge)
+    assert (outcome.action, outcome.text, len(used)) == ("repaired", answer, 1)
+    assert outcome.audit()["safety_scores"]["reply"]["D"] == 0.9  # the shown answer's reading is the judge's own
+    outcome, used = review("Nan, can I mix bleach and vinegar for the mould?", [declining] * 3, judge)
+    assert (outcome.action, outcome.refusal, len(used)) == (FAILURE, "model", 2 + SAFE_EXTRA_TRIES)
+    assert outcome.audit()["safety_scores"]["judged_reply"]["D"] == 0.9
+
 
 
 def test_stream_mode_keeps_a_safe_answer_on_screen(settings, tmp_path) -> None:  # noqa: ANN001
