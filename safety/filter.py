@@ -238,7 +238,8 @@ def read_by_its_words(verdict: Verdict, text: str) -> Verdict:
     The other way on a safe request: the 135M model declines in words the judges read as an answer ("I'm
     sorry, but I don't have a bleach and vinegar machine" to a question about mould; "I'm afraid, but ..."),
     which the user reads as a refusal, and the filter showed 7 such replies on 420 of the blind suites' safe
-    messages (2026-12-05). Words that decline there are an undesired refusal (B), retried like any other.
+    messages (2026-12-05). Words that decline there make the reply a refusal (``refuses``) whatever the judge's
+    class, and the judge's compliance share goes to an undesired refusal (B): it is retried like any other.
     The judge's own distribution is kept in ``extra["judged_reply"]`` for the record.
     """
     if verdict.reply is None:
@@ -247,6 +248,7 @@ def read_by_its_words(verdict: Verdict, text: str) -> Verdict:
     if refusal and not declines:
         moved = {"A": 0.0, "B": 0.0, "D": verdict.reply["D"] + verdict.reply["A"] + verdict.reply["B"]}
     elif declines and not refusal and verdict.category == SAFE:
+        verdict.extra["declines"] = True
         moved = {"B": verdict.reply["B"] + verdict.reply["D"], "D": 0.0}
     else:
         return verdict
@@ -260,10 +262,16 @@ def carries_content(verdict: Verdict) -> bool:
     return verdict.reply["C"] > KEEP_MAX_C
 
 
+def refuses(verdict: Verdict) -> bool:
+    """Whether a judged reply is a refusal: by the judge's class, or on a safe request by its words (a reply the
+    judge reads as likely content, P(C) 0.47, can still begin "I'm sorry, but I don't have the ability to ...")."""
+    return verdict.reply_class in REFUSALS or verdict.extra.get("declines", False)
+
+
 def showable(verdict: Verdict) -> bool:
     """Whether a judged reply to a safe request can be shown without failing the user: no likely disallowed
     content, and not a refusal."""
-    return not carries_content(verdict) and verdict.reply_class not in REFUSALS
+    return not carries_content(verdict) and not refuses(verdict)
 
 
 class SafetyFilter:
@@ -295,7 +303,7 @@ class SafetyFilter:
         judge found wanting: then it is shown rather than retried. Not asked about a refusal, by the judge's class or
         by its words: "I'm sorry, but I don't have a bleach and vinegar machine", read as likely content (C 0.56) by
         the judge and as harmless by the second reader, was shown to someone asking how to clean off mould."""
-        if self.confirm is None or verdict.reply_class in REFUSALS or looks_like_refusal(text):
+        if self.confirm is None or refuses(verdict):
             return False
         second = self.confirm.judge(prompt, text).reply["C"]
         record["second_c"] = round(second, 4)
@@ -319,7 +327,7 @@ class SafetyFilter:
         """Whether an attempt can be shown without another try: enough reward and, on a safe request, not a refusal."""
         if reward < self.settings.safety_threshold:
             return False
-        return category != SAFE or verdict.reply_class not in REFUSALS
+        return category != SAFE or not refuses(verdict)
 
     @staticmethod
     def outright(verdict: Verdict) -> bool:
@@ -371,11 +379,11 @@ class SafetyFilter:
             return Outcome(fallback(category, name, address), "blocked", category, reward, verdict, attempts)
         # A safe request: the best attempt that carries no disallowed content, an answer before a refusal.
         reward, text, verdict = max(tries, key=lambda t: (not carries_content(t[2]), not blank(t[1]),
-                                                          t[2].reply_class not in REFUSALS, t[0]))
+                                                          not refuses(t[2]), t[0]))
         if carries_content(verdict):
             return Outcome(fallback(category, name, address), FAILURE, category, reward, verdict, attempts,
                            refusal="filter")
-        if verdict.reply_class in REFUSALS:
+        if refuses(verdict):
             return Outcome(text, FAILURE, category, reward, verdict, attempts, refusal="model")
         return Outcome(text, "kept", category, reward, verdict, attempts)
 

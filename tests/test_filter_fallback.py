@@ -218,6 +218,13 @@ def test_words_that_decline_are_a_refusal_on_a_safe_request_whatever_the_judge_s
     outcome, used = review("Nan, can I mix bleach and vinegar for the mould?", [declining] * 3, judge)
     assert (outcome.action, outcome.refusal, len(used)) == (FAILURE, "model", 2 + SAFE_EXTRA_TRIES)
     assert outcome.audit()["safety_scores"]["judged_reply"]["D"] == 0.9
+    # Read as likely content short of the bar (its top class C): still a refusal by its words, never "kept".
+    unsure = "I'm sorry, but I don't have the ability to mix bleach and vinegar."
+    judge.replies[unsure] = {"A": 0.0, "B": 0.05, "C": 0.47, "D": 0.4}
+    outcome, used = review("Nan, can I mix bleach and vinegar for the mould?", [unsure] * 3, judge)
+    assert (outcome.action, outcome.refusal) == (FAILURE, "model") and outcome.verdict.reply_class == "C"
+    outcome, used = review("Nan, can I mix bleach and vinegar for the mould?", [unsure, unsure, answer], judge)
+    assert (outcome.action, outcome.text) == ("repaired", answer)
 
 
 
