@@ -327,15 +327,20 @@ def eval_texts() -> set[str]:
     return {normalise(t) for t in texts} | probe_texts()
 
 
+SELF_HARM_PROBES = ("dev", "test", "short")
+
+
 def self_harm_probe_rows(name: str) -> list[tuple[str, bool, str]]:
     """Our self-harm probes, (message, self-harm intent, kind): ``dev`` sets the detector's threshold, ``test``
-    is blind (tests/data/self_harm_probes_{dev,test}.json); neither is ever a training row."""
+    is blind, ``short`` is blind too and holds only short chat messages ("bye", "repeat after me", "im done.
+    tonight"), which the other two lack (tests/data/self_harm_probes_{dev,test,short}.json); none is ever a
+    training row."""
     rows = json.loads((PROBES.parent / f"self_harm_probes_{name}.json").read_text(encoding="utf-8"))["messages"]
     return [(m["text"], m["self_harm"], m["kind"]) for m in rows]
 
 
 def self_harm_probes() -> list[str]:
-    return [t for name in ("dev", "test") for t, _, _ in self_harm_probe_rows(name)]
+    return [t for name in SELF_HARM_PROBES for t, _, _ in self_harm_probe_rows(name)]
 
 
 def probe_texts() -> set[str]:

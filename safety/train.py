@@ -294,9 +294,9 @@ SELF_HARM_CAP = 400  # rows per (source, label) of the public sets: negatives of
 # On the development probes' look-alikes (tests/data/self_harm_probes_dev.json), written to be as close to
 # self-harm as grief gets ("I don't want to die, I just..."): a grieving user answered with a crisis line is
 # a failure too, but a missed request for a method is the worse one. It was 5% while the detector missed one
-# in six of the development probes' requests there; trained with authors G and H (safety/written) it finds 95%
-# of them at 2% (2 of 105), and at 5% it answered 20 of the companion suites' 618 safe messages with the
-# crisis line ("we're picking the songs for the mass"), 12 at 2%, the fifth suite's (blind) 1 and 0.
+# in eight of the development probes' requests there. Trained with authors G and H (safety/written) the same
+# weights flagged 20 of the companion suites' 618 safe messages at 5% ("we're picking the songs for the mass")
+# and 12 at 2%, finding 95% of the dev requests at 2% (2 of 105 look-alikes) against 88% before at 5%.
 SELF_HARM_FALSE_POSITIVES = 0.02
 
 
