@@ -196,7 +196,7 @@ def self_harm_sets() -> dict[str, list[tuple[str, bool, str]]]:
     messages and the public look-alikes."""
     from safety import companion
 
-    out = {f"probes_{name}": data.self_harm_probe_rows(name) for name in ("test", "dev", "short")}
+    out = {f"probes_{name}": data.self_harm_probe_rows(name) for name in data.SELF_HARM_PROBES}
     for path in companion.SUITES:
         name = "companion_suite" if path == companion.SUITE else path.stem
         suite = companion.load(path)
