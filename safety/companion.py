@@ -44,7 +44,11 @@ BLIND3 = SUITE.with_name("companion_blind3.jsonl")
 # self-harm detector was retrained on look-alikes of the fourth's false alarms (so the fourth no longer measures
 # those kinds blind; this one does). Nothing was chosen on it.
 BLIND4 = SUITE.with_name("companion_blind4.jsonl")
-SUITES = (SUITE, BLIND, BLIND2, BLIND3, BLIND4)
+# A sixth, in the same form, written blind on 2026-12-05 (evening) by another helper who read nothing here, and
+# played on the tree as it stood before the harm-to-others detector (``safety.harm_others``) was trained: 120
+# safe messages in eight themes, 60 harmful ones. Nothing was chosen on it.
+BLIND5 = SUITE.with_name("companion_blind5.jsonl")
+SUITES = (SUITE, BLIND, BLIND2, BLIND3, BLIND4, BLIND5)
 
 
 def labels_path(suite: Path) -> Path:

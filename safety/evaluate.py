@@ -21,6 +21,7 @@ from collections.abc import Sequence
 
 from safety import data
 from safety.judges import judged
+from safety.policy import SAFE
 from safety.reward import expected_reward
 
 ROWS = 400
@@ -264,6 +265,61 @@ def render_self_harm(results: dict) -> str:
         lines.append(f"    target: recall {show(e['recall'])} ({'met' if e['recall'] >= t['recall'] else 'NOT met'}), "
                      f"look-alikes flagged {show(e['fpr'])} ({'met' if e['fpr'] <= t['lookalike_fpr'] else 'NOT met'})")
     lines.append(f"  detector time per message: {results['ms_per_message']:.0f} ms (median)")
+    return "\n".join(lines)
+
+
+def harm_others_sets() -> dict[str, list[tuple[str, bool, str]]]:
+    """(message, asks for harm to someone else, kind) per held-out set: the companion suites (their harmful requests in
+    the detector's categories against their safe user messages), the public harmful requests in those categories,
+    and the safe look-alikes and chatbot prompts."""
+    from safety import companion
+    from safety.harm_others import CATEGORIES
+
+    out = {}
+    for path in companion.SUITES:
+        suite = companion.load(path)
+        said = {r["final"]: r["category"] for r in suite if r["label"] == "safe" or r["category"] in CATEGORIES}
+        said |= {t["content"]: "safe" for r in suite if r["label"] == "safe" for t in r["turns"] if t["role"] == "user"}
+        out["companion_suite" if path == companion.SUITE else path.stem] = [(t, k != "safe", k) for t, k in said.items()]
+    requests = data.eval_requests()
+    for name in ("harmbench_test", "do_not_answer"):
+        out[name] = [(r.text, True, r.label) for r in requests[name] if r.label in CATEGORIES]
+    out["xstest_safe"] = [(r.text, False, r.group) for r in requests["xstest"] if not r.unsafe]
+    out["phtest_harmless"] = [(r.text, False, "pseudo-harmful") for r in sample(requests["phtest_harmless"], ROWS, "ho")]
+    out["coconot_contrast"] = [(r.text, False, r.group) for r in requests["coconot_contrast"]]
+    out["toxicchat_safe"] = [(r.text, False, "chat") for r in requests["toxicchat"] if r.label == SAFE]
+    out["probes_safe"] = [(p["text"], False, p["kind"]) for p in data.probes()["requests"] if not p["unsafe"]]
+    return out
+
+
+def harm_others(detector, judge, per_set: int | None = None) -> dict:  # noqa: ANN001
+    """The harm-to-others detector on every held-out set (at most ``per_set`` of each): its recall and false
+    positives, and what it changes on the chat path, where it acts only on a request ``judge`` reads as safe:
+    harmful requests it adds (``caught``) and safe ones it turns into refusals (``refused``)."""
+    sets = {name: sample(rows, per_set, f"ho-{name}") for name, rows in harm_others_sets().items()}
+    texts = sorted({t for rows in sets.values() for t, _, _ in rows})
+    p = dict(zip(texts, detector.probability(texts)))
+    passed = dict(zip(texts, (v.category == SAFE for v in _judge_many(judge, [(t, None) for t in texts]))))
+    out: dict = {"sets": {}}
+    for name, rows in sets.items():
+        truth = [y for _, y, _ in rows]
+        tp, fp, fn, tn = _confusion([p[t] >= 0.5 for t, _, _ in rows], truth)
+        added = [(y, p[t] >= 0.5) for t, y, _ in rows if passed[t]]
+        out["sets"][name] = {"n": len(rows), "positives": sum(truth), "recall": tp / (tp + fn) if tp + fn else None,
+                             "fpr": fp / (fp + tn) if fp + tn else None,
+                             "caught": sum(y and hit for y, hit in added), "missed_by_judge": sum(y for y, _ in added),
+                             "refused": sum(hit and not y for y, hit in added)}
+    return out
+
+
+def render_harm_others(results: dict) -> str:
+    show = (lambda x: "n/a" if x is None else f"{x:.1%}")
+    lines = ["Harm to someone else asked for in the user's message (safety/harm_others.py), held-out sets; it acts only "
+             "where the judge reads the request as safe"]
+    for name, r in results["sets"].items():
+        lines.append(f"    {name:<18} n={r['n']} ({r['positives']} asking): recall {show(r['recall'])}, false pos. "
+                     f"{show(r['fpr'])}; of those the judge passed, {r['caught']} of {r['missed_by_judge']} harmful "
+                     f"caught, {r['refused']} safe refused")
     return "\n".join(lines)
 
 

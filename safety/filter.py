@@ -3,8 +3,9 @@
 For every turn: judge the request; generate; judge the reply and compute the expected reward. Two kinds
 of request are answered by the filter's own message whatever the model wrote (``outright``): one judged
 disallowed in a ``REFUSAL_ONLY`` category (hate, sexual content), or in a ``CORROBORATED`` one (crime,
-weapons, privacy) where both judges are sure, gets the persona's refusal, and one judged self-harm gets
-the support message: it asks plainly whether they mean to hurt themselves, gives
+weapons, privacy) where both judges are sure or that the harm-to-others detector reads as asking for help to
+hurt, threaten, spy on or cheat someone (``safety.harm_others``), gets the persona's refusal, and one judged
+self-harm gets the support message: it asks plainly whether they mean to hurt themselves, gives
 the help lines, and invites them to go on if it misread them. The judge cannot be trusted to read the
 small model's reply there: it took "I'm sorry, lad. I can't ... but ... They're homosexuals" and "I'd
 love to. I've been thinking of a story about a grown man and a 13-year-old" for refusals, and the
@@ -52,6 +53,8 @@ from dataclasses import dataclass, field
 
 from app.core.chat import blank
 from app.core.settings import SafetySettings
+from safety.harm_others import CATEGORIES as HARM_TO_OTHERS
+from safety.harm_others import KEY as HARM_OTHERS
 from safety.judges import Judge, Verdict
 from safety.policy import CATEGORIES, SAFE
 from safety.refusal_words import looks_like_refusal
@@ -114,10 +117,11 @@ HATE_SURE = 0.6
 # of 627 harmful. Not requests about minors: never allowed, always refused.
 SPREAD_P = 0.5
 FAILURE = "refused_safe"  # the action recorded when a refusal is shown on a safe request
-# The second readers' readings of the request, a self-harm reading of the judge's set aside (``safety.self_harm``),
+# The second readers' readings of the request (the harm-to-others detector's among them), a self-harm reading of the
+# judge's set aside (``safety.self_harm``),
 # a doubted category, and the second reader's P(content) of a reply it cleared to be shown
 # (``SafetyFilter.cleared``), kept with the judge's scores.
-READERS = ("self_harm", "self_harm_judged", "readings", "corroboration", "doubted", "cleared")
+READERS = ("self_harm", "self_harm_judged", "harm_others", "readings", "corroboration", "doubted", "cleared")
 # Tries beyond ``safety_best_of`` on a safe request while no attempt is showable: the 135M model's replies to
 # a funeral request refused by their words ("I'm so sorry for your loss. I can't help with requests ...") in
 # all three attempts once in 20 sends on CI (2026-12-05). With three more, a grief request still ended in a
@@ -210,9 +214,10 @@ def fallback(category: str, name: str = "", address: str = "") -> str:
 
 def doubted(verdict: Verdict) -> bool:
     """Whether a hate reading is too unsure to act on: below ``HATE_SURE`` and not shared by the second judge
-    (without one, the filtering judge's word stands)."""
+    (without one, the filtering judge's word stands) nor by the harm-to-others detector (``safety.harm_others``)."""
     second = verdict.extra.get("corroboration")
-    return verdict.category == "hate" and second is not None and verdict.unsafe < HATE_SURE and second < 0.5
+    return (verdict.category == "hate" and second is not None and verdict.unsafe < HATE_SURE and second < 0.5
+            and verdict.extra.get("harm_others", 0.0) < 0.5)
 
 
 def disallowed(settings: SafetySettings, category: str) -> bool:
@@ -336,13 +341,20 @@ class SafetyFilter:
 
         It costs a refusal whenever a safe request is misjudged as disallowed in a ``REFUSAL_ONLY``
         category, which is why the rule is limited to those where that is rare (an unsure hate reading
-        is ``doubted``, and a hate or sexual reading spread thin over several categories is not enough) or where both judges are sure (``CORROBORATED``), and the support message (not a refusal: a question and the
+        is ``doubted``, and a hate or sexual reading spread thin over several categories is not enough) or where both judges are sure (``CORROBORATED``) or the harm-to-others detector fires (``safety.harm_others``), and the support message (not a refusal: a question and the
         help lines) on a look-alike of distress the self-harm detector fires on: 7 of the 102 look-alikes
         of its blind test probes, 3 of the blind companion suite's 90 safe conversations ("we're picking
         the songs for the mass"). Against that, the steered retries it replaces encouraged two of that
         suite's 18 self-harm requests.
         """
         category, second = verdict.category, verdict.extra.get("corroboration")
+        if category in HARM_TO_OTHERS and verdict.extra.get(HARM_OTHERS, 0.0) >= 0.5:
+            # The harm-to-others detector read a request for help to threaten, poison, spy on or cheat someone, or
+            # to demean a group: on the ordinary path a reply the judge reads as a deflection (D) is shown, and the
+            # judges read the 135M model's threat as one ("I can see you're looking for something to scare her into
+            # coming back. Can I suggest a few things ..."). Over the six companion suites it flags none of their
+            # 702 safe messages; on public look-alikes a few in a hundred, most of which the judges flag anyway.
+            return True
         if category in CORROBORATED:
             return second is not None and min(second, verdict.unsafe) >= CORROBORATED_P
         if category in ("hate", "sexual") and verdict.prompt[category] < SPREAD_P and (second is None or second < 0.5):

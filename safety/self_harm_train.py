@@ -26,11 +26,7 @@ from __future__ import annotations
 
 import json
 import random
-import time
-from collections.abc import Callable
 from pathlib import Path
-
-import numpy as np
 
 from safety.data import Request
 
@@ -38,7 +34,6 @@ SOURCE = "self-harm-templates"
 # Messages written one by one by three other authors, in voices the templates lack (safety/written/README.md).
 WRITTEN = Path(__file__).parent / "written" / "self_harm.jsonl"
 WRITTEN_SOURCE = "self-harm-written"
-SEED = 13
 TEXTING = 0.35  # share of rows typed as on a phone: people in distress rarely punctuate
 KIN = ("Nan", "Grandad", "Mum", "Dad", "Gran", "Papa", "Granny", "Auntie Mo", "Uncle Frank", "Nonna", "Bill",
        "Maggie", "Grandpa", "Mam", "Oma")
@@ -207,97 +202,3 @@ def written(path: Path = WRITTEN) -> list[Request]:
 def texting(text: str) -> str:
     """The same message typed on a phone: lower case, no apostrophes, no full stop at the end."""
     return text.lower().replace("'", "").rstrip(".")
-
-
-EPOCHS = 3  # more fits the templates (loss near 0) and reads unseen wording worse
-BATCH = 32
-LR_TOP = 5e-5
-LR_UNIT = 1e-3
-
-
-def fit(texts: list[str], y: np.ndarray, val: np.ndarray, calibration: list[tuple[str, bool]],
-        false_positives: float, log: Callable[[str], None]) -> tuple[dict, dict]:
-    """Fine-tune the detector's top layers and unit (``safety.self_harm``) on ``texts[~val]``; the threshold is
-    the logit that flags ``false_positives`` of the look-alikes in ``calibration`` (message, self-harm).
-
-    The frozen bottom runs once per text and its hidden states are kept, so each epoch runs only the top
-    layers forwards and backwards: minutes on one CPU thread. Classes are balanced by weighting the loss.
-    """
-    from safety.minilm import Reader, packed
-    from safety.self_harm import FROZEN, MAX_TOKENS
-
-    reader = Reader(FROZEN, MAX_TOKENS)
-    torch = reader.torch
-    packaged = reader.packaged_top()
-    torch.manual_seed(SEED)
-    rng = random.Random(SEED)
-    started = time.time()
-    states: list = []
-
-    def frozen(more: list[str]) -> list[int]:
-        """Run the frozen bottom over ``more`` once, keep each text's hidden states; their indices."""
-        first = len(states)
-        for start in range(0, len(more), 64):
-            batch = reader.tokens(more[start:start + 64])
-            h = reader.bottom(batch)
-            states.extend(h[k, :int(batch["attention_mask"][k].sum())].clone() for k in range(h.shape[0]))
-        return list(range(first, len(states)))
-
-    frozen(texts)
-    log(f"self-harm: frozen layers over {len(texts)} texts in {time.time() - started:.0f} s")
-
-    def padded(idx: list[int]):  # noqa: ANN202
-        n = max(states[i].shape[0] for i in idx)
-        h = torch.zeros(len(idx), n, reader.dim)
-        attention = torch.zeros(len(idx), n, dtype=torch.long)
-        for k, i in enumerate(idx):
-            h[k, :states[i].shape[0]] = states[i]
-            attention[k, :states[i].shape[0]] = 1
-        return h, attention
-
-    unit = torch.nn.Linear(reader.dim, 1)
-    reader.top.train()
-    optimiser = torch.optim.AdamW([{"params": reader.top.parameters(), "lr": LR_TOP},
-                                   {"params": unit.parameters(), "lr": LR_UNIT}], weight_decay=0.01)
-    target = torch.tensor(y, dtype=torch.float32)
-    train = np.flatnonzero(~val).tolist()
-    balance = torch.tensor(float((~y[~val]).sum()) / max(1, int(y[~val].sum())))
-    for epoch in range(EPOCHS):
-        rng.shuffle(train)
-        total, began = 0.0, time.time()
-        for start in range(0, len(train), BATCH):
-            idx = train[start:start + BATCH]
-            h, attention = padded(idx)
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(
-                unit(reader.pooled(h, attention))[:, 0], target[idx], pos_weight=balance)
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-            total += float(loss.detach()) * len(idx)
-        log(f"self-harm: epoch {epoch + 1}/{EPOCHS} loss {total / len(train):.4f} ({time.time() - began:.0f} s)")
-    reader.top.eval()
-    def logits(idx: list[int]) -> np.ndarray:
-        with torch.inference_mode():
-            return np.concatenate([unit(reader.pooled(*padded(idx[i:i + 64])))[:, 0].numpy()
-                                   for i in range(0, len(idx), 64)]) if idx else np.zeros(0)
-
-    z = logits(frozen([t for t, _ in calibration]))
-    truth = np.array([bool(label) for _, label in calibration])
-    safe = np.sort(z[~truth])
-    threshold = float(safe[int(np.ceil((1 - false_positives) * len(safe))) - 1] + 1e-6) if len(safe) else 0.0
-    checked = logits(np.flatnonzero(val).tolist())
-    yv = y[val]
-    rate = (lambda hits: float(hits.mean()) if len(hits) else None)
-    stats = {"calibration_recall": rate(z[truth] >= threshold), "calibration_lookalikes": int((~truth).sum()),
-             "validation_recall": rate(checked[yv] >= threshold), "validation_negatives_flagged":
-             rate(checked[~yv] >= threshold), "frozen_layers": FROZEN, "epochs": EPOCHS,
-             "seconds": round(time.time() - started)}
-    share = (lambda x: "n/a" if x is None else f"{x:.1%}")  # a tiny --limit run may have no validation rows
-    log(f"self-harm: threshold logit {threshold:.3f} ({false_positives:.0%} of {len(safe)} calibration look-alikes "
-        f"flagged, recall {share(stats['calibration_recall'])} on {int(truth.sum())} calibration messages); "
-        f"validation: recall {share(stats['validation_recall'])} on {int(yv.sum())}, "
-        f"{share(stats['validation_negatives_flagged'])} of {int((~yv).sum())} negatives flagged")
-    weights = packed({k: v.detach().numpy() for k, v in reader.top.state_dict().items()}, packaged)
-    weights |= {"weight": unit.weight.detach().numpy()[0].astype(np.float32),
-                "bias": np.float32(unit.bias.detach().numpy()[0]), "threshold_logit": np.float32(threshold)}
-    return weights, stats

@@ -16,7 +16,7 @@ What it fits, on the packaged all-MiniLM-L6-v2 (frozen) and hashed n-grams (see 
 * reply: two logistic regressions on [request, opening and end embeddings, request x opening,
   word n-grams of the whole reply]: "carries disallowed content" and "refuses";
 * the self-harm detector (``safety.self_harm``): the top three MiniLM layers fine-tuned with one
-  logistic unit (``safety.self_harm_train.fit``) on self-harm intent against its look-alikes, about
+  logistic unit (``safety.intent.fit``) on self-harm intent against its look-alikes, about
   5 minutes; its threshold flags ``SELF_HARM_FALSE_POSITIVES`` of the validation look-alikes.
 
 Each regression's strength is chosen on a validation slice (15% of the training rows, by template
@@ -42,8 +42,10 @@ import numpy as np
 from scipy import sparse
 
 from app.core.errors import KeepsakeError
-from safety import companion, companion_train, cross_train, data, exemplars, features, self_harm_train
+from safety import companion, companion_train, cross_train, data, exemplars, features, intent, self_harm_train
 from safety.cross_encoder import WEIGHTS as CROSS_ENCODER_WEIGHTS
+from safety.harm_others import CATEGORIES as HARM_OTHERS
+from safety.harm_others import WEIGHTS as HARM_OTHERS_WEIGHTS
 from safety.judges import WEIGHTS
 from safety.policy import LABELS, SAFE
 from safety.self_harm import WEIGHTS as SELF_HARM_WEIGHTS
@@ -332,8 +334,60 @@ def train_self_harm(embed: Embeddings, held_vectors: np.ndarray | None, held_tex
     y = np.array([r.label == "self_harm" for r in rows])
     val = np.array([validation(r) for r in rows])
     calibration = [(t, label) for t, label, _ in data.self_harm_probe_rows("dev")]
-    weights, fitted = self_harm_train.fit([r.text for r in rows], y, val, calibration, SELF_HARM_FALSE_POSITIVES, log)
+    weights, fitted = intent.fit([r.text for r in rows], y, val, calibration, SELF_HARM_FALSE_POSITIVES, log)
     return weights, {**stats, "positives": int(y.sum()), **fitted}
+
+
+# The harm-to-others detector only ever adds refusals, on requests both judges read as safe. Its threshold flags this
+# share of the public look-alikes it calibrates on: PHTest's harmless prompts and CoCoNot's safety contrast prompts,
+# training side, 1,844 of them, none trained on (most of those it flags the judges flag too). Set instead for 5% of
+# about a hundred written look-alikes (2026-12-05), a first version moved from one retraining to the next and would
+# have refused 4.8% of XSTest's safe prompts; set for 0.5% here, it found almost nothing (BENCHMARKS.md).
+HARM_OTHERS_FALSE_POSITIVES = 0.05
+HARM_OTHERS_WRITTEN = Path(__file__).parent / "written" / "harm_others.jsonl"
+# Author F wrote look-alikes in the shapes of the harmful requests after the first version's false alarms on the
+# companion suites were read: a detector trained with them has no blind figures there, and (measured on XSTest)
+# flagged twice the homonyms. Authors C and D saw nothing of the project (safety/written/README.md).
+HARM_OTHERS_AUTHORS = ("C", "D")
+CALIBRATION_SOURCES = ("phtest", "coconot")
+
+
+def harm_others_written() -> list[data.Request]:
+    """The written requests for help to harm someone else ("harm_others") and their look-alikes ("safe")."""
+    rows = [json.loads(line) for line in HARM_OTHERS_WRITTEN.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [data.Request(r["text"], r["label"], "harm-others-written", f"{r['author']}/{r['kind']}")
+            for r in rows if r["author"] in HARM_OTHERS_AUTHORS]
+
+
+def train_harm_others(embed: Embeddings, held_vectors: np.ndarray | None, held_texts: set[str], limit: int | None,
+                      rng: random.Random) -> tuple[dict, dict]:
+    """The harm-to-others detector (``safety.harm_others``): requests in its categories against every other kind,
+    jailbreaks and toxic chat of no stated kind left out; PHTest and CoCoNot set the threshold instead of training."""
+    positive = frozenset(HARM_OTHERS) | {"harm_others"}
+    public = [r for r in data.train_requests() if r.source not in ("davidson", *CALIBRATION_SOURCES)
+              and r.label not in ("unsafe", "jailbreak")]
+    rows = capped(public, lambda r: (r.source, r.label in positive), limit or SELF_HARM_CAP, rng)
+    rows += [data.Request(t, SAFE, "exemplars", "safe") for t in exemplars.SAFE_PROMPTS]
+    rows += [data.Request(t, c, "exemplars", c) for c, texts in exemplars.UNSAFE_PROMPTS.items() for t in texts]
+    rows += companion_train.requests() + harm_others_written()
+    calibration = [(r.text, False) for r in data.train_requests() if r.source in CALIBRATION_SOURCES]
+    if limit:
+        rows = rows[::max(1, len(rows) // (4 * limit))]
+        calibration = calibration[::max(1, len(calibration) // limit)]
+    before = len(rows)
+    rows = [r for r in rows if data.normalise(r.text) not in held_texts]
+    exact = before - len(rows)
+    x = embed([r.text for r in rows])
+    near = near_copies(x, held_vectors) if held_vectors is not None else np.zeros(len(rows), dtype=bool)
+    rows = [r for r, n in zip(rows, near) if not n]
+    log(f"harm-others: {len(rows)} rows ({exact} exact and {int(near.sum())} near copies of evaluation texts dropped), "
+        f"{len(calibration)} calibration look-alikes")
+    y = np.array([r.label in positive for r in rows])
+    val = np.array([validation(r) for r in rows])
+    weights, fitted = intent.fit([r.text for r in rows], y, val, calibration, HARM_OTHERS_FALSE_POSITIVES, log,
+                                 name="harm-others")
+    return weights, {"rows": len(rows), "exact_dropped": exact, "near_dropped": int(near.sum()),
+                     "positives": int(y.sum()), **fitted}
 
 
 def cross_encoder_bundle(limit: int | None) -> dict:
@@ -386,8 +440,10 @@ def save(output: Path, meta: dict, weights: dict) -> None:
               help="Where the judge's weights go.")
 @click.option("--self-harm-output", type=click.Path(path_type=Path), default=SELF_HARM_WEIGHTS, show_default=True,
               help="Where the self-harm detector's weights go.")
-@click.option("--part", type=click.Choice(["all", "judge", "self-harm", "cross-encoder"]), default="all",
-              show_default=True, help="Train the judge and the self-harm detector (all), one of them, or the "
+@click.option("--harm-others-output", type=click.Path(path_type=Path), default=HARM_OTHERS_WEIGHTS,
+              show_default=True, help="Where the harm-to-others detector's weights go.")
+@click.option("--part", type=click.Choice(["all", "judge", "self-harm", "harm-others", "cross-encoder"]), default="all",
+              show_default=True, help="Train the judge and both detectors (all), one of them, or the "
               "cross-encoder judge (which needs a GPU, or --limit).")
 @click.option("--limit", type=int, help="At most this many rows per source and label: a tiny judge, for tests.")
 @click.option("--cache", type=click.Path(path_type=Path), help="Keep embeddings in this .npz between runs.")
@@ -401,7 +457,7 @@ def save(output: Path, meta: dict, weights: dict) -> None:
 @click.option("--model-dir", type=click.Path(path_type=Path, exists=True, file_okay=False),
               help="Cross-encoder: all-MiniLM-L6-v2 from this folder instead of the installed package.")
 @click.option("--report", type=click.Path(path_type=Path), help="Cross-encoder from a bundle: the held-out figures as JSON here.")
-def main(output: Path, self_harm_output: Path, part: str, limit: int | None, cache: Path | None,
+def main(output: Path, self_harm_output: Path, harm_others_output: Path, part: str, limit: int | None, cache: Path | None,
          cross_encoder_output: Path, device: str, export_bundle: Path | None, bundle: Path | None,
          model_dir: Path | None, report: Path | None) -> None:
     """Train the shipped safety judge and the self-harm detector on the training side of the split in safety.data."""
@@ -409,7 +465,8 @@ def main(output: Path, self_harm_output: Path, part: str, limit: int | None, cac
         if part == "cross-encoder":
             run_cross_encoder(cross_encoder_output, limit, device, export_bundle, bundle, model_dir, report)
         else:
-            run(output, limit, cache, part=part, self_harm_output=self_harm_output)
+            run(output, limit, cache, part=part, self_harm_output=self_harm_output,
+                harm_others_output=harm_others_output)
     except KeepsakeError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
@@ -443,7 +500,7 @@ def run_cross_encoder(output: Path, limit: int | None, device: str, export: Path
 
 
 def run(output: Path, limit: int | None, cache: Path | None, *, part: str = "all",
-        self_harm_output: Path = SELF_HARM_WEIGHTS) -> None:
+        self_harm_output: Path = SELF_HARM_WEIGHTS, harm_others_output: Path = HARM_OTHERS_WEIGHTS) -> None:
     start = time.time()
     rng = random.Random(SEED)
     np.random.seed(SEED)
@@ -463,6 +520,10 @@ def run(output: Path, limit: int | None, cache: Path | None, *, part: str = "all
         weights, stats = train_self_harm(embed, held_vectors, held_texts, limit, random.Random(SEED))
         embed.save()
         save(self_harm_output, {**common, **stats}, weights)
+    if part in ("all", "harm-others"):
+        weights, stats = train_harm_others(embed, held_vectors, held_texts, limit, random.Random(SEED))
+        embed.save()
+        save(harm_others_output, {**common, **stats}, weights)
     log(f"done in {time.time() - start:.0f} s")
 
 

@@ -20,7 +20,8 @@ from safety.filter import SafetyFilter
 from safety.judges import Verdict, lifted
 from safety.minilm import packed, unpacked
 from safety.policy import LABELS, SAFE
-from safety.self_harm import CATEGORY, FROZEN, SelfHarmAware, SelfHarmDetector, windows
+from safety.intent import FROZEN, windows
+from safety.self_harm import CATEGORY, SelfHarmAware, SelfHarmDetector
 
 DATA = Path(__file__).parent / "data"
 
