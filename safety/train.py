@@ -348,7 +348,7 @@ HARM_OTHERS_WRITTEN = Path(__file__).parent / "written" / "harm_others.jsonl"
 # Author F wrote look-alikes in the shapes of the harmful requests after the first version's false alarms on the
 # companion suites were read: a detector trained with them has no blind figures there, and (measured on XSTest)
 # flagged twice the homonyms. Authors C and D saw nothing of the project (safety/written/README.md).
-HARM_OTHERS_AUTHORS = ("C", "D")
+HARM_OTHERS_AUTHORS = ("C", "D", "J", "K")
 CALIBRATION_SOURCES = ("phtest", "coconot")
 
 
