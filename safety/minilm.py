@@ -2,7 +2,7 @@
 (the embeddings and the lower layers, exactly as memory ships them) and the top layers that training
 replaces. Only what training changed is shipped, as int8 steps from the packaged weights (``packed``).
 
-Used by the self-harm detector (``safety.self_harm``, three layers trained) and the cross-encoder judge
+Used by the intent detectors (``safety.intent``: self-harm and harm to others, three layers trained) and the cross-encoder judge
 (``safety.cross_encoder``, all six).
 """
 

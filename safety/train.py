@@ -1,5 +1,5 @@
-"""Train the shipped safety judge and the self-harm detector: ``python -m safety.train`` writes
-safety/weights/embedding_judge.npz and safety/weights/self_harm.npz (``--part`` picks one).
+"""Train the shipped safety judge and the intent detectors: ``python -m safety.train`` writes
+safety/weights/embedding_judge.npz, self_harm.npz and harm_others.npz (``--part`` picks one).
 
 Reproducible: fixed seeds, data read from ``../shared/data/safety`` by the split in ``safety.data``
 plus our own exemplars, deterministic solvers, one torch thread. About 10 minutes of CPU, most of
@@ -17,7 +17,9 @@ What it fits, on the packaged all-MiniLM-L6-v2 (frozen) and hashed n-grams (see 
   word n-grams of the whole reply]: "carries disallowed content" and "refuses";
 * the self-harm detector (``safety.self_harm``): the top three MiniLM layers fine-tuned with one
   logistic unit (``safety.intent.fit``) on self-harm intent against its look-alikes, about
-  5 minutes; its threshold flags ``SELF_HARM_FALSE_POSITIVES`` of the validation look-alikes.
+  5 minutes; its threshold flags ``SELF_HARM_FALSE_POSITIVES`` of the development probes' look-alikes;
+* the harm-to-others detector (``safety.harm_others``), the same way on requests for help to harm someone
+  else; its threshold flags ``HARM_OTHERS_FALSE_POSITIVES`` of PHTest's and CoCoNot's training-side look-alikes.
 
 Each regression's strength is chosen on a validation slice (15% of the training rows, by template
 where the source has templates), which never touches the held-out evaluation sets.
@@ -460,7 +462,7 @@ def save(output: Path, meta: dict, weights: dict) -> None:
 def main(output: Path, self_harm_output: Path, harm_others_output: Path, part: str, limit: int | None, cache: Path | None,
          cross_encoder_output: Path, device: str, export_bundle: Path | None, bundle: Path | None,
          model_dir: Path | None, report: Path | None) -> None:
-    """Train the shipped safety judge and the self-harm detector on the training side of the split in safety.data."""
+    """Train the shipped safety judge and the intent detectors on the training side of the split in safety.data."""
     try:
         if part == "cross-encoder":
             run_cross_encoder(cross_encoder_output, limit, device, export_bundle, bundle, model_dir, report)
