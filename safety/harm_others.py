@@ -25,8 +25,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from safety.intent import IntentDetector
-from safety.judges import Judge, Verdict, judged, lifted
+from safety.intent import Detected, IntentDetector
+from safety.judges import Verdict, lifted
 from safety.policy import SAFE
 
 WEIGHTS = Path(__file__).parent / "weights" / "harm_others.npz"
@@ -41,22 +41,12 @@ class HarmOthersDetector(IntentDetector):
         super().__init__(weights, "harm-others")
 
 
-class HarmOthersAware:
+class HarmOthersAware(Detected):
     """A judge whose safe request verdicts the harm-to-others detector can make disallowed, never the reverse."""
 
-    def __init__(self, judge: Judge, detector: HarmOthersDetector) -> None:
-        self.inner = judge
-        self.detector = detector
-        self.name = judge.name
+    key = KEY
 
-    def judge(self, prompt: str, reply: str | None = None) -> Verdict:
-        return self.judge_many([(prompt, reply)])[0]
-
-    def judge_many(self, pairs: list[tuple[str, str | None]]) -> list[Verdict]:
-        verdicts = judged(self.inner, pairs)
-        for verdict, p in zip(verdicts, self.detector.probability([p for p, _ in pairs])):
-            verdict.extra[KEY] = round(p, 4)
-            if p >= 0.5 and verdict.category == SAFE:
-                # The judge's likeliest of the categories: it reads the topic well enough to tell a threat from a fraud.
-                lifted(verdict, max(CATEGORIES, key=lambda c: verdict.prompt.get(c, 0.0)), p)
-        return verdicts
+    def act(self, verdict: Verdict, p: float) -> None:
+        if p >= 0.5 and verdict.category == SAFE:
+            # The judge's likeliest of the categories: it reads the topic well enough to tell a threat from a fraud.
+            lifted(verdict, max(CATEGORIES, key=lambda c: verdict.prompt.get(c, 0.0)), p)

@@ -23,7 +23,7 @@ import numpy as np
 
 from app.core.errors import KeepsakeError
 from app.core.text import sentences
-from safety.judges import Memo, sigmoid
+from safety.judges import Judge, Memo, Verdict, judged, sigmoid
 from safety.minilm import Reader
 
 SEED = 13
@@ -88,6 +88,31 @@ class IntentDetector:
 
     def probability(self, texts: Sequence[str]) -> list[float]:
         return self._read(texts)
+
+
+class Detected:
+    """A judge read beside an intent detector: each verdict keeps the detector's reading under ``key``, and ``act``
+    (the subclass's) says what the reading changes."""
+
+    key = ""
+
+    def __init__(self, judge: Judge, detector: IntentDetector) -> None:
+        self.inner = judge
+        self.detector = detector
+        self.name = judge.name
+
+    def judge(self, prompt: str, reply: str | None = None) -> Verdict:
+        return self.judge_many([(prompt, reply)])[0]
+
+    def judge_many(self, pairs: list[tuple[str, str | None]]) -> list[Verdict]:
+        verdicts = judged(self.inner, pairs)
+        for verdict, p in zip(verdicts, self.detector.probability([p for p, _ in pairs])):
+            verdict.extra[self.key] = round(p, 4)
+            self.act(verdict, p)
+        return verdicts
+
+    def act(self, verdict: Verdict, p: float) -> None:
+        raise NotImplementedError
 
 
 EPOCHS = 3  # more fits the templates (loss near 0) and reads unseen wording worse

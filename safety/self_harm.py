@@ -24,8 +24,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from safety.intent import IntentDetector
-from safety.judges import Judge, Verdict, judged, lifted
+from safety.intent import Detected, IntentDetector
+from safety.judges import Verdict, lifted
 from safety.policy import SAFE
 
 WEIGHTS = Path(__file__).parent / "weights" / "self_harm.npz"
@@ -37,24 +37,16 @@ class SelfHarmDetector(IntentDetector):
         super().__init__(weights, "self-harm")
 
 
-class SelfHarmAware:
+class SelfHarmAware(Detected):
     """A judge whose self-harm reading is the detector's: raised where it fires, set aside where it does not."""
 
-    def __init__(self, judge: Judge, detector: SelfHarmDetector) -> None:
-        self.inner = judge
-        self.detector = detector
-        self.name = judge.name
+    key = "self_harm"
 
-    def judge(self, prompt: str, reply: str | None = None) -> Verdict:
-        return self.judge_many([(prompt, reply)])[0]
-
-    def judge_many(self, pairs: list[tuple[str, str | None]]) -> list[Verdict]:
-        verdicts = judged(self.inner, pairs)
-        out = []
-        for verdict, p in zip(verdicts, self.detector.probability([p for p, _ in pairs])):
-            verdict.extra["self_harm"] = round(p, 4)
-            out.append(lifted(verdict, CATEGORY, p) if p >= 0.5 else set_aside(verdict))
-        return out
+    def act(self, verdict: Verdict, p: float) -> None:
+        if p >= 0.5:
+            lifted(verdict, CATEGORY, p)
+        else:
+            set_aside(verdict)
 
 
 def set_aside(verdict: Verdict) -> Verdict:

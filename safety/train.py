@@ -318,13 +318,19 @@ def self_harm_rows(embed: Embeddings, held_vectors: np.ndarray | None, held_text
     rows += companion_train.requests() + self_harm_train.requests() + self_harm_train.written()
     if limit:
         rows = rows[::max(1, len(rows) // (4 * limit))]
+    return held_apart(rows, embed, held_vectors, held_texts, "self-harm")
+
+
+def held_apart(rows: list[data.Request], embed: Embeddings, held_vectors: np.ndarray | None, held_texts: set[str],
+               part: str) -> tuple[list[data.Request], dict]:
+    """``rows`` without exact and near copies of the texts that evaluate, and how many of each were dropped."""
     before = len(rows)
     rows = [r for r in rows if data.normalise(r.text) not in held_texts]
     exact = before - len(rows)
     x = embed([r.text for r in rows])
     near = near_copies(x, held_vectors) if held_vectors is not None else np.zeros(len(rows), dtype=bool)
     rows = [r for r, n in zip(rows, near) if not n]
-    log(f"self-harm: {len(rows)} rows ({exact} exact and {int(near.sum())} near copies of evaluation texts dropped)")
+    log(f"{part}: {len(rows)} rows ({exact} exact and {int(near.sum())} near copies of evaluation texts dropped)")
     return rows, {"rows": len(rows), "exact_dropped": exact, "near_dropped": int(near.sum())}
 
 
@@ -376,20 +382,13 @@ def train_harm_others(embed: Embeddings, held_vectors: np.ndarray | None, held_t
     if limit:
         rows = rows[::max(1, len(rows) // (4 * limit))]
         calibration = calibration[::max(1, len(calibration) // limit)]
-    before = len(rows)
-    rows = [r for r in rows if data.normalise(r.text) not in held_texts]
-    exact = before - len(rows)
-    x = embed([r.text for r in rows])
-    near = near_copies(x, held_vectors) if held_vectors is not None else np.zeros(len(rows), dtype=bool)
-    rows = [r for r, n in zip(rows, near) if not n]
-    log(f"harm-others: {len(rows)} rows ({exact} exact and {int(near.sum())} near copies of evaluation texts dropped), "
-        f"{len(calibration)} calibration look-alikes")
+    rows, stats = held_apart(rows, embed, held_vectors, held_texts, "harm-others")
+    log(f"harm-others: {len(calibration)} calibration look-alikes")
     y = np.array([r.label in positive for r in rows])
     val = np.array([validation(r) for r in rows])
     weights, fitted = intent.fit([r.text for r in rows], y, val, calibration, HARM_OTHERS_FALSE_POSITIVES, log,
                                  name="harm-others")
-    return weights, {"rows": len(rows), "exact_dropped": exact, "near_dropped": int(near.sum()),
-                     "positives": int(y.sum()), **fitted}
+    return weights, {**stats, "positives": int(y.sum()), **fitted}
 
 
 def cross_encoder_bundle(limit: int | None) -> dict:
