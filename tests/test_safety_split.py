@@ -139,9 +139,8 @@ def test_do_not_answer_is_split_by_template_not_by_id() -> None:
     assert 0.2 < len(held) / (len(train) + len(held)) < 0.5
 
 
-@needs_data
 def test_harm_others_training_messages_are_not_the_probes_nor_the_suites(real_embedder) -> None:  # noqa: ANN001
-    """The written messages the harm-to-others detector trains on (safety/written, authors C and D) are no copies,
+    """The written messages the harm-to-others detector trains on (safety/written, authors C, D, J and K) are no copies,
     not even reworded, of the companion suites or our probes."""
     from safety.train import harm_others_written
 
@@ -156,6 +155,7 @@ def test_harm_others_training_messages_are_not_the_probes_nor_the_suites(real_em
     assert sims.max() < NEAR, f"written text {ours[worst[0]]!r} is a near copy of {held[worst[1]]!r}"
 
 
+@needs_data
 def test_train_command_writes_a_working_judge(tmp_path: Path, real_embedder) -> None:  # noqa: ANN001
     """``python -m safety.train`` on a tiny configuration: weights files the judge and both detectors load and use."""
     from safety.harm_others import HarmOthersDetector
