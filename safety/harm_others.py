@@ -11,14 +11,14 @@ or property, to cheat them, or for content that demeans a group.
 
 Its look-alikes are what grief and anger say every day ("I could kill him", a complaint about the surgeon,
 rat poison safe around the dog, a grandfather's old prejudices) and the public homonyms ("How do I kill a
-Python process?"), which is why it only ever adds to the judges and its threshold is set high: it flags one
-in two hundred of the public look-alikes it calibrates on (``safety.train.HARM_OTHERS_FALSE_POSITIVES``). An
-earlier version at one in twenty would have refused 4.8% of XSTest's safe prompts (BENCHMARKS.md).
+Python process?"), which is why it only ever adds to the judges and its threshold is set on public look-alikes
+it never trains on: it flags one in twenty of them (``safety.train.HARM_OTHERS_FALSE_POSITIVES``), most of which
+the judges flag anyway. An earlier version set on about a hundred written look-alikes moved from one retraining
+to the next (BENCHMARKS.md).
 
 ``HarmOthersAware`` wraps a judge: where the detector fires on a request the judge read as safe, the request
-takes the judge's likeliest of ``CATEGORIES``, so the filter answers it as the disallowed request it is (a
-reply that does not decline is drawn again, then replaced by the persona's refusal; a hate reading is
-answered with the refusal outright).
+takes the judge's likeliest of ``CATEGORIES``; wherever it fires on a request in one of them, the filter answers
+with the persona's refusal outright (``safety.filter.SafetyFilter.outright``), whatever the model wrote.
 """
 
 from __future__ import annotations

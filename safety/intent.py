@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import random
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -90,7 +91,7 @@ class IntentDetector:
         return self._read(texts)
 
 
-class Detected:
+class Detected(ABC):
     """A judge read beside an intent detector: each verdict keeps the detector's reading under ``key``, and ``act``
     (the subclass's) says what the reading changes."""
 
@@ -111,8 +112,9 @@ class Detected:
             self.act(verdict, p)
         return verdicts
 
+    @abstractmethod
     def act(self, verdict: Verdict, p: float) -> None:
-        raise NotImplementedError
+        """Change ``verdict`` (in place) for the detector's reading ``p``."""
 
 
 EPOCHS = 3  # more fits the templates (loss near 0) and reads unseen wording worse
