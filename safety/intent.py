@@ -77,7 +77,8 @@ class IntentDetector:
         with reader.torch.inference_mode():
             for start in range(0, len(texts), 32):
                 batch = reader.tokens(texts[start:start + 32])
-                out.append(reader.pooled(reader.bottom(batch), batch["attention_mask"]).numpy() @ self.weight + self.bias)
+                h = reader.bottom(batch, remember=True)  # the other detector ran it on this request
+                out.append(reader.pooled(h, batch["attention_mask"]).numpy() @ self.weight + self.bias)
         return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
 
     def _probabilities(self, texts: list[str]) -> list[float]:

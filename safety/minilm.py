@@ -8,7 +8,11 @@ Used by the intent detectors (``safety.intent``: self-harm and harm to others, t
 
 from __future__ import annotations
 
+import copy
+import functools
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,28 +24,25 @@ DELTA_STEPS = 8  # int8 steps per standard deviation of a row's change from the 
 
 
 class Reader:
-    """MiniLM with its lower ``frozen`` layers kept as they are and the rest (``top``) trainable."""
+    """MiniLM with its lower ``frozen`` layers kept as they are and the rest (``top``) its own, to train or load.
+
+    The packaged model is loaded once per process and shared (``packaged``): no reader changes it, each has a copy
+    of the layers it trains. The frozen bottom is the same for every reader with the same split, so a message's
+    hidden states after it are remembered for the next reader (``bottom(..., remember=True)``): the two intent
+    detectors read every request, and the second one runs only its own top layers."""
 
     def __init__(self, frozen: int, max_tokens: int, path: Path | None = None, device: str = "cpu") -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        import torch
-        from transformers import AutoModel, AutoTokenizer
-        from transformers.utils import logging as hf_logging
-
         from memory.embedder import packaged_model_dir
 
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
         path = path or packaged_model_dir()
-        self.torch = torch
+        self.shared = packaged(path, device)
+        self.torch, self.bert = self.shared.torch, self.shared.bert
+        # A reader's own: a fast tokenizer used from two threads at once fails ("Already borrowed").
+        self.tokenizer = self.shared.auto_tokenizer.from_pretrained(str(path), local_files_only=True)
         self.device = device
         self.max_tokens = max_tokens
-        self.tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
-        # float32 whatever the file holds: the shipped changes are measured from these weights.
-        self.bert = AutoModel.from_pretrained(str(path), local_files_only=True, attn_implementation="eager",
-                                              dtype=torch.float32).to(device).eval()
         self.frozen = frozen
-        self.top = self.bert.encoder.layer[frozen:]
+        self.top = copy.deepcopy(self.bert.encoder.layer[frozen:])
         self.dim = self.bert.config.hidden_size
 
     def tokens(self, texts: Sequence[str]) -> dict:
@@ -57,13 +58,19 @@ class Reader:
         out = layer(h, m)
         return out[0] if isinstance(out, tuple) else out  # transformers 4 returns a tuple, 5 the tensor
 
-    def bottom(self, batch: dict):  # noqa: ANN201
-        """Hidden states after the frozen layers (no gradient: they are never trained)."""
+    def bottom(self, batch: dict, remember: bool = False):  # noqa: ANN201
+        """Hidden states after the frozen layers (no gradient: they are never trained); with ``remember``, from or
+        into the last few batches any reader of this split ran."""
+        key = (self.frozen, tuple(batch["input_ids"].shape), batch["input_ids"].cpu().numpy().tobytes())
+        if remember and (h := self.shared.recalled(key)) is not None:
+            return h
         with self.torch.no_grad():
             h = self.bert.embeddings(input_ids=batch["input_ids"], token_type_ids=batch.get("token_type_ids"))
             m = self._mask(batch["attention_mask"])
             for layer in self.bert.encoder.layer[:self.frozen]:
                 h = self._run(layer, h, m)
+        if remember:
+            self.shared.remember(key, h)
         return h
 
     def pooled(self, h, attention):  # noqa: ANN001, ANN201
@@ -75,7 +82,9 @@ class Reader:
         return (h * weight).sum(1) / weight.sum(1).clamp(min=1.0)
 
     def packaged_top(self) -> dict[str, np.ndarray]:
-        return {k: v.detach().cpu().numpy().copy() for k, v in self.top.state_dict().items()}
+        """The packaged weights of the layers this reader trains (what ``packed`` measures changes from)."""
+        layers = self.bert.encoder.layer[self.frozen:]
+        return {k: v.detach().cpu().numpy().copy() for k, v in layers.state_dict().items()}
 
     def load_top(self, w, unfit: KeepsakeError) -> None:  # noqa: ANN001
         """Put trained top layers (a ``np.load``-ed file in ``packed`` form) in place; ``unfit`` when they do not fit."""
@@ -87,6 +96,43 @@ class Reader:
             raise unfit from None
         if missing or unexpected:
             raise unfit
+
+
+class Packaged:
+    """The packaged model, loaded once, and the frozen hidden states of the last ``REMEMBERED`` batches."""
+
+    REMEMBERED = 8
+
+    def __init__(self, path: Path, device: str) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+        self.torch = torch
+        self.auto_tokenizer = AutoTokenizer
+        # float32 whatever the file holds: the shipped changes are measured from these weights.
+        self.bert = AutoModel.from_pretrained(str(path), local_files_only=True, attn_implementation="eager",
+                                              dtype=torch.float32).to(device).eval()
+        self._states: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def recalled(self, key: tuple):  # noqa: ANN201
+        with self._lock:
+            return self._states.get(key)
+
+    def remember(self, key: tuple, h) -> None:  # noqa: ANN001
+        with self._lock:
+            self._states[key] = h
+            while len(self._states) > self.REMEMBERED:
+                self._states.popitem(last=False)
+
+
+@functools.cache
+def packaged(path: Path, device: str) -> Packaged:
+    return Packaged(path, device)
 
 
 def packed(trained: dict[str, np.ndarray], packaged: dict[str, np.ndarray],
