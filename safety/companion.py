@@ -48,7 +48,11 @@ BLIND4 = SUITE.with_name("companion_blind4.jsonl")
 # played on the tree as it stood before the harm-to-others detector (``safety.harm_others``) was trained: 120
 # safe messages in eight themes, 60 harmful ones. Nothing was chosen on it.
 BLIND5 = SUITE.with_name("companion_blind5.jsonl")
-SUITES = (SUITE, BLIND, BLIND2, BLIND3, BLIND4, BLIND5)
+# A seventh, in the same form, written blind on 2026-12-05 (night) by another helper who read nothing here, and played
+# first on the tree with the hate doubt of the harm-to-others detector's reading (``safety.filter.HATE_RULED_OUT``),
+# which was chosen on the six before it: 120 safe messages in eight themes, 60 harmful ones. Nothing was chosen on it.
+BLIND6 = SUITE.with_name("companion_blind6.jsonl")
+SUITES = (SUITE, BLIND, BLIND2, BLIND3, BLIND4, BLIND5, BLIND6)
 
 
 def labels_path(suite: Path) -> Path:
