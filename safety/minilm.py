@@ -98,6 +98,33 @@ class Reader:
             raise unfit
 
 
+class SentenceEmbedder(Reader):
+    """The packaged model's sentence embedding (mean-pooled, unit length, ``ST_TOKENS`` read: what memory's embedder
+    computes with sentence-transformers, equal to float rounding) from the shared model and its remembered frozen
+    states: a request the intent detectors have read runs only the upper, packaged layers here. The default judge
+    embeds requests and replies with it (``app.service``)."""
+
+    ST_TOKENS = 256
+    name = "st:all-MiniLM-L6-v2"  # memory.embedder.PACKAGED_NAME: the same model's vectors, whichever code computes them
+    dim = 384
+
+    def __init__(self, frozen: int, path: Path | None = None) -> None:
+        super().__init__(frozen, self.ST_TOKENS, path)
+        self.top = self.bert.encoder.layer[frozen:]  # the packaged layers themselves: nothing here trains them
+        self._lock = threading.Lock()  # one tokenizer: two threads at once fail ("Already borrowed")
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        texts, out = list(texts), []
+        with self._lock, self.torch.inference_mode():
+            for start in range(0, len(texts), 32):
+                batch = self.tokens(texts[start:start + 32])
+                v = self.pooled(self.bottom(batch, remember=True), batch["attention_mask"])
+                out.append(self.torch.nn.functional.normalize(v, dim=-1).cpu().numpy())
+        vectors = np.concatenate(out).astype(np.float32) if out else np.zeros((0, self.dim), dtype=np.float32)
+        vectors[[not t.strip() for t in texts]] = 0.0  # as memory's embedder: "" is no text, not its special tokens
+        return vectors
+
+
 class Packaged:
     """The packaged model, loaded once, and the frozen hidden states of the last ``REMEMBERED`` batches."""
 
