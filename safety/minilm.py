@@ -3,7 +3,8 @@
 replaces. Only what training changed is shipped, as int8 steps from the packaged weights (``packed``).
 
 Used by the intent detectors (``safety.intent``: self-harm and harm to others, three layers trained) and the cross-encoder judge
-(``safety.cross_encoder``, all six).
+(``safety.cross_encoder``, all six), and for the default judge's sentence embeddings (``SentenceEmbedder``, none trained).
+The packaged model is loaded once per process for all of them.
 """
 
 from __future__ import annotations
