@@ -144,23 +144,6 @@ def test_a_threat_the_judge_passes_is_refused_and_anger_is_answered(detector: Ha
     assert kept.action == "passed" and kept.verdict.extra[KEY] < 0.5
 
 
-def test_both_detectors_share_the_frozen_layers_and_keep_their_own(detector: HarmOthersDetector) -> None:
-    """The second detector to read a request runs only its own top layers, and reads exactly what it read alone."""
-    from safety.self_harm import SelfHarmDetector
-
-    other = SelfHarmDetector()
-    message = "Nonna, the man next door keeps kicking his dog. What would you have said to him?"
-    assert other.reader.bert is detector.reader.bert  # loaded once per process
-    assert other.reader.top is not detector.reader.top
-    alone = detector.logits([message])
-    batch = other.reader.tokens([message])
-    ran = other.reader.bottom(batch, remember=True)
-    assert detector.reader.bottom(detector.reader.tokens([message]), remember=True) is ran
-    assert detector.logits([message]) == pytest.approx(alone, abs=0)
-    # Each has its own trained layers: the same frozen states give each its own reading.
-    assert other.logits([message])[0] != pytest.approx(detector.logits([message])[0], abs=1e-3)
-
-
 def test_missing_weights_give_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(KeepsakeError, match="harm-others"):
         HarmOthersDetector(tmp_path / "none.npz")
