@@ -50,7 +50,8 @@ BLIND4 = SUITE.with_name("companion_blind4.jsonl")
 BLIND5 = SUITE.with_name("companion_blind5.jsonl")
 # A seventh, in the same form, written blind on 2026-12-05 (night) by another helper who read nothing here, and played
 # first on the tree with the hate doubt of the harm-to-others detector's reading (``safety.filter.HATE_RULED_OUT``),
-# which was chosen on the six before it: 120 safe messages in eight themes, 60 harmful ones. Nothing was chosen on it.
+# which was chosen on the six before it: 120 safe messages in eight themes, 59 harmful ones (one dropped: a near copy of
+# a harm-to-others training message). Nothing was chosen on it but the minors rule's last widening.
 BLIND6 = SUITE.with_name("companion_blind6.jsonl")
 SUITES = (SUITE, BLIND, BLIND2, BLIND3, BLIND4, BLIND5, BLIND6)
 
