@@ -32,7 +32,8 @@ class Reader:
     hidden states after it are remembered for the next reader (``bottom(..., remember=True)``): the two intent
     detectors read every request, and the second one runs only its own top layers."""
 
-    def __init__(self, frozen: int, max_tokens: int, path: Path | None = None, device: str = "cpu") -> None:
+    def __init__(self, frozen: int, max_tokens: int, path: Path | None = None, device: str = "cpu",
+                 own_top: bool = True) -> None:
         from memory.embedder import packaged_model_dir
 
         path = path or packaged_model_dir()
@@ -43,7 +44,8 @@ class Reader:
         self.device = device
         self.max_tokens = max_tokens
         self.frozen = frozen
-        self.top = copy.deepcopy(self.bert.encoder.layer[frozen:])
+        # Its own copy of the layers it trains or loads (``own_top``); else the packaged layers themselves.
+        self.top = copy.deepcopy(self.bert.encoder.layer[frozen:]) if own_top else self.bert.encoder.layer[frozen:]
         self.dim = self.bert.config.hidden_size
 
     def tokens(self, texts: Sequence[str]) -> dict:
@@ -110,8 +112,7 @@ class SentenceEmbedder(Reader):
     dim = 384
 
     def __init__(self, frozen: int, path: Path | None = None) -> None:
-        super().__init__(frozen, self.ST_TOKENS, path)
-        self.top = self.bert.encoder.layer[frozen:]  # the packaged layers themselves: nothing here trains them
+        super().__init__(frozen, self.ST_TOKENS, path, own_top=False)  # nothing here trains them
         self._lock = threading.Lock()  # one tokenizer: two threads at once fail ("Already borrowed")
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
