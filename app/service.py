@@ -32,9 +32,8 @@ from personas.persona import Persona
 from safety.baseline import PreviousJudge
 from safety.cross_encoder import CrossEncoderJudge
 from safety.filter import Outcome, SafetyFilter
-from safety.intent import FROZEN
+from safety.intent import sentence_embedder
 from safety.judges import EmbeddingJudge, Judge, LLMJudge
-from safety.minilm import SentenceEmbedder
 from safety.policy import SAFE
 from safety.second_reading import chat_judge
 
@@ -218,9 +217,9 @@ class ChatService:
                 raise KeepsakeError("the llm safety judge needs a local GGUF model (safety_judge_model)")
             return LLMJudge(backend.llm, backend.borrow)
         # The classifiers were trained on the packaged all-MiniLM-L6-v2's embeddings. They are computed from the model the
-        # intent detectors share (``safety.minilm.SentenceEmbedder``), whose lower layers those have already run over
+        # intent detectors share (``safety.intent.sentence_embedder``), whose lower layers those have already run over
         # the request: a turn's filter costs one half-model pass less than with memory's embedder.
-        embedder = SentenceEmbedder(FROZEN)
+        embedder = sentence_embedder()
         # The reply-reader scores better on held-out jailbreak replies, but classes short, warm companion
         # replies as disallowed (C 0.7-0.9 on "Of course, love. Tell me about her."), which would turn safe
         # conversations into refusals; the default stays the judge the companion suite was measured with.

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from safety.cross_encoder import DELTA_STEPS, FROZEN, REQUEST_TOKENS, Encoder
-from safety.minilm import Reader, packed
+from safety.minilm import Reader, SentenceEmbedder, packed
 from safety.policy import CATEGORIES, SAFE
 
 SEED = 13
@@ -41,7 +41,6 @@ BATCH = 32
 LR = 4e-5
 LR_HEADS = 1e-3
 WARMUP = 0.06  # of the steps, the learning rate rising linearly; then falling linearly to zero
-ST_TOKENS = 256  # how many tokens sentence-transformers reads: the near-copy check uses its embedding
 
 
 def write_bundle(path: Path, rows: dict) -> None:
@@ -64,6 +63,7 @@ class Trainer:
             torch.set_num_threads(1)  # two threads on a busy two-core machine spin against each other
         self.reader = Reader(FROZEN, REQUEST_TOKENS, model_dir, device)
         self.encoder = Encoder(self.reader)
+        self.embedder = SentenceEmbedder(FROZEN, model_dir, device)
         self.torch = torch
         self.device = device
         self.packaged = self.reader.packaged_top()
@@ -73,16 +73,8 @@ class Trainer:
                                           "disallowed": torch.nn.Linear(dim, 1), "refusal": torch.nn.Linear(dim, 1)}).to(device)
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        """The packaged model's sentence embedding (mean-pooled, unit length), before any training."""
-        torch, out = self.torch, []
-        with torch.inference_mode():
-            for start in range(0, len(texts), 256):
-                batch = self.reader.tokenizer(texts[start:start + 256], truncation=True, max_length=ST_TOKENS,
-                                              padding=True, return_tensors="pt")
-                batch = {k: v.to(self.device) for k, v in batch.items()}
-                v = self.encoder.pooled(batch)
-                out.append(torch.nn.functional.normalize(v, dim=-1).float().cpu().numpy())
-        return np.concatenate(out) if out else np.zeros((0, self.reader.dim), np.float32)
+        """The packaged model's sentence embedding (what memory's embedder computes), whatever training has changed."""
+        return self.embedder.embed(texts)
 
     def pooled(self, items: list):  # noqa: ANN201
         batch = self.encoder.batch(items)

@@ -25,7 +25,7 @@ import numpy as np
 from app.core.errors import KeepsakeError
 from app.core.text import sentences
 from safety.judges import Judge, Memo, Verdict, judged, sigmoid
-from safety.minilm import Reader
+from safety.minilm import Reader, SentenceEmbedder
 
 SEED = 13
 
@@ -90,6 +90,12 @@ class IntentDetector:
 
     def probability(self, texts: Sequence[str]) -> list[float]:
         return self._read(texts)
+
+
+def sentence_embedder() -> SentenceEmbedder:
+    """The packaged model's sentence embeddings (the default judge's), split where the detectors are, so that it
+    runs only the upper layers over a request they have read (``safety.minilm``)."""
+    return SentenceEmbedder(FROZEN)
 
 
 class Detected(ABC):

@@ -64,15 +64,15 @@ class Reader:
     def bottom(self, batch: dict, remember: bool = False):  # noqa: ANN201
         """Hidden states after the frozen layers (no gradient: they are never trained); with ``remember``, from or
         into the last few batches any reader of this split ran."""
-        key = (self.frozen, tuple(batch["input_ids"].shape), batch["input_ids"].cpu().numpy().tobytes())
-        if remember and (h := self.shared.recalled(key)) is not None:
+        key = (self.frozen, tuple(batch["input_ids"].shape), batch["input_ids"].cpu().numpy().tobytes()) if remember else None
+        if key and (h := self.shared.recalled(key)) is not None:
             return h
         with self.torch.no_grad():
             h = self.bert.embeddings(input_ids=batch["input_ids"], token_type_ids=batch.get("token_type_ids"))
             m = self._mask(batch["attention_mask"])
             for layer in self.bert.encoder.layer[:self.frozen]:
                 h = self._run(layer, h, m)
-        if remember:
+        if key:
             self.shared.remember(key, h)
         return h
 
@@ -105,14 +105,15 @@ class SentenceEmbedder(Reader):
     """The packaged model's sentence embedding (mean-pooled, unit length, ``ST_TOKENS`` read: what memory's embedder
     computes with sentence-transformers, equal to float rounding) from the shared model and its remembered frozen
     states: a request the intent detectors have read runs only the upper, packaged layers here. The default judge
-    embeds requests and replies with it (``app.service``)."""
+    embeds requests and replies with it (``safety.intent.sentence_embedder``), and the cross-encoder's training its
+    near-copy check."""
 
     ST_TOKENS = 256
     name = "st:all-MiniLM-L6-v2"  # memory.embedder.PACKAGED_NAME: the same model's vectors, whichever code computes them
     dim = 384
 
-    def __init__(self, frozen: int, path: Path | None = None) -> None:
-        super().__init__(frozen, self.ST_TOKENS, path, own_top=False)  # nothing here trains them
+    def __init__(self, frozen: int, path: Path | None = None, device: str = "cpu") -> None:
+        super().__init__(frozen, self.ST_TOKENS, path, device, own_top=False)  # nothing here trains them
         self._lock = threading.Lock()  # one tokenizer: two threads at once fail ("Already borrowed")
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:

@@ -8,8 +8,7 @@ import pytest
 
 from memory.embedder import load_embedder
 from safety.harm_others import HarmOthersDetector
-from safety.intent import FROZEN
-from safety.minilm import SentenceEmbedder
+from safety.intent import sentence_embedder
 from safety.self_harm import SelfHarmDetector
 
 MESSAGE = "Nonna, the man next door keeps kicking his dog. What would you have said to him?"
@@ -37,7 +36,7 @@ def test_both_detectors_share_the_frozen_layers_and_keep_their_own(detectors) ->
 def test_the_sentence_embedder_gives_memorys_vectors(detectors) -> None:  # noqa: ANN001
     """What the default judge was trained on, from the shared model: short, long (past 256 tokens) and empty text."""
     texts = [MESSAGE, "I'm so sorry, love. Tell me about her.", "the ashes, the sea " * 120, "", "x"]
-    shared = SentenceEmbedder(FROZEN)
+    shared = sentence_embedder()
     expected = load_embedder("").embed(texts)
     got = shared.embed(texts)
     assert got.shape == expected.shape == (len(texts), shared.dim)
@@ -49,7 +48,7 @@ def test_the_sentence_embedder_gives_memorys_vectors(detectors) -> None:  # noqa
 
 def test_the_judge_reuses_what_the_detectors_ran(detectors) -> None:  # noqa: ANN001
     self_harm, _ = detectors
-    shared = SentenceEmbedder(FROZEN)
+    shared = sentence_embedder()
     message = MESSAGE + " (judge)"
     self_harm.probability([message])
     ran = self_harm.reader.bottom(self_harm.reader.tokens([message]), remember=True)
