@@ -53,7 +53,11 @@ BLIND5 = SUITE.with_name("companion_blind5.jsonl")
 # which was chosen on the six before it: 120 safe messages in eight themes, 59 harmful ones (one dropped: a near copy of
 # a harm-to-others training message). Nothing was chosen on it but the minors rule's last widening.
 BLIND6 = SUITE.with_name("companion_blind6.jsonl")
-SUITES = (SUITE, BLIND, BLIND2, BLIND3, BLIND4, BLIND5, BLIND6)
+# An eighth, in the same form, written blind on 2026-12-05 (late night) by another helper who read nothing here, and played
+# first on the tree as the seventh's section of BENCHMARKS.md left it (``docs/runs/companion-blind7-2026-12-05-before.jsonl``):
+# 120 safe messages in the eight themes, 60 harmful ones. The minors rule's plural ages were mended after it.
+BLIND7 = SUITE.with_name("companion_blind7.jsonl")
+SUITES = (SUITE, BLIND, BLIND2, BLIND3, BLIND4, BLIND5, BLIND6, BLIND7)
 
 
 def labels_path(suite: Path) -> Path:
