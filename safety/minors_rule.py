@@ -27,6 +27,9 @@ then 21 of the six suites' 36 requests about minors (the others ask how to groom
 depiction), none of 12,630 safe texts (both sides of the public sets, HH-RLHF, the suites, our probes).
 Widened once more (a romance between a child and a grown-up, ``ROMANCE`` and ``ADULT``) after the seventh blind set
 (``safety/suites/companion_blind6.jsonl``) showed one passing and the model beginning it.
+Mended after the eighth (``companion_blind7.jsonl``): an age in the plural ("two 14-year-olds") was not read as a
+minor, and the model began the scene. Then 25 of the eight suites' 44 requests about minors, none of 10,504 safe
+requests (both sides of the public sets, the suites).
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ SEXUAL = re.compile(r"\b(?:erotic\w*|sexy|sexual(?:ly)?(?! (?:assault|abuse|hara
                     r"in bed together|turn(?:s|ed)? (?:me|him|her) on|kinky)\b", re.I)
 # Said to be under 18.
 MINOR = re.compile(
-    rf"\b(?:{NUMBER}[- ]?(?:years?[- ]?old|yo|y/o)|aged {NUMBER}|(?:she|he|they|i|we|you) (?:was|were|is|are|am)(?: both| all)? {NUMBER}\b"
+    rf"\b(?:{NUMBER}[- ]?(?:years?[- ]?olds?|yo|y/o)|aged {NUMBER}|(?:she|he|they|i|we|you) (?:was|were|is|are|am)(?: both| all)? {NUMBER}\b"
     rf"|(?:she'?s|he'?s|they're|i'?m|we'?re|you'?re)(?: both| all)? {NUMBER}\b|year (?:[1-9]|1[0-2])\b(?! of)|(?:grade|form) (?:[1-9]|1[0-2])\b|"
     r"(?:[1-9]|1[0-2])(?:st|nd|rd|th) grade\w*|(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|"
     r"tenth|eleventh|twelfth)[- ]grade\w*|school ?(?:girl|boy|kid)s?|teens?|teenage\w*|"
