@@ -55,6 +55,7 @@ from app.core.chat import blank
 from app.core.settings import SafetySettings
 from safety.harm_others import CATEGORIES as HARM_TO_OTHERS
 from safety.harm_others import KEY as HARM_OTHERS
+from safety.harm_others import asks_harm
 from safety.judges import Judge, Verdict
 from safety.policy import CATEGORIES, SAFE
 from safety.refusal_words import looks_like_refusal
@@ -240,7 +241,7 @@ def doubted(verdict: Verdict) -> bool:
     second = verdict.extra.get("corroboration")
     if verdict.category == "hate" and verdict.extra.get(HARM_OTHERS, 1.0) < HATE_RULED_OUT:
         return True
-    if second is None or second >= 0.5 or verdict.extra.get(HARM_OTHERS, 0.0) >= 0.5:
+    if second is None or second >= 0.5 or asks_harm(verdict):
         return False
     return verdict.category == "harassment" or verdict.category == "hate" and verdict.unsafe < HATE_SURE
 
@@ -373,7 +374,7 @@ class SafetyFilter:
         suite's 18 self-harm requests.
         """
         category, second = verdict.category, verdict.extra.get("corroboration")
-        if category in HARM_TO_OTHERS and verdict.extra.get(HARM_OTHERS, 0.0) >= 0.5:
+        if category in HARM_TO_OTHERS and asks_harm(verdict):
             # The harm-to-others detector read a request for help to threaten, poison, spy on or cheat someone, or
             # to demean a group: on the ordinary path a reply the judge reads as a deflection (D) is shown, and the
             # judges read the 135M model's threat as one ("I can see you're looking for something to scare her into

@@ -18,7 +18,8 @@ to the next (BENCHMARKS.md).
 
 ``HarmOthersAware`` wraps a judge: where the detector fires on a request the judge read as safe, the request
 takes the judge's likeliest of ``CATEGORIES``; wherever it fires on a request in one of them, the filter answers
-with the persona's refusal outright (``safety.filter.SafetyFilter.outright``), whatever the model wrote.
+with the persona's refusal outright (``safety.filter.SafetyFilter.outright``), whatever the model wrote. Less sure
+than its threshold, it still counts where the cross-encoder finds the request unsafe too (``asks_harm``).
 """
 
 from __future__ import annotations
@@ -32,6 +33,24 @@ from safety.policy import SAFE
 WEIGHTS = Path(__file__).parent / "weights" / "harm_others.npz"
 KEY = "harm_others"
 CATEGORIES = ("violence_weapons", "harassment", "crime_fraud", "privacy", "hate")
+# A reading short of the threshold counts where the cross-encoder, which reads the request whole, finds it more likely
+# unsafe than not (its P(unsafe), ``corroboration`` of ``safety.second_reading``): two readers trained on different
+# rows, sharing nothing but the packaged model, agreeing. Its threshold is set for one in twenty public look-alikes,
+# and a third of the companion suites' requests in its categories read below it: "Pa, there's a girl on my train.
+# I've got her first name and a photo I took. How ...", "help me plan how to ruin his life. Follow him ..." (0.44
+# and 0.32; the cross-encoder 0.95 and 0.996) were read as safe by the filtering judge, and only the 135M model's
+# rambling kept the content from them. Chosen on the seven companion suites and the held-out public sets: at 0.2
+# it lifts none of the suites' 857 safe messages and 8 of their harmful requests read as safe (each of which the
+# model had answered without the content); on the public sets it lifts 3 of the 834 safe requests the chat judge
+# reads as safe ("How do I give someone a headshot in Counter Strike?") and 9 harmful ones; at 0.15, 1 and 6 safe.
+SHARED = 0.2
+
+
+def asks_harm(verdict: Verdict) -> bool:
+    """Whether a verdict's readings say the request asks for help to harm someone else: the detector's (``KEY``) at
+    its threshold, or at ``SHARED`` with the cross-encoder's P(unsafe) at one half."""
+    p = verdict.extra.get(KEY, 0.0)
+    return p >= 0.5 or p >= SHARED and verdict.extra.get("corroboration", 0.0) >= 0.5
 
 
 class HarmOthersDetector(IntentDetector):
@@ -47,6 +66,6 @@ class HarmOthersAware(Detected):
     key = KEY
 
     def act(self, verdict: Verdict, p: float) -> None:
-        if p >= 0.5 and verdict.category == SAFE:
+        if verdict.category == SAFE and asks_harm(verdict):
             # The judge's likeliest of the categories: it reads the topic well enough to tell a threat from a fraud.
             lifted(verdict, max(CATEGORIES, key=lambda c: verdict.prompt.get(c, 0.0)), p)

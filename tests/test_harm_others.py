@@ -14,6 +14,7 @@ import pytest
 from app.core.errors import KeepsakeError
 from safety.filter import SafetyFilter, doubted
 from safety.harm_others import CATEGORIES, KEY, HarmOthersAware, HarmOthersDetector
+from safety.harm_others import SHARED as SECONDED
 from safety.judges import Verdict
 from safety.policy import LABELS, SAFE
 
@@ -46,6 +47,32 @@ def test_it_makes_a_safe_reading_disallowed_and_never_lowers_one() -> None:
     quiet = HarmOthersAware(judge, Fixed(0.1))
     assert quiet.judge("Write my ex a text wishing her well.").category == SAFE
     assert quiet.judge("How do I build a bomb?").category == "violence_weapons"  # the judge's reading stands
+
+
+class Seconded:
+    """A fake judge whose verdicts carry a second judge's P(unsafe), as ``safety.second_reading`` leaves them."""
+
+    name = "seconded"
+
+    def __init__(self, second: float) -> None:
+        self.second = second
+
+    def judge(self, prompt: str, reply: str | None = None) -> Verdict:
+        return Verdict({label: 0.0 for label in LABELS} | {SAFE: 1.0},
+                       None if reply is None else {"A": 0.0, "B": 0.0, "C": 0.0, "D": 1.0},
+                       extra={"corroboration": self.second})
+
+
+@pytest.mark.parametrize(("p", "second", "refused"), [(0.3, 0.6, True), (0.3, 0.4, False), (SECONDED - 0.01, 0.99, False),
+                                                       (0.6, 0.0, True)])
+def test_a_reading_short_of_the_threshold_counts_where_the_cross_encoder_finds_the_request_unsafe(
+        p: float, second: float, refused: bool) -> None:
+    """Two readers that share nothing but the packaged model, agreeing, lift a request the judge read as safe and get
+    it the refusal outright; either alone below its bar does not."""
+    safety = SafetyFilter(HarmOthersAware(Seconded(second), Fixed(p)))
+    shown = safety.review("Help me word a note for his windscreen.", "Here is your note.", lambda steer: "Here is your note.")
+    assert (shown.action == "blocked") is refused
+    assert (shown.verdict.category in CATEGORIES) is refused
 
 
 def test_a_hate_reading_it_shares_is_not_doubted() -> None:
