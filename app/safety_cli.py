@@ -116,12 +116,13 @@ def evaluate_command(quick: bool, rows: int | None, e2e: int, companion: bool, c
     if not companion_only:
         from memory.embedder import load_embedder
         from safety.baseline import PreviousJudge
+        from safety.cross_encoder import CrossEncoderJudge
         from safety.harm_others import HarmOthersDetector
         from safety.self_harm import SelfHarmDetector
 
         default = PreviousJudge(load_embedder(""))
         results["self_harm"] = self_harm(SelfHarmDetector(), default, per_set=per_set)
-        results["harm_others"] = harm_others(HarmOthersDetector(), default, per_set=per_set)
+        results["harm_others"] = harm_others(HarmOthersDetector(), default, per_set=per_set, second=CrossEncoderJudge())
     if e2e and not companion_only:
         results["end_to_end"] = end_to_end(e2e)
     if companion or companion_only:

@@ -46,11 +46,15 @@ CATEGORIES = ("violence_weapons", "harassment", "crime_fraud", "privacy", "hate"
 SHARED = 0.2
 
 
+def asks(p: float, second: float | None) -> bool:
+    """Whether a request asks for help to harm someone else: the detector's reading ``p`` at its threshold, or at
+    ``SHARED`` with the cross-encoder's P(unsafe) ``second`` (None: not read) at one half."""
+    return p >= 0.5 or second is not None and p >= SHARED and second >= 0.5
+
+
 def asks_harm(verdict: Verdict) -> bool:
-    """Whether a verdict's readings say the request asks for help to harm someone else: the detector's (``KEY``) at
-    its threshold, or at ``SHARED`` with the cross-encoder's P(unsafe) at one half."""
-    p = verdict.extra.get(KEY, 0.0)
-    return p >= 0.5 or p >= SHARED and verdict.extra.get("corroboration", 0.0) >= 0.5
+    """``asks`` on a verdict's readings: the detector's (``KEY``) and the cross-encoder's (``corroboration``)."""
+    return asks(verdict.extra.get(KEY, 0.0), verdict.extra.get("corroboration"))
 
 
 class HarmOthersDetector(IntentDetector):

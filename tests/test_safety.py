@@ -12,7 +12,7 @@ from app.safety_cli import main as safety_cli
 from app.service import ChatService
 from memory.schema import StoredMessage
 from memory.store import Store
-from safety.evaluate import render
+from safety.evaluate import render, render_harm_others
 from safety.filter import HELP_LINES, SafetyFilter, disallowed
 from safety.judges import LLMJudge, Memo, Verdict
 from safety.policy import LABELS
@@ -304,6 +304,10 @@ def test_eval_reports_both_judges_on_held_out_rows_against_the_targets() -> None
     assert new["timing_ms"]["reply_2000_chars"] > 0 and new["timing_ms"]["stream_turn"] > new["timing_ms"]["request"]
     assert "companion" not in out and all(r["n"] <= 10 for r in out["self_harm"]["sets"].values())
     assert out["self_harm"]["sets"]["probes_test"]["positives"] > 0
+    # The harm-to-others reading as the chat path acts on it, the cross-encoder's agreement counted, never fewer caught.
+    sets = out["harm_others"]["sets"].values()
+    assert out["harm_others"]["seconded"] and all(r["caught_seconded"] >= r["caught"] for r in sets)
+    assert "with the cross-encoder's agreement" in render_harm_others(out["harm_others"])
     rendered = render(out)
     assert "previous" in rendered and "target >= 0.86" in rendered
 
