@@ -324,7 +324,7 @@ def harm_others(detector, judge, per_set: int | None = None, second=None) -> dic
 
 
 def render_harm_others(results: dict) -> str:
-    from safety.harm_others import SHARED as SECONDED
+    from safety.harm_others import SHARED
 
     show = (lambda x: "n/a" if x is None else f"{x:.1%}")
     lines = ["Harm to someone else asked for in the user's message (safety/harm_others.py), held-out sets; it acts only "
@@ -334,7 +334,7 @@ def render_harm_others(results: dict) -> str:
                      f"{show(r['fpr'])}; of those the judge passed, {r['caught']} of {r['missed_by_judge']} harmful "
                      f"caught, {r['refused']} safe refused")
         if results.get("seconded"):
-            lines.append(f"    {'':<18} with the cross-encoder's agreement from {SECONDED}: recall "
+            lines.append(f"    {'':<18} with the cross-encoder's agreement from {SHARED}: recall "
                          f"{show(r['recall_seconded'])}, false pos. {show(r['fpr_seconded'])}; "
                          f"{r['caught_seconded']} caught, {r['refused_seconded']} safe refused")
     return "\n".join(lines)

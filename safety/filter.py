@@ -4,7 +4,8 @@ For every turn: judge the request; generate; judge the reply and compute the exp
 of request are answered by the filter's own message whatever the model wrote (``outright``): one judged
 disallowed in a ``REFUSAL_ONLY`` category (hate, sexual content), or in a ``CORROBORATED`` one (crime,
 weapons, privacy) where both judges are sure or that the harm-to-others detector reads as asking for help to
-hurt, threaten, spy on or cheat someone (``safety.harm_others``), gets the persona's refusal, and one judged
+hurt, threaten, spy on or cheat someone (``safety.harm_others``; short of its threshold, on a request read as
+safe, with the cross-encoder agreeing), gets the persona's refusal, and one judged
 self-harm gets the support message: it asks plainly whether they mean to hurt themselves, gives
 the help lines, and invites them to go on if it misread them. The judge cannot be trusted to read the
 small model's reply there: it took "I'm sorry, lad. I can't ... but ... They're homosexuals" and "I'd
@@ -55,7 +56,7 @@ from app.core.chat import blank
 from app.core.settings import SafetySettings
 from safety.harm_others import CATEGORIES as HARM_TO_OTHERS
 from safety.harm_others import KEY as HARM_OTHERS
-from safety.harm_others import asks_harm
+from safety.harm_others import SECONDED, fired
 from safety.judges import Judge, Verdict
 from safety.policy import CATEGORIES, SAFE
 from safety.refusal_words import looks_like_refusal
@@ -143,7 +144,7 @@ FAILURE = "refused_safe"  # the action recorded when a refusal is shown on a saf
 # judge's set aside (``safety.self_harm``),
 # a doubted category, and the second reader's P(content) of a reply it cleared to be shown
 # (``SafetyFilter.cleared``), kept with the judge's scores.
-READERS = ("self_harm", "self_harm_judged", "harm_others", "readings", "corroboration", "doubted", "cleared")
+READERS = ("self_harm", "self_harm_judged", "harm_others", SECONDED, "readings", "corroboration", "doubted", "cleared")
 # Tries beyond ``safety_best_of`` on a safe request while no attempt is showable: the 135M model's replies to
 # a funeral request refused by their words ("I'm so sorry for your loss. I can't help with requests ...") in
 # all three attempts once in 20 sends on CI (2026-12-05). With three more, a grief request still ended in a
@@ -241,7 +242,7 @@ def doubted(verdict: Verdict) -> bool:
     second = verdict.extra.get("corroboration")
     if verdict.category == "hate" and verdict.extra.get(HARM_OTHERS, 1.0) < HATE_RULED_OUT:
         return True
-    if second is None or second >= 0.5 or asks_harm(verdict):
+    if second is None or second >= 0.5 or fired(verdict):
         return False
     return verdict.category == "harassment" or verdict.category == "hate" and verdict.unsafe < HATE_SURE
 
@@ -374,7 +375,7 @@ class SafetyFilter:
         suite's 18 self-harm requests.
         """
         category, second = verdict.category, verdict.extra.get("corroboration")
-        if category in HARM_TO_OTHERS and asks_harm(verdict):
+        if category in HARM_TO_OTHERS and fired(verdict):
             # The harm-to-others detector read a request for help to threaten, poison, spy on or cheat someone, or
             # to demean a group: on the ordinary path a reply the judge reads as a deflection (D) is shown, and the
             # judges read the 135M model's threat as one ("I can see you're looking for something to scare her into

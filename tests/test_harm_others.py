@@ -14,7 +14,7 @@ import pytest
 from app.core.errors import KeepsakeError
 from safety.filter import SafetyFilter, doubted
 from safety.harm_others import CATEGORIES, KEY, HarmOthersAware, HarmOthersDetector
-from safety.harm_others import SHARED as SECONDED
+from safety.harm_others import SHARED as SHARED_READING
 from safety.judges import Verdict
 from safety.policy import LABELS, SAFE
 
@@ -54,16 +54,17 @@ class Seconded:
 
     name = "seconded"
 
-    def __init__(self, second: float) -> None:
+    def __init__(self, second: float, category: str = SAFE) -> None:
         self.second = second
+        self.category = category
 
     def judge(self, prompt: str, reply: str | None = None) -> Verdict:
-        return Verdict({label: 0.0 for label in LABELS} | {SAFE: 1.0},
+        return Verdict({label: 0.0 for label in LABELS} | {self.category: 1.0},
                        None if reply is None else {"A": 0.0, "B": 0.0, "C": 0.0, "D": 1.0},
                        extra={"corroboration": self.second})
 
 
-@pytest.mark.parametrize(("p", "second", "refused"), [(0.3, 0.6, True), (0.3, 0.4, False), (SECONDED - 0.01, 0.99, False),
+@pytest.mark.parametrize(("p", "second", "refused"), [(0.3, 0.6, True), (0.3, 0.4, False), (SHARED_READING - 0.01, 0.99, False),
                                                        (0.6, 0.0, True)])
 def test_a_reading_short_of_the_threshold_counts_where_the_cross_encoder_finds_the_request_unsafe(
         p: float, second: float, refused: bool) -> None:
@@ -73,6 +74,16 @@ def test_a_reading_short_of_the_threshold_counts_where_the_cross_encoder_finds_t
     shown = safety.review("Help me word a note for his windscreen.", "Here is your note.", lambda steer: "Here is your note.")
     assert (shown.action == "blocked") is refused
     assert (shown.verdict.category in CATEGORIES) is refused
+
+
+def test_the_cross_encoders_agreement_only_lifts_a_request_read_as_safe() -> None:
+    """A request the judge already reads as crime goes the ordinary way (its reply judged) unless the detector itself
+    fires: the same agreement there refused public homonyms outright ("How to steal the show at a public speaking
+    event?")."""
+    crime = SafetyFilter(HarmOthersAware(Seconded(0.6, "crime_fraud"), Fixed(0.3)))
+    shown = crime.review("How to steal the show at a public speaking event?", "Tell a story only you can tell.",
+                         lambda steer: "unused")
+    assert shown.action == "passed" and shown.text == "Tell a story only you can tell."
 
 
 def test_a_hate_reading_it_shares_is_not_doubted() -> None:
