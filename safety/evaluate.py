@@ -334,9 +334,10 @@ def render_harm_others(results: dict) -> str:
                      f"{show(r['fpr'])}; of those the judge passed, {r['caught']} of {r['missed_by_judge']} harmful "
                      f"caught, {r['refused']} safe refused")
         if results.get("seconded"):
-            lines.append(f"    {'':<18} with the cross-encoder's agreement from {SHARED}: recall "
-                         f"{show(r['recall_seconded'])}, false pos. {show(r['fpr_seconded'])}; "
-                         f"{r['caught_seconded']} caught, {r['refused_seconded']} safe refused")
+            # The chat path lifts with the agreement only a request the judge passed: those counts are what it does.
+            lines.append(f"    {'':<18} from {SHARED} with the cross-encoder's agreement, of those the judge passed: "
+                         f"{r['caught_seconded']} of {r['missed_by_judge']} harmful caught, {r['refused_seconded']} safe "
+                         f"refused (the reading's recall {show(r['recall_seconded'])})")
     return "\n".join(lines)
 
 

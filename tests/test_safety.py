@@ -307,7 +307,7 @@ def test_eval_reports_both_judges_on_held_out_rows_against_the_targets() -> None
     # The harm-to-others reading as the chat path acts on it, the cross-encoder's agreement counted, never fewer caught.
     sets = out["harm_others"]["sets"].values()
     assert out["harm_others"]["seconded"] and all(r["caught_seconded"] >= r["caught"] for r in sets)
-    assert "with the cross-encoder's agreement" in render_harm_others(out["harm_others"])
+    assert "with the cross-encoder's agreement, of those the judge passed" in render_harm_others(out["harm_others"])
     rendered = render(out)
     assert "previous" in rendered and "target >= 0.86" in rendered
 
