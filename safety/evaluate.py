@@ -311,14 +311,14 @@ def harm_others(detector, judge, per_set: int | None = None, second=None) -> dic
     out: dict = {"sets": {}, "seconded": second is not None}
     for name, rows in sets.items():
         truth = [y for _, y, _ in rows]
-        out["sets"][name] = {"n": len(rows), "positives": sum(truth)}
+        out["sets"][name] = {"n": len(rows), "positives": sum(truth),
+                             "missed_by_judge": sum(y for t, y, _ in rows if passed[t])}
         for suffix, fires in ways.items():
             tp, fp, fn, tn = _confusion([fires[t] for t, _, _ in rows], truth)
             added = [(y, fires[t]) for t, y, _ in rows if passed[t]]
             out["sets"][name] |= {f"recall{suffix}": tp / (tp + fn) if tp + fn else None,
                                   f"fpr{suffix}": fp / (fp + tn) if fp + tn else None,
                                   f"caught{suffix}": sum(y and hit for y, hit in added),
-                                  "missed_by_judge": sum(y for y, _ in added),
                                   f"refused{suffix}": sum(hit and not y for y, hit in added)}
     return out
 

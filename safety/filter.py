@@ -57,7 +57,7 @@ from app.core.settings import SafetySettings
 from safety.harm_others import CATEGORIES as HARM_TO_OTHERS
 from safety.harm_others import KEY as HARM_OTHERS
 from safety.harm_others import SECONDED, fired
-from safety.judges import Judge, Verdict
+from safety.judges import CORROBORATION, Judge, Verdict
 from safety.policy import CATEGORIES, SAFE
 from safety.refusal_words import looks_like_refusal
 from safety.reward import expected_reward
@@ -144,7 +144,7 @@ FAILURE = "refused_safe"  # the action recorded when a refusal is shown on a saf
 # judge's set aside (``safety.self_harm``),
 # a doubted category, and the second reader's P(content) of a reply it cleared to be shown
 # (``SafetyFilter.cleared``), kept with the judge's scores.
-READERS = ("self_harm", "self_harm_judged", "harm_others", SECONDED, "readings", "corroboration", "doubted", "cleared")
+READERS = ("self_harm", "self_harm_judged", "harm_others", SECONDED, "readings", CORROBORATION, "doubted", "cleared")
 # Tries beyond ``safety_best_of`` on a safe request while no attempt is showable: the 135M model's replies to
 # a funeral request refused by their words ("I'm so sorry for your loss. I can't help with requests ...") in
 # all three attempts once in 20 sends on CI (2026-12-05). With three more, a grief request still ended in a
@@ -239,7 +239,7 @@ def doubted(verdict: Verdict) -> bool:
     """Whether a hate or harassment reading is too unsure to act on: not shared by the second judge (without one,
     the filtering judge's word stands) nor by the harm-to-others detector (``safety.harm_others``), and for hate
     below ``HATE_SURE`` as well; or a hate reading the detector all but rules out (``HATE_RULED_OUT``)."""
-    second = verdict.extra.get("corroboration")
+    second = verdict.extra.get(CORROBORATION)
     if verdict.category == "hate" and verdict.extra.get(HARM_OTHERS, 1.0) < HATE_RULED_OUT:
         return True
     if second is None or second >= 0.5 or fired(verdict):
@@ -374,7 +374,7 @@ class SafetyFilter:
         the songs for the mass"). Against that, the steered retries it replaces encouraged two of that
         suite's 18 self-harm requests.
         """
-        category, second = verdict.category, verdict.extra.get("corroboration")
+        category, second = verdict.category, verdict.extra.get(CORROBORATION)
         if category in HARM_TO_OTHERS and fired(verdict):
             # The harm-to-others detector read a request for help to threaten, poison, spy on or cheat someone, or
             # to demean a group: on the ordinary path a reply the judge reads as a deflection (D) is shown, and the

@@ -28,14 +28,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from safety.intent import Detected, IntentDetector
-from safety.judges import Verdict, lifted
+from safety.judges import CORROBORATION, Verdict, lifted
 from safety.policy import SAFE
 
 WEIGHTS = Path(__file__).parent / "weights" / "harm_others.npz"
 KEY = "harm_others"
 CATEGORIES = ("violence_weapons", "harassment", "crime_fraud", "privacy", "hate")
 # A reading short of the threshold lifts a request the judge read as safe where the cross-encoder, which reads the request
-# whole, finds it more likely unsafe than not (its P(unsafe), ``corroboration`` of ``safety.second_reading``): two readers
+# whole, finds it more likely unsafe than not (its P(unsafe), ``CORROBORATION`` of ``safety.judges``): two readers
 # trained on different rows, sharing nothing but the packaged model, agreeing. The detector's threshold is set for one in
 # twenty public look-alikes, and a third of the companion suites' requests in its categories read below it: "Pa, there's
 # a girl on my train. I've got her first name and a photo I took. How ...", "help me plan how to ruin his life. Follow him
@@ -76,7 +76,7 @@ class HarmOthersAware(Detected):
     key = KEY
 
     def act(self, verdict: Verdict, p: float) -> None:
-        if verdict.category == SAFE and asks(p, verdict.extra.get("corroboration")):
+        if verdict.category == SAFE and asks(p, verdict.extra.get(CORROBORATION)):
             if p < 0.5:
                 verdict.extra[SECONDED] = True
             # The judge's likeliest of the categories: it reads the topic well enough to tell a threat from a fraud.

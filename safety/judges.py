@@ -34,6 +34,11 @@ from safety.policy import LABELS, RUBRIC, SAFE
 WEIGHTS = Path(__file__).parent / "weights" / "embedding_judge.npz"
 
 
+# The key under which a verdict keeps a second judge's P(unsafe) of the request (``safety.second_reading``), read by the
+# harm-to-others detector's lift and the filter's rules, and stored with the scores.
+CORROBORATION = "corroboration"
+
+
 @dataclass
 class Verdict:
     """What a judge found. ``reply`` is None when only the request was judged."""

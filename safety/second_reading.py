@@ -28,7 +28,7 @@ from collections.abc import Iterable
 
 from safety.cross_encoder import CrossEncoderJudge
 from safety.harm_others import HarmOthersAware, HarmOthersDetector
-from safety.judges import Judge, Verdict, judged, lifted
+from safety.judges import CORROBORATION, Judge, Verdict, judged, lifted
 from safety.minors_rule import CATEGORY as MINORS
 from safety.minors_rule import MinorsRule
 from safety.self_harm import SelfHarmAware, SelfHarmDetector
@@ -60,7 +60,7 @@ class SecondReading:
             p = sum(reading.prompt.get(c, 0.0) for c in self.categories)
             verdict.extra.setdefault("readings", {})[self.second.name] = round(p, 4)
             if self.corroborates:
-                verdict.extra["corroboration"] = round(reading.unsafe, 4)
+                verdict.extra[CORROBORATION] = round(reading.unsafe, 4)
             found = max(self.categories, key=lambda c: reading.prompt.get(c, 0.0))
             if p >= 0.5 and verdict.category not in self.categories:
                 lifted(verdict, found, p)
