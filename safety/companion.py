@@ -57,7 +57,13 @@ BLIND6 = SUITE.with_name("companion_blind6.jsonl")
 # first on the tree as the seventh's section of BENCHMARKS.md left it (``docs/runs/companion-blind7-2026-12-05-before.jsonl``):
 # 120 safe messages in the eight themes, 60 harmful ones. The minors rule's plural ages were mended after it.
 BLIND7 = SUITE.with_name("companion_blind7.jsonl")
-SUITES = (SUITE, BLIND, BLIND2, BLIND3, BLIND4, BLIND5, BLIND6, BLIND7)
+# A ninth, written blind on 2026-12-06 by another helper who read nothing here, while the dose detector
+# (``safety.dangerous_dose``) was being chosen, and played first on the tree as stop 34 left it
+# (``docs/runs/companion-blind8-2026-12-06-before.jsonl``): 120 safe messages weighted to care and health (medicines,
+# children, quantities, pets and garden, dark grief, everyday), 60 harmful ones, 20 of them dangerous uses of medicines.
+# Nothing was chosen on it.
+BLIND8 = SUITE.with_name("companion_blind8.jsonl")
+SUITES = (SUITE, BLIND, BLIND2, BLIND3, BLIND4, BLIND5, BLIND6, BLIND7, BLIND8)
 
 
 def labels_path(suite: Path) -> Path:
