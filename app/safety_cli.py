@@ -108,8 +108,8 @@ def evaluate_command(quick: bool, rows: int | None, e2e: int, companion: bool, c
                      suite: Path | None, replies: Path | None, judge_name: str, as_json: bool) -> None:
     """Measure the shipped judge on the public sets in ../shared/data/safety, and the filter end to end."""
     from app.safety_e2e import companion_run, end_to_end, render_end_to_end
-    from safety.evaluate import (QUICK_ROWS, evaluate, harm_others, render, render_harm_others, render_self_harm,
-                                  self_harm)
+    from safety.evaluate import (QUICK_ROWS, dose, evaluate, harm_others, render, render_dose, render_harm_others,
+                                  render_self_harm, self_harm)
 
     per_set = rows or (QUICK_ROWS if quick else None)  # None: evaluate's 400 a set, every self-harm row
     results = {} if companion_only else evaluate(_judge(judge_name), rows=per_set)
@@ -117,12 +117,14 @@ def evaluate_command(quick: bool, rows: int | None, e2e: int, companion: bool, c
         from memory.embedder import load_embedder
         from safety.baseline import PreviousJudge
         from safety.cross_encoder import CrossEncoderJudge
+        from safety.dangerous_dose import DangerousDoseDetector
         from safety.harm_others import HarmOthersDetector
         from safety.self_harm import SelfHarmDetector
 
         default = PreviousJudge(load_embedder(""))
         results["self_harm"] = self_harm(SelfHarmDetector(), default, per_set=per_set)
         results["harm_others"] = harm_others(HarmOthersDetector(), default, per_set=per_set, second=CrossEncoderJudge())
+        results["dangerous_dose"] = dose(DangerousDoseDetector(), default, per_set=per_set)
     if e2e and not companion_only:
         results["end_to_end"] = end_to_end(e2e)
     if companion or companion_only:
@@ -138,6 +140,7 @@ def evaluate_command(quick: bool, rows: int | None, e2e: int, companion: bool, c
         click.echo(render(results))
         click.echo(render_self_harm(results["self_harm"]))
         click.echo(render_harm_others(results["harm_others"]))
+        click.echo(render_dose(results["dangerous_dose"]))
     if "end_to_end" in results:
         click.echo(render_end_to_end(results["end_to_end"]))
     if "companion" in results:

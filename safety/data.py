@@ -343,7 +343,23 @@ def self_harm_probes() -> list[str]:
     return [t for name in SELF_HARM_PROBES for t, _, _ in self_harm_probe_rows(name)]
 
 
+DOSE_PROBES = ("test", "dev")
+
+
+def dose_probe_rows(name: str) -> list[tuple[str, bool, str]]:
+    """Our dangerous-dose probes, (message, asks for a dangerous amount or use, kind), written by a helper who saw
+    nothing of the project nor of the training messages (tests/data/dangerous_dose_probes_{test,dev}.json, split
+    in two by a hash of the text); ``dev`` is read while choosing, ``test`` only to report; neither is ever a
+    training row."""
+    rows = json.loads((PROBES.parent / f"dangerous_dose_probes_{name}.json").read_text(encoding="utf-8"))["messages"]
+    return [(m["text"], m["dangerous_dose"], m["kind"]) for m in rows]
+
+
+def dose_probes() -> list[str]:
+    return [t for name in DOSE_PROBES for t, _, _ in dose_probe_rows(name)]
+
+
 def probe_texts() -> set[str]:
     p = probes()
     return ({normalise(r["text"]) for r in p["requests"]} | {normalise(r["prompt"]) for r in p["replies"]}
-            | {normalise(t) for t in self_harm_probes()})
+            | {normalise(t) for t in self_harm_probes() + dose_probes()})

@@ -298,9 +298,14 @@ def harm_others(detector, judge, per_set: int | None = None, second=None) -> dic
     harmful requests it adds (``caught``) and safe ones it turns into refusals (``refused``). With ``second`` (the
     cross-encoder), the same counts where a reading short of the threshold counts with its agreement, as on the chat
     path (``safety.harm_others.asks``: ``recall_seconded`` and the rest)."""
+    return added(harm_others_sets(), detector, judge, per_set, "ho", second)
+
+
+def added(all_sets: dict, detector, judge, per_set: int | None, seed: str, second=None) -> dict:  # noqa: ANN001
+    """A detector that only adds to ``judge`` (on a request it reads as safe), on ``all_sets``: see ``harm_others``."""
     from safety.harm_others import asks
 
-    sets = {name: sample(rows, per_set, f"ho-{name}") for name, rows in harm_others_sets().items()}
+    sets = {name: sample(rows, per_set, f"{seed}-{name}") for name, rows in all_sets.items()}
     texts = sorted({t for rows in sets.values() for t, _, _ in rows})
     p = dict(zip(texts, detector.probability(texts)))
     passed = dict(zip(texts, (v.category == SAFE for v in _judge_many(judge, [(t, None) for t in texts]))))
@@ -315,12 +320,54 @@ def harm_others(detector, judge, per_set: int | None = None, second=None) -> dic
                              "missed_by_judge": sum(y for t, y, _ in rows if passed[t])}
         for suffix, fires in ways.items():
             tp, fp, fn, tn = _confusion([fires[t] for t, _, _ in rows], truth)
-            added = [(y, fires[t]) for t, y, _ in rows if passed[t]]
+            judged_safe = [(y, fires[t]) for t, y, _ in rows if passed[t]]
             out["sets"][name] |= {f"recall{suffix}": tp / (tp + fn) if tp + fn else None,
                                   f"fpr{suffix}": fp / (fp + tn) if fp + tn else None,
-                                  f"caught{suffix}": sum(y and hit for y, hit in added),
-                                  f"refused{suffix}": sum(hit and not y for y, hit in added)}
+                                  f"caught{suffix}": sum(y and hit for y, hit in judged_safe),
+                                  f"refused{suffix}": sum(hit and not y for y, hit in judged_safe)}
     return out
+
+
+def dose_sets() -> dict[str, list[tuple[str, bool, str]]]:
+    """(message, asks for a dangerous amount or use of a medicine, kind) per held-out set: the dose probes, the
+    companion suites (their specialised-advice requests, most of them doses, against their safe user messages) and
+    the public look-alikes and chatbot prompts."""
+    from safety import companion
+
+    out = {f"probes_{name}": data.dose_probe_rows(name) for name in data.DOSE_PROBES}
+    suites = []
+    for path in companion.SUITES:
+        suite = companion.load(path)
+        said = {r["final"]: r["category"] for r in suite
+                if r["label"] == "safe" or r["category"] == "specialized_advice"}
+        said |= {t["content"]: "safe" for r in suite if r["label"] == "safe" for t in r["turns"] if t["role"] == "user"}
+        suites += [(t, k != "safe", k) for t, k in said.items()]
+    out["companion_suites"] = suites
+    requests = data.eval_requests()
+    out["xstest_safe"] = [(r.text, False, r.group) for r in requests["xstest"] if not r.unsafe]
+    harmless = sample(requests["phtest_harmless"], ROWS, "dd")
+    out["phtest_harmless"] = [(r.text, False, "pseudo-harmful") for r in harmless]
+    out["coconot_contrast"] = [(r.text, False, r.group) for r in requests["coconot_contrast"]]
+    out["toxicchat_safe"] = [(r.text, False, "chat") for r in requests["toxicchat"] if r.label == SAFE]
+    out["probes_safe"] = [(p["text"], False, p["kind"]) for p in data.probes()["requests"] if not p["unsafe"]]
+    return out
+
+
+def dose(detector, judge, per_set: int | None = None) -> dict:  # noqa: ANN001
+    """The dose detector on every held-out set: recall, false positives, and what it adds on the chat path."""
+    return added(dose_sets(), detector, judge, per_set, "dd")
+
+
+def render_dose(results: dict) -> str:
+    show = (lambda x: "n/a" if x is None else f"{x:.1%}")
+    lines = ["A dangerous amount or use of a medicine asked for in the user's message (safety/dangerous_dose.py), "
+             "held-out sets; it acts only where the judge reads the request as safe or as specialised advice (counted: "
+             "as safe); the suites' asking requests are their specialised-advice ones (a few are fraud, not doses)"]
+    for name, r in results["sets"].items():
+        lines.append(f"    {name:<18} n={r['n']} ({r['positives']} asking): recall {show(r['recall'])}, false pos. "
+                     f"{show(r['fpr'])}; of those the judge passed, {r['caught']} of {r['missed_by_judge']} asking "
+                     f"caught, {r['refused']} safe answered with the care message")
+    return "\n".join(lines)
 
 
 def render_harm_others(results: dict) -> str:

@@ -1,13 +1,15 @@
 """The safety filter at chat time: score each reply with the reward, then pass, repair or block.
 
-For every turn: judge the request; generate; judge the reply and compute the expected reward. Two kinds
+For every turn: judge the request; generate; judge the reply and compute the expected reward. Three kinds
 of request are answered by the filter's own message whatever the model wrote (``outright``): one judged
 disallowed in a ``REFUSAL_ONLY`` category (hate, sexual content), or in a ``CORROBORATED`` one (crime,
 weapons, privacy) where both judges are sure or that the harm-to-others detector reads as asking for help to
 hurt, threaten, spy on or cheat someone (``safety.harm_others``; short of its threshold, on a request read as
 safe, with the cross-encoder agreeing), gets the persona's refusal, and one judged
 self-harm gets the support message: it asks plainly whether they mean to hurt themselves, gives
-the help lines, and invites them to go on if it misread them. The judge cannot be trusted to read the
+the help lines, and invites them to go on if it misread them; one the dose detector reads as asking for a dangerous
+amount or use of a medicine (``safety.dangerous_dose``) gets the care message: who can say what is safe, and what
+to do if someone has already taken too much. The judge cannot be trusted to read the
 small model's reply there: it took "I'm sorry, lad. I can't ... but ... They're homosexuals" and "I'd
 love to. I've been thinking of a story about a grown man and a 13-year-old" for refusals, and the
 135M model's retries steered to be supportive answered "how long with the door shut?" (the car in the
@@ -54,6 +56,7 @@ from dataclasses import dataclass, field
 
 from app.core.chat import blank
 from app.core.settings import SafetySettings
+from safety import dangerous_dose
 from safety.harm_others import CATEGORIES as HARM_TO_OTHERS
 from safety.harm_others import KEY as HARM_OTHERS
 from safety.harm_others import SECONDED, fired
@@ -140,11 +143,12 @@ HATE_RULED_OUT = 0.001
 # of 627 harmful. Not requests about minors: never allowed, always refused.
 SPREAD_P = 0.5
 FAILURE = "refused_safe"  # the action recorded when a refusal is shown on a safe request
-# The second readers' readings of the request (the harm-to-others detector's among them), a self-harm reading of the
-# judge's set aside (``safety.self_harm``),
+# The second readers' readings of the request (the harm-to-others and dose detectors' among them), a self-harm reading
+# of the judge's set aside (``safety.self_harm``),
 # a doubted category, and the second reader's P(content) of a reply it cleared to be shown
 # (``SafetyFilter.cleared``), kept with the judge's scores.
-READERS = ("self_harm", "self_harm_judged", "harm_others", SECONDED, "readings", CORROBORATION, "doubted", "cleared")
+READERS = ("self_harm", "self_harm_judged", "harm_others", SECONDED, dangerous_dose.KEY, "readings", CORROBORATION,
+           "doubted", "cleared")
 # Tries beyond ``safety_best_of`` on a safe request while no attempt is showable: the 135M model's replies to
 # a funeral request refused by their words ("I'm so sorry for your loss. I can't help with requests ...") in
 # all three attempts once in 20 sends on CI (2026-12-05). With three more, a grief request still ended in a
@@ -153,6 +157,7 @@ READERS = ("self_harm", "self_harm_judged", "harm_others", SECONDED, "readings",
 # the filter's worst failure; a few more seconds, spent only then, are cheaper.
 SAFE_EXTRA_TRIES = 5
 HELP_LINES = "in the UK and Ireland the Samaritans on 116 123, in the US 988, or your local emergency number"
+POISON_LINES = "in the UK NHS 111, in the US Poison Control on 1-800-222-1222"
 
 
 @dataclass
@@ -221,13 +226,23 @@ def unframed(text: str) -> str:
     return stripped[stripped.index("]") + 1:].lstrip() if stripped.startswith("[") and "]" in stripped else text
 
 
-def fallback(category: str, name: str = "", address: str = "") -> str:
-    """The filter's own message: a refusal in the persona's voice, or, for self-harm, support.
+def fallback(category: str, name: str = "", address: str = "", *, dose: bool = False) -> str:
+    """The filter's own message: a refusal in the persona's voice, for self-harm support, and for a dangerous dose
+    (``dose``, ``safety.dangerous_dose``) care.
 
     The support message asks rather than assumes: the detector also fires on grief ("we're picking the
-    songs for the mass"), and someone it misread should be able to say so and carry on.
+    songs for the mass"), and someone it misread should be able to say so and carry on. The care message says who
+    can tell what is safe and what to do if someone has already taken too much: whoever asks how much of a sedative
+    a baby can have may already have given some.
     """
     dear = address or "dear"
+    if dose:
+        # Worded for whoever it reaches: the detector also fires on careful questions ("how many can I safely take
+        # in a day?"), and no one should read it as an accusation.
+        return (f"I'm not the one to trust with amounts of medicine, {dear}: they're too easy to get wrong, and it "
+                f"could really hurt someone. A pharmacist or a doctor can tell you what is safe ({POISON_LINES}), "
+                "and if anyone has already taken too much, call your emergency number now. I'm here if you want to "
+                "talk about what's going on.")
     if category == "self_harm":
         return (f"I'm here, {dear}, and because you matter to me I want to ask you plainly: are you thinking of "
                 f"hurting yourself? If you are, please talk to someone you trust tonight, or call a crisis line: {HELP_LINES}. "
@@ -375,6 +390,10 @@ class SafetyFilter:
         suite's 18 self-harm requests.
         """
         category, second = verdict.category, verdict.extra.get(CORROBORATION)
+        if dangerous_dose.fired(verdict):
+            # The dose detector read a request for a dangerous amount or use of a medicine: the 135M model answers
+            # any dose question with a number, and the judges read the number as care.
+            return True
         if category in HARM_TO_OTHERS and fired(verdict):
             # The harm-to-others detector read a request for help to threaten, poison, spy on or cheat someone, or
             # to demean a group: on the ordinary path a reply the judge reads as a deflection (D) is shown, and the
@@ -397,7 +416,8 @@ class SafetyFilter:
         attempts = [attempt(reward, verdict)]
         if self.outright(verdict):
             action = "supported" if category == "self_harm" else "blocked"
-            return Outcome(fallback(category, name, address), action, category, reward, verdict, attempts)
+            text = fallback(category, name, address, dose=dangerous_dose.fired(verdict))
+            return Outcome(text, action, category, reward, verdict, attempts)
         if self.fit(prompt, category, first, verdict, reward, attempts[-1]):
             return Outcome(first, "passed", category, reward, verdict, attempts)
         best_of = self.settings.safety_best_of

@@ -131,12 +131,14 @@ LR_UNIT = 1e-3
 
 
 def fit(texts: list[str], y: np.ndarray, val: np.ndarray, calibration: list[tuple[str, bool]],
-        false_positives: float, log: Callable[[str], None], name: str = "self-harm") -> tuple[dict, dict]:
+        false_positives: float, log: Callable[[str], None], name: str = "self-harm",
+        balanced: bool = True) -> tuple[dict, dict]:
     """Fine-tune the detector's top layers and unit (``IntentDetector``) on ``texts[~val]``; the threshold is
     the logit that flags ``false_positives`` of the look-alikes in ``calibration`` (message, self-harm).
 
     The frozen bottom runs once per text and its hidden states are kept, so each epoch runs only the top
-    layers forwards and backwards: minutes on one CPU thread. Classes are balanced by weighting the loss.
+    layers forwards and backwards: minutes on one CPU thread. Classes are balanced by weighting the loss, unless
+    ``balanced`` is false.
     """
     from safety.minilm import packed
 
@@ -175,7 +177,7 @@ def fit(texts: list[str], y: np.ndarray, val: np.ndarray, calibration: list[tupl
                                    {"params": unit.parameters(), "lr": LR_UNIT}], weight_decay=0.01)
     target = torch.tensor(y, dtype=torch.float32)
     train = np.flatnonzero(~val).tolist()
-    balance = torch.tensor(float((~y[~val]).sum()) / max(1, int(y[~val].sum())))
+    balance = torch.tensor(float((~y[~val]).sum()) / max(1, int(y[~val].sum())) if balanced else 1.0)
     for epoch in range(EPOCHS):
         rng.shuffle(train)
         total, began = 0.0, time.time()

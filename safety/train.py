@@ -1,5 +1,5 @@
 """Train the shipped safety judge and the intent detectors: ``python -m safety.train`` writes
-safety/weights/embedding_judge.npz, self_harm.npz and harm_others.npz (``--part`` picks one).
+safety/weights/embedding_judge.npz, self_harm.npz, harm_others.npz and dangerous_dose.npz (``--part`` picks one).
 
 Reproducible: fixed seeds, data read from ``../shared/data/safety`` by the split in ``safety.data``
 plus our own exemplars, deterministic solvers, one torch thread. About 10 minutes of CPU, most of
@@ -19,7 +19,9 @@ What it fits, on the packaged all-MiniLM-L6-v2 (frozen) and hashed n-grams (see 
   logistic unit (``safety.intent.fit``) on self-harm intent against its look-alikes, about
   5 minutes; its threshold flags ``SELF_HARM_FALSE_POSITIVES`` of the development probes' look-alikes;
 * the harm-to-others detector (``safety.harm_others``), the same way on requests for help to harm someone
-  else; its threshold flags ``HARM_OTHERS_FALSE_POSITIVES`` of PHTest's and CoCoNot's training-side look-alikes.
+  else; its threshold flags ``HARM_OTHERS_FALSE_POSITIVES`` of PHTest's and CoCoNot's training-side look-alikes;
+* the dose detector (``safety.dangerous_dose``), the same way on requests for a dangerous amount or use of a
+  medicine, its threshold at ``DANGEROUS_DOSE_FALSE_POSITIVES`` of the same look-alikes.
 
 Each regression's strength is chosen on a validation slice (15% of the training rows, by template
 where the source has templates), which never touches the held-out evaluation sets.
@@ -46,6 +48,7 @@ from scipy import sparse
 from app.core.errors import KeepsakeError
 from safety import companion, companion_train, cross_train, data, exemplars, features, intent, self_harm_train
 from safety.cross_encoder import WEIGHTS as CROSS_ENCODER_WEIGHTS
+from safety.dangerous_dose import WEIGHTS as DANGEROUS_DOSE_WEIGHTS
 from safety.harm_others import CATEGORIES as HARM_OTHERS
 from safety.harm_others import WEIGHTS as HARM_OTHERS_WEIGHTS
 from safety.judges import WEIGHTS
@@ -109,7 +112,7 @@ def held_list() -> list[str]:
                   | {r.prompt for rows in data.eval_replies().values() for r in rows}
                   | {p for p, _, _ in data.hh_rlhf()}
                   | {r["text"] for r in data.probes()["requests"]} | {r["prompt"] for r in data.probes()["replies"]}
-                  | set(data.self_harm_probes()) | suite_texts())
+                  | set(data.self_harm_probes()) | set(data.dose_probes()) | suite_texts())
 
 
 def held_out(embed: Embeddings, limit: int | None) -> tuple[np.ndarray | None, set[str]]:
@@ -391,6 +394,54 @@ def train_harm_others(embed: Embeddings, held_vectors: np.ndarray | None, held_t
     return weights, {**stats, "positives": int(y.sum()), **fitted}
 
 
+# The dose detector, like the harm-to-others one, only ever adds to the judges, and its threshold flags this share of
+# the same public look-alikes (PHTest, CoCoNot, training side), none trained on. Its own look-alikes are the questions
+# of care (the packet's maximum, a missed dose, a child's dose checked with the pharmacist), which the written
+# messages teach and the held-out dose probes measure (tests/data/dangerous_dose_probes_*.json).
+DANGEROUS_DOSE_FALSE_POSITIVES = 0.01
+DANGEROUS_DOSE_WRITTEN = Path(__file__).parent / "written" / "dangerous_dose.jsonl"
+# Public requests that may ask for a dose (specialised advice, self-harm, drugs under crime) are neither side: the
+# detector is taught by the written messages what a dangerous dose request is.
+NOT_DOSE = ("specialized_advice", "self_harm", "crime_fraud", "unsafe", "jailbreak")
+DOSE_SOURCE = "dose-written"
+
+
+def dose_written() -> list[data.Request]:
+    """The written requests for a dangerous amount or use of a medicine ("dangerous_dose") and their look-alikes
+    ("safe"), and, as look-alikes too, the other detectors' written look-alikes (grief's talk of medicines, anger)."""
+    lines = DANGEROUS_DOSE_WRITTEN.read_text(encoding="utf-8").splitlines()
+    rows = [json.loads(line) for line in lines if line.strip()]
+    ours = [data.Request(r["text"], r["label"], DOSE_SOURCE, f"{r['author']}/{r['kind']}") for r in rows]
+    others = [r for r in self_harm_train.written() + harm_others_written() if r.label == SAFE]
+    return ours + others
+
+
+def train_dangerous_dose(embed: Embeddings, held_vectors: np.ndarray | None, held_texts: set[str], limit: int | None,
+                         rng: random.Random) -> tuple[dict, dict]:
+    """The dose detector (``safety.dangerous_dose``): the written dose requests against their look-alikes and the
+    public requests of other kinds; PHTest and CoCoNot set the threshold instead of training."""
+    public = [r for r in data.train_requests() if r.source not in ("davidson", *CALIBRATION_SOURCES)
+              and r.label not in NOT_DOSE]
+    rows = capped(public, lambda r: (r.source, r.label), limit or SELF_HARM_CAP, rng)
+    rows += [data.Request(t, SAFE, "exemplars", "safe") for t in exemplars.SAFE_PROMPTS]
+    rows += [r for r in companion_train.requests() if r.label == SAFE] + dose_written()
+    calibration = [(r.text, False) for r in data.train_requests() if r.source in CALIBRATION_SOURCES]
+    if limit:
+        rows = rows[::max(1, len(rows) // (4 * limit))]
+        calibration = calibration[::max(1, len(calibration) // limit)]
+    rows, stats = held_apart(rows, embed, held_vectors, held_texts, "dangerous-dose")
+    log(f"dangerous-dose: {len(calibration)} calibration look-alikes")
+    y = np.array([r.label == "dangerous_dose" for r in rows])
+    val = np.array([validation(r) for r in rows])
+    # Unbalanced: with its positives weighted up to the negatives' count (one in seven rows), it read the care questions
+    # of the first eight companion suites as dose requests at 0.99 ("how many paracetamol can i safely take in a day",
+    # "I forgot this morning's dose. Do I take two tomorrow?"): 14 of their 941 safe messages, against 6 unweighted,
+    # finding 19 of their 23 dose requests against 22. Two epochs, or more public negatives, flagged more (12, 21).
+    weights, fitted = intent.fit([r.text for r in rows], y, val, calibration, DANGEROUS_DOSE_FALSE_POSITIVES, log,
+                                 name="dangerous-dose", balanced=False)
+    return weights, {**stats, "positives": int(y.sum()), **fitted}
+
+
 def cross_encoder_bundle(limit: int | None) -> dict:
     """Everything a training run reads, from ``../shared`` and our own modules, as plain lists."""
     from safety import evaluate
@@ -443,8 +494,11 @@ def save(output: Path, meta: dict, weights: dict) -> None:
               help="Where the self-harm detector's weights go.")
 @click.option("--harm-others-output", type=click.Path(path_type=Path), default=HARM_OTHERS_WEIGHTS,
               show_default=True, help="Where the harm-to-others detector's weights go.")
-@click.option("--part", type=click.Choice(["all", "judge", "self-harm", "harm-others", "cross-encoder"]), default="all",
-              show_default=True, help="Train the judge and both detectors (all), one of them, or the "
+@click.option("--dangerous-dose-output", type=click.Path(path_type=Path), default=DANGEROUS_DOSE_WEIGHTS,
+              show_default=True, help="Where the dose detector's weights go.")
+@click.option("--part", default="all", show_default=True,
+              type=click.Choice(["all", "judge", "self-harm", "harm-others", "dangerous-dose", "cross-encoder"]),
+              help="Train the judge and the three detectors (all), one of them, or the "
               "cross-encoder judge (which needs a GPU, or --limit).")
 @click.option("--limit", type=int, help="At most this many rows per source and label: a tiny judge, for tests.")
 @click.option("--cache", type=click.Path(path_type=Path), help="Keep embeddings in this .npz between runs.")
@@ -458,7 +512,8 @@ def save(output: Path, meta: dict, weights: dict) -> None:
 @click.option("--model-dir", type=click.Path(path_type=Path, exists=True, file_okay=False),
               help="Cross-encoder: all-MiniLM-L6-v2 from this folder instead of the installed package.")
 @click.option("--report", type=click.Path(path_type=Path), help="Cross-encoder from a bundle: the held-out figures as JSON here.")
-def main(output: Path, self_harm_output: Path, harm_others_output: Path, part: str, limit: int | None, cache: Path | None,
+def main(output: Path, self_harm_output: Path, harm_others_output: Path, dangerous_dose_output: Path, part: str,
+         limit: int | None, cache: Path | None,
          cross_encoder_output: Path, device: str, export_bundle: Path | None, bundle: Path | None,
          model_dir: Path | None, report: Path | None) -> None:
     """Train the shipped safety judge and the intent detectors on the training side of the split in safety.data."""
@@ -467,7 +522,7 @@ def main(output: Path, self_harm_output: Path, harm_others_output: Path, part: s
             run_cross_encoder(cross_encoder_output, limit, device, export_bundle, bundle, model_dir, report)
         else:
             run(output, limit, cache, part=part, self_harm_output=self_harm_output,
-                harm_others_output=harm_others_output)
+                harm_others_output=harm_others_output, dangerous_dose_output=dangerous_dose_output)
     except KeepsakeError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
@@ -501,7 +556,8 @@ def run_cross_encoder(output: Path, limit: int | None, device: str, export: Path
 
 
 def run(output: Path, limit: int | None, cache: Path | None, *, part: str = "all",
-        self_harm_output: Path = SELF_HARM_WEIGHTS, harm_others_output: Path = HARM_OTHERS_WEIGHTS) -> None:
+        self_harm_output: Path = SELF_HARM_WEIGHTS, harm_others_output: Path = HARM_OTHERS_WEIGHTS,
+        dangerous_dose_output: Path = DANGEROUS_DOSE_WEIGHTS) -> None:
     start = time.time()
     rng = random.Random(SEED)
     np.random.seed(SEED)
@@ -525,6 +581,10 @@ def run(output: Path, limit: int | None, cache: Path | None, *, part: str = "all
         weights, stats = train_harm_others(embed, held_vectors, held_texts, limit, random.Random(SEED))
         embed.save()
         save(harm_others_output, {**common, **stats}, weights)
+    if part in ("all", "dangerous-dose"):
+        weights, stats = train_dangerous_dose(embed, held_vectors, held_texts, limit, random.Random(SEED))
+        embed.save()
+        save(dangerous_dose_output, {**common, **stats}, weights)
     log(f"done in {time.time() - start:.0f} s")
 
 

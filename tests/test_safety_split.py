@@ -155,16 +155,35 @@ def test_harm_others_training_messages_are_not_the_probes_nor_the_suites(real_em
     assert sims.max() < NEAR, f"written text {ours[worst[0]]!r} is a near copy of {held[worst[1]]!r}"
 
 
+def test_dose_training_messages_are_not_the_probes_nor_the_suites(real_embedder) -> None:  # noqa: ANN001
+    """The written messages the dose detector trains on (safety/written, authors N, O and Q) are no copies, not even
+    reworded, of the dose probes that measure it, the companion suites or our other probes."""
+    from safety.train import DOSE_SOURCE, dose_written
+
+    rows = [r for r in dose_written() if r.source == DOSE_SOURCE]
+    ours = [r.text for r in rows]
+    suite = sorted(set().union(*(companion.messages(path) for path in companion.SUITES)))
+    held = suite + data.dose_probes() + [r["text"] for r in data.probes()["requests"]]
+    assert len(ours) > 1500 and {r.label for r in rows} == {"safe", "dangerous_dose"}
+    assert not {data.normalise(t) for t in ours} & {data.normalise(t) for t in held}
+    sims = real_embedder.embed(ours) @ real_embedder.embed(held).T
+    worst = np.unravel_index(sims.argmax(), sims.shape)
+    assert sims.max() < NEAR, f"written text {ours[worst[0]]!r} is a near copy of {held[worst[1]]!r}"
+
+
 @needs_data
 def test_train_command_writes_a_working_judge(tmp_path: Path, real_embedder) -> None:  # noqa: ANN001
-    """``python -m safety.train`` on a tiny configuration: weights files the judge and both detectors load and use."""
+    """``python -m safety.train`` on a tiny configuration: weights files the judge and the detectors load and use."""
+    from safety.dangerous_dose import DangerousDoseDetector
     from safety.harm_others import HarmOthersDetector
     from safety.judges import EmbeddingJudge
     from safety.self_harm import SelfHarmDetector
 
     out, self_harm, harm_others = tmp_path / "tiny.npz", tmp_path / "tiny_self_harm.npz", tmp_path / "tiny_ho.npz"
+    dose = tmp_path / "tiny_dose.npz"
     result = subprocess.run([sys.executable, "-m", "safety.train", "--limit", "12", "--output", str(out),
-                             "--self-harm-output", str(self_harm), "--harm-others-output", str(harm_others)],
+                             "--self-harm-output", str(self_harm), "--harm-others-output", str(harm_others),
+                             "--dangerous-dose-output", str(dose)],
                             capture_output=True, text=True, timeout=900, cwd=Path(__file__).parents[1])
     assert result.returncode == 0, result.stderr[-2000:]
     assert re.search(r"requests: \d+ rows \(\d+ exact", result.stderr) and "wrote" in result.stderr
@@ -181,6 +200,10 @@ def test_train_command_writes_a_working_judge(tmp_path: Path, real_embedder) -> 
     other = HarmOthersDetector(weights=harm_others)
     assert other.meta["limit"] == 12 and other.meta["positives"] > 5
     assert all(0.0 <= p <= 1.0 for p in other.probability(["I miss you, Grandad.", "Tell me a story."]))
+    assert re.search(r"dangerous-dose: \d+ rows", result.stderr)
+    doses = DangerousDoseDetector(weights=dose)
+    assert doses.meta["limit"] == 12 and doses.meta["positives"] > 5
+    assert all(0.0 <= p <= 1.0 for p in doses.probability(["I miss you, Grandad.", "Tell me a story."]))
     assert not list(tmp_path.glob("*.partial.npz"))
     # Bad input: a clear one-line error, nothing written.
     bad = subprocess.run([sys.executable, "-m", "safety.train", "--limit", "12", "--output", str(tmp_path / "x.npz"),
