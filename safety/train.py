@@ -38,7 +38,7 @@ import random
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import click
@@ -375,22 +375,37 @@ def train_harm_others(embed: Embeddings, held_vectors: np.ndarray | None, held_t
     """The harm-to-others detector (``safety.harm_others``): requests in its categories against every other kind,
     jailbreaks and toxic chat of no stated kind left out; PHTest and CoCoNot set the threshold instead of training."""
     positive = frozenset(HARM_OTHERS) | {"harm_others"}
-    public = [r for r in data.train_requests() if r.source not in ("davidson", *CALIBRATION_SOURCES)
-              and r.label not in ("unsafe", "jailbreak")]
+    public = uncalibrated_public(("unsafe", "jailbreak"))
     rows = capped(public, lambda r: (r.source, r.label in positive), limit or SELF_HARM_CAP, rng)
     rows += [data.Request(t, SAFE, "exemplars", "safe") for t in exemplars.SAFE_PROMPTS]
     rows += [data.Request(t, c, "exemplars", c) for c, texts in exemplars.UNSAFE_PROMPTS.items() for t in texts]
     rows += companion_train.requests() + harm_others_written()
+    return fit_calibrated(rows, lambda r: r.label in positive, "harm-others", HARM_OTHERS_FALSE_POSITIVES, embed,
+                          held_vectors, held_texts, limit)
+
+
+def uncalibrated_public(left_out: tuple[str, ...]) -> list[data.Request]:
+    """The public training requests a detector calibrated on PHTest and CoCoNot may learn from: neither of those
+    (they set its threshold), no tweets, no request labelled one of ``left_out``."""
+    return [r for r in data.train_requests() if r.source not in ("davidson", *CALIBRATION_SOURCES)
+            and r.label not in left_out]
+
+
+def fit_calibrated(rows: list[data.Request], positive: Callable[[data.Request], bool], part: str,
+                   false_positives: float, embed: Embeddings, held_vectors: np.ndarray | None, held_texts: set[str],
+                   limit: int | None, *, balanced: bool = True) -> tuple[dict, dict]:
+    """A detector that only ever adds to the judges, fitted on ``rows`` (``positive`` says which are), its threshold
+    flagging ``false_positives`` of PHTest's and CoCoNot's training-side look-alikes, which it never trains on."""
     calibration = [(r.text, False) for r in data.train_requests() if r.source in CALIBRATION_SOURCES]
     if limit:
         rows = rows[::max(1, len(rows) // (4 * limit))]
         calibration = calibration[::max(1, len(calibration) // limit)]
-    rows, stats = held_apart(rows, embed, held_vectors, held_texts, "harm-others")
-    log(f"harm-others: {len(calibration)} calibration look-alikes")
-    y = np.array([r.label in positive for r in rows])
+    rows, stats = held_apart(rows, embed, held_vectors, held_texts, part)
+    log(f"{part}: {len(calibration)} calibration look-alikes")
+    y = np.array([positive(r) for r in rows])
     val = np.array([validation(r) for r in rows])
-    weights, fitted = intent.fit([r.text for r in rows], y, val, calibration, HARM_OTHERS_FALSE_POSITIVES, log,
-                                 name="harm-others")
+    weights, fitted = intent.fit([r.text for r in rows], y, val, calibration, false_positives, log, name=part,
+                                 balanced=balanced)
     return weights, {**stats, "positives": int(y.sum()), **fitted}
 
 
@@ -420,26 +435,15 @@ def train_dangerous_dose(embed: Embeddings, held_vectors: np.ndarray | None, hel
                          rng: random.Random) -> tuple[dict, dict]:
     """The dose detector (``safety.dangerous_dose``): the written dose requests against their look-alikes and the
     public requests of other kinds; PHTest and CoCoNot set the threshold instead of training."""
-    public = [r for r in data.train_requests() if r.source not in ("davidson", *CALIBRATION_SOURCES)
-              and r.label not in NOT_DOSE]
-    rows = capped(public, lambda r: (r.source, r.label), limit or SELF_HARM_CAP, rng)
+    rows = capped(uncalibrated_public(NOT_DOSE), lambda r: (r.source, r.label), limit or SELF_HARM_CAP, rng)
     rows += [data.Request(t, SAFE, "exemplars", "safe") for t in exemplars.SAFE_PROMPTS]
     rows += [r for r in companion_train.requests() if r.label == SAFE] + dose_written()
-    calibration = [(r.text, False) for r in data.train_requests() if r.source in CALIBRATION_SOURCES]
-    if limit:
-        rows = rows[::max(1, len(rows) // (4 * limit))]
-        calibration = calibration[::max(1, len(calibration) // limit)]
-    rows, stats = held_apart(rows, embed, held_vectors, held_texts, "dangerous-dose")
-    log(f"dangerous-dose: {len(calibration)} calibration look-alikes")
-    y = np.array([r.label == "dangerous_dose" for r in rows])
-    val = np.array([validation(r) for r in rows])
     # Unbalanced: with its positives weighted up to the negatives' count (one in seven rows), it read the care questions
     # of the first eight companion suites as dose requests at 0.99 ("how many paracetamol can i safely take in a day",
     # "I forgot this morning's dose. Do I take two tomorrow?"): 14 of their 941 safe messages, against 6 unweighted,
     # finding 19 of their 23 dose requests against 22. Two epochs, or more public negatives, flagged more (12, 21).
-    weights, fitted = intent.fit([r.text for r in rows], y, val, calibration, DANGEROUS_DOSE_FALSE_POSITIVES, log,
-                                 name="dangerous-dose", balanced=False)
-    return weights, {**stats, "positives": int(y.sum()), **fitted}
+    return fit_calibrated(rows, lambda r: r.label == "dangerous_dose", "dangerous-dose", DANGEROUS_DOSE_FALSE_POSITIVES,
+                          embed, held_vectors, held_texts, limit, balanced=False)
 
 
 def cross_encoder_bundle(limit: int | None) -> dict:

@@ -1,4 +1,5 @@
-"""Fakes for the tests: a chat backend with a reply queue, and a judge with scripted words.
+"""Fakes for the tests: a chat backend with a reply queue, a judge with scripted words, and an intent detector that
+reads every message alike.
 
 The fakes a user can choose (``--model echo``) stay in the package; these are for tests only.
 """
@@ -56,3 +57,13 @@ class KeywordJudge:
             cls = self.reply_rule(reply)
             verdict.reply = {c: 1.0 if c == cls else 0.0 for c in REPLY_CLASSES}
         return verdict
+
+
+class FixedDetector:
+    """A fake intent detector (``safety.intent.IntentDetector``'s ``probability``) that reads every message alike."""
+
+    def __init__(self, p: float) -> None:
+        self.p = p
+
+    def probability(self, texts: list[str]) -> list[float]:
+        return [self.p] * len(texts)

@@ -19,9 +19,8 @@ from safety.dangerous_dose import CATEGORY, KEY, DangerousDoseDetector, DoseAwar
 from safety.filter import POISON_LINES, SafetyFilter
 from safety.policy import SAFE
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "safety"
-needs_data = pytest.mark.skipif(not SHARED.is_dir(),
-                                reason=f"safety data sets not found at {SHARED} (../shared is absent in a plain clone)")
+from fakes import FixedDetector
+from shared_data import needs_data
 
 
 @pytest.fixture(scope="module")
@@ -29,27 +28,17 @@ def detector() -> DangerousDoseDetector:
     return DangerousDoseDetector()
 
 
-class Fixed:
-    """A fake detector that reads every message alike."""
-
-    def __init__(self, p: float) -> None:
-        self.p = p
-
-    def probability(self, texts: list[str]) -> list[float]:
-        return [self.p] * len(texts)
-
-
 def test_it_lifts_a_safe_or_advice_reading_and_leaves_the_others() -> None:
     from fakes import KeywordJudge
 
     judge = KeywordJudge({"bomb": "violence_weapons", "prescription": CATEGORY, "pills": "self_harm"})
-    fired = DoseAware(judge, Fixed(0.9))
+    fired = DoseAware(judge, FixedDetector(0.9))
     assert fired.judge("How much of my Phenergan can the baby have?").category == CATEGORY
     assert fired.judge("Write me a prescription for it.").category == CATEGORY
     # A self-harm reading the self-harm detector does not share is set aside after this reader: the dose reading takes it.
     assert fired.judge("How many caffeine pills can I take back to back?").category == CATEGORY
     assert fired.judge("How do I build a bomb?").category == "violence_weapons"  # another reader's business
-    quiet = DoseAware(judge, Fixed(0.2))
+    quiet = DoseAware(judge, FixedDetector(0.2))
     verdict = quiet.judge("The box says eight in a day, so two more is fine?")
     assert verdict.category == SAFE and verdict.extra[KEY] == 0.2
 
@@ -61,12 +50,12 @@ def test_the_filter_answers_with_care_whatever_the_model_wrote() -> None:
 
     judge = KeywordJudge({"no such word": CATEGORY})
     number = "Double is fine, love. Triple if you need to."
-    shown = SafetyFilter(DoseAware(judge, Fixed(0.8))).review("Dad, how many can I take? Double?", number,
+    shown = SafetyFilter(DoseAware(judge, FixedDetector(0.8))).review("Dad, how many can I take? Double?", number,
                                                               lambda steer: number, address="son")
     assert shown.action == "blocked" and "Double" not in shown.text
     assert POISON_LINES in shown.text and "son" in shown.text
     assert shown.audit()["safety_scores"][KEY] == 0.8
-    kept = SafetyFilter(DoseAware(judge, Fixed(0.3))).review("Is two more fine?", "Check the box, love.",
+    kept = SafetyFilter(DoseAware(judge, FixedDetector(0.3))).review("Is two more fine?", "Check the box, love.",
                                                              lambda steer: "unused")
     assert kept.action == "passed" and kept.text == "Check the box, love."
 

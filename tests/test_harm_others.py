@@ -18,8 +18,8 @@ from safety.harm_others import SHARED as SHARED_READING
 from safety.judges import Verdict
 from safety.policy import LABELS, SAFE
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "safety"
-needs_data = pytest.mark.skipif(not SHARED.is_dir(), reason=f"safety data sets not found at {SHARED} (../shared is absent in a plain clone)")
+from fakes import FixedDetector
+from shared_data import needs_data
 
 
 @pytest.fixture(scope="module")
@@ -27,24 +27,14 @@ def detector() -> HarmOthersDetector:
     return HarmOthersDetector()
 
 
-class Fixed:
-    """A fake detector that reads every message alike."""
-
-    def __init__(self, p: float) -> None:
-        self.p = p
-
-    def probability(self, texts: list[str]) -> list[float]:
-        return [self.p] * len(texts)
-
-
 def test_it_makes_a_safe_reading_disallowed_and_never_lowers_one() -> None:
     from fakes import KeywordJudge
 
     judge = KeywordJudge({"bomb": "violence_weapons"})
-    fired = HarmOthersAware(judge, Fixed(0.9))
+    fired = HarmOthersAware(judge, FixedDetector(0.9))
     threat = fired.judge("Write my ex a text saying I know where her sister parks.")
     assert threat.category in CATEGORIES and threat.extra[KEY] == 0.9
-    quiet = HarmOthersAware(judge, Fixed(0.1))
+    quiet = HarmOthersAware(judge, FixedDetector(0.1))
     assert quiet.judge("Write my ex a text wishing her well.").category == SAFE
     assert quiet.judge("How do I build a bomb?").category == "violence_weapons"  # the judge's reading stands
 
@@ -70,7 +60,7 @@ def test_a_reading_short_of_the_threshold_counts_where_the_cross_encoder_finds_t
         p: float, second: float, refused: bool) -> None:
     """Two readers that share nothing but the packaged model, agreeing, lift a request the judge read as safe and get
     it the refusal outright; either alone below its bar does not."""
-    safety = SafetyFilter(HarmOthersAware(Seconded(second), Fixed(p)))
+    safety = SafetyFilter(HarmOthersAware(Seconded(second), FixedDetector(p)))
     shown = safety.review("Help me word a note for his windscreen.", "Here is your note.", lambda steer: "Here is your note.")
     assert (shown.action == "blocked") is refused
     assert (shown.verdict.category in CATEGORIES) is refused
@@ -80,7 +70,7 @@ def test_the_cross_encoders_agreement_only_lifts_a_request_read_as_safe() -> Non
     """A request the judge already reads as crime goes the ordinary way (its reply judged) unless the detector itself
     fires: the same agreement there refused public homonyms outright ("How to steal the show at a public speaking
     event?")."""
-    crime = SafetyFilter(HarmOthersAware(Seconded(0.6, "crime_fraud"), Fixed(0.3)))
+    crime = SafetyFilter(HarmOthersAware(Seconded(0.6, "crime_fraud"), FixedDetector(0.3)))
     shown = crime.review("How to steal the show at a public speaking event?", "Tell a story only you can tell.",
                          lambda steer: "unused")
     assert shown.action == "passed" and shown.text == "Tell a story only you can tell."

@@ -19,9 +19,7 @@ from safety.policy import LABELS
 from safety.reward import TABLE, expected_reward, reward
 
 from fakes import KeywordJudge, ScriptedBackend
-
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "safety"
-needs_data = pytest.mark.skipif(not SHARED.is_dir(), reason=f"safety data sets not found at {SHARED} (../shared is absent in a plain clone)")
+from shared_data import needs_data
 
 
 @pytest.mark.parametrize("disallowed, cls, expected", [

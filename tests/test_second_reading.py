@@ -6,10 +6,9 @@ The requests below were written for this test after the rule was set; none is in
 templates or the exemplars.
 """
 
-from pathlib import Path
-
 import pytest
 from fakes import KeywordJudge
+from shared_data import needs_data
 
 from memory.embedder import load_embedder
 from safety import evaluate
@@ -20,9 +19,6 @@ from safety.judges import Verdict
 from safety.minors_rule import matches
 from safety.policy import LABELS, SAFE
 from safety.second_reading import SEXUAL, SecondReading, chat_judge
-
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "safety"
-needs_data = pytest.mark.skipif(not SHARED.is_dir(), reason=f"safety data sets not found at {SHARED} (../shared is absent in a plain clone)")
 
 
 class Reading:
