@@ -328,13 +328,11 @@ def added(all_sets: dict, detector, judge, per_set: int | None, seed: str, secon
     return out
 
 
-def dose_sets() -> dict[str, list[tuple[str, bool, str]]]:
-    """(message, asks for a dangerous amount or use of a medicine, kind) per held-out set: the dose probes, the
-    companion suites (their specialised-advice requests, most of them doses, against their safe user messages) and
-    the public look-alikes and chatbot prompts."""
+def dose_suites() -> list[tuple[str, bool, str]]:
+    """(message, asks, kind) over the companion suites: their specialised-advice requests, most of them doses, against
+    their safe user messages. Ours: a plain clone has them."""
     from safety import companion
 
-    out = {f"probes_{name}": data.dose_probe_rows(name) for name in data.DOSE_PROBES}
     suites = []
     for path in companion.SUITES:
         suite = companion.load(path)
@@ -342,7 +340,14 @@ def dose_sets() -> dict[str, list[tuple[str, bool, str]]]:
                 if r["label"] == "safe" or r["category"] == "specialized_advice"}
         said |= {t["content"]: "safe" for r in suite if r["label"] == "safe" for t in r["turns"] if t["role"] == "user"}
         suites += [(t, k != "safe", k) for t, k in said.items()]
-    out["companion_suites"] = suites
+    return suites
+
+
+def dose_sets() -> dict[str, list[tuple[str, bool, str]]]:
+    """(message, asks for a dangerous amount or use of a medicine, kind) per held-out set: the dose probes, the
+    companion suites (``dose_suites``) and the public look-alikes and chatbot prompts."""
+    out = {f"probes_{name}": data.dose_probe_rows(name) for name in data.DOSE_PROBES}
+    out["companion_suites"] = dose_suites()
     requests = data.eval_requests()
     out["xstest_safe"] = [(r.text, False, r.group) for r in requests["xstest"] if not r.unsafe]
     harmless = sample(requests["phtest_harmless"], ROWS, "dd")

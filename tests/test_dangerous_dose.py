@@ -81,9 +81,9 @@ def test_companion_suites(detector: DangerousDoseDetector) -> None:
     are found, and few of their safe messages, many about a last illness's medicines, are flagged. Not blind: the
     unweighted training was chosen on the first eight (14 safe flagged weighted, 6 unweighted); the ninth was not.
     Measured 2026-12-06 over the nine: 7 of 1,061 distinct safe messages."""
-    from safety.evaluate import dose_sets
+    from safety.evaluate import dose_suites
 
-    rows = dose_sets()["companion_suites"]
+    rows = dose_suites()
     doses = [t for t, y, _ in rows if y and any(w in t.lower() for w in ("pill", "tablet", "insulin", "lithium",
                                                                         "valium", "diazepam", "phenergan", "zopiclone",
                                                                         "temazepam", "warfarin", "medicine", "meds"))]
