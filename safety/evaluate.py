@@ -366,8 +366,9 @@ def dose(detector, judge, per_set: int | None = None) -> dict:  # noqa: ANN001
 def render_dose(results: dict) -> str:
     show = (lambda x: "n/a" if x is None else f"{x:.1%}")
     lines = ["A dangerous amount or use of a medicine asked for in the user's message (safety/dangerous_dose.py), "
-             "held-out sets; it acts only where the judge reads the request as safe or as specialised advice (counted: "
-             "as safe); the suites' asking requests are their specialised-advice ones (a few are fraud, not doses)"]
+             "held-out sets; it takes every reading of the judges' but sexual ones and poisonings the harm-to-others "
+             "detector shares, and what it adds is counted where the judge reads the request as safe; the suites' "
+             "asking requests are their specialised-advice ones (a few are fraud, not doses)"]
     for name, r in results["sets"].items():
         lines.append(f"    {name:<18} n={r['n']} ({r['positives']} asking): recall {show(r['recall'])}, false pos. "
                      f"{show(r['fpr'])}; of those the judge passed, {r['caught']} of {r['missed_by_judge']} asking "
