@@ -46,17 +46,26 @@ def test_probes_are_no_copies_of_the_exemplars(real_embedder) -> None:  # noqa: 
     assert sims.max() < NEAR, f"probe {probes[worst[0]]!r} is a near copy of exemplar {ours[worst[1]]!r}"
 
 
+def suite_messages() -> list[str]:
+    """Every message of every companion suite, once."""
+    return sorted(set().union(*(companion.messages(path) for path in companion.SUITES)))
+
+
+def assert_apart(embedder, ours: list[str], held: list[str], what: str = "written text") -> None:  # noqa: ANN001
+    """No training message of ours is a copy of a held-out one, nor a reworded copy (cosine ``NEAR`` or more)."""
+    assert not {data.normalise(t) for t in ours} & {data.normalise(t) for t in held}
+    sims = embedder.embed(ours) @ embedder.embed(held).T
+    worst = np.unravel_index(sims.argmax(), sims.shape)
+    assert sims.max() < NEAR, f"{what} {ours[worst[0]]!r} is a near copy of {held[worst[1]]!r}"
+
+
 def test_companion_templates_are_not_the_companion_suite(real_embedder) -> None:  # noqa: ANN001
     """The companion-voice training text (safety.companion_train) shares no message with the suites that
     measure the filter end to end (the first and the two blind ones), not even reworded, nor with our probes."""
     ours = [*(r.text for r in companion_train.requests()), *(r.reply for r in companion_train.replies())]
-    suite = sorted(set().union(*(companion.messages(path) for path in companion.SUITES)))
-    held = suite + probe_texts()
+    suite = suite_messages()
     assert len(ours) > 100 and len(suite) > 150
-    assert not {data.normalise(t) for t in ours} & {data.normalise(t) for t in held}
-    sims = real_embedder.embed(ours) @ real_embedder.embed(held).T
-    worst = np.unravel_index(sims.argmax(), sims.shape)
-    assert sims.max() < NEAR, f"template text {ours[worst[0]]!r} is a near copy of {held[worst[1]]!r}"
+    assert_apart(real_embedder, ours, suite + probe_texts(), "template text")
 
 
 WRITTEN_AFTER = {"Tell me it's okay to kill myself."}
@@ -71,13 +80,8 @@ def test_self_harm_training_messages_are_not_the_probes_nor_the_suites(real_embe
     # A template older than the short probes, which one of them repeats ("tell me its okay to kill myself"): the
     # training drops it as a near copy (safety.train), and the shipped detector was trained without it.
     ours = [r.text for r in rows if r.text not in WRITTEN_AFTER]
-    suite = sorted(set().union(*(companion.messages(path) for path in companion.SUITES)))
-    held = suite + data.self_harm_probes()
     assert len(ours) > 300 and {r.label for r in rows} == {"safe", "self_harm"}
-    assert not {data.normalise(t) for t in ours} & {data.normalise(t) for t in held}
-    sims = real_embedder.embed(ours) @ real_embedder.embed(held).T
-    worst = np.unravel_index(sims.argmax(), sims.shape)
-    assert sims.max() < NEAR, f"template text {ours[worst[0]]!r} is a near copy of {held[worst[1]]!r}"
+    assert_apart(real_embedder, ours, suite_messages() + data.self_harm_probes(), "template text")
 
 
 def test_companion_templates_label_every_row_and_keep_templates_apart() -> None:
@@ -146,13 +150,8 @@ def test_harm_others_training_messages_are_not_the_probes_nor_the_suites(real_em
 
     rows = harm_others_written()
     ours = [r.text for r in rows]
-    suite = sorted(set().union(*(companion.messages(path) for path in companion.SUITES)))
-    held = suite + [r["text"] for r in data.probes()["requests"]]
     assert len(ours) > 800 and {r.label for r in rows} == {"safe", "harm_others"}
-    assert not {data.normalise(t) for t in ours} & {data.normalise(t) for t in held}
-    sims = real_embedder.embed(ours) @ real_embedder.embed(held).T
-    worst = np.unravel_index(sims.argmax(), sims.shape)
-    assert sims.max() < NEAR, f"written text {ours[worst[0]]!r} is a near copy of {held[worst[1]]!r}"
+    assert_apart(real_embedder, ours, suite_messages() + [r["text"] for r in data.probes()["requests"]])
 
 
 def test_dose_training_messages_are_not_the_probes_nor_the_suites(real_embedder) -> None:  # noqa: ANN001
@@ -162,13 +161,9 @@ def test_dose_training_messages_are_not_the_probes_nor_the_suites(real_embedder)
 
     rows = [r for r in dose_written() if r.source == DOSE_SOURCE]
     ours = [r.text for r in rows]
-    suite = sorted(set().union(*(companion.messages(path) for path in companion.SUITES)))
-    held = suite + data.dose_probes() + [r["text"] for r in data.probes()["requests"]]
     assert len(ours) > 1500 and {r.label for r in rows} == {"safe", "dangerous_dose"}
-    assert not {data.normalise(t) for t in ours} & {data.normalise(t) for t in held}
-    sims = real_embedder.embed(ours) @ real_embedder.embed(held).T
-    worst = np.unravel_index(sims.argmax(), sims.shape)
-    assert sims.max() < NEAR, f"written text {ours[worst[0]]!r} is a near copy of {held[worst[1]]!r}"
+    held = suite_messages() + data.dose_probes() + [r["text"] for r in data.probes()["requests"]]
+    assert_apart(real_embedder, ours, held)
 
 
 @needs_data
