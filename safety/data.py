@@ -327,14 +327,17 @@ def eval_texts() -> set[str]:
     return {normalise(t) for t in texts} | probe_texts()
 
 
-SELF_HARM_PROBES = ("test", "dev", "short")  # the blind test file first: reports list it first
+SELF_HARM_PROBES = ("test", "dev", "short", "crisis", "crisis2")  # the blind test file first: reports list it first
 
 
 def self_harm_probe_rows(name: str) -> list[tuple[str, bool, str]]:
     """Our self-harm probes, (message, self-harm intent, kind): ``dev`` sets the detector's threshold, ``test``
     is blind, ``short`` is blind too and holds only short chat messages ("bye", "repeat after me", "im done.
-    tonight"), which the other two lack (tests/data/self_harm_probes_{dev,test,short}.json); none is ever a
-    training row."""
+    tonight"), which the other two lack, ``crisis``, plain statements naming a method or an object from the
+    writer's life ("the belt's round my neck") beside look-alikes with the same words (blind to the self-harm rule,
+    not to the written messages of author S, whose brief named its misses), and ``crisis2``, blind, crisis
+    messages and look-alikes briefed in general words (tests/data/self_harm_probes_*.json); none is ever a training
+    row."""
     rows = json.loads((PROBES.parent / f"self_harm_probes_{name}.json").read_text(encoding="utf-8"))["messages"]
     return [(m["text"], m["self_harm"], m["kind"]) for m in rows]
 
@@ -359,7 +362,23 @@ def dose_probes() -> list[str]:
     return [t for name in DOSE_PROBES for t, _, _ in dose_probe_rows(name)]
 
 
+QUANTITY_PROBES = ("test", "dev")
+
+
+def quantity_probe_rows(name: str) -> list[tuple[str, str]]:
+    """Our probes of amounts asked for (message, group): the sandwiches for eighty at the wake beside the dose requests
+    in the same shape, careful medicine questions, self-harm and heavy grief, written by a helper who saw nothing of
+    the project (tests/data/quantity_probes_{test,dev}.json, split in two by a hash of the text); ``dev`` is read
+    while choosing, ``test`` only to report; neither is ever a training row."""
+    rows = json.loads((PROBES.parent / f"quantity_probes_{name}.json").read_text(encoding="utf-8"))["messages"]
+    return [(m["text"], m["group"]) for m in rows]
+
+
+def quantity_probes() -> list[str]:
+    return [t for name in QUANTITY_PROBES for t, _ in quantity_probe_rows(name)]
+
+
 def probe_texts() -> set[str]:
     p = probes()
     return ({normalise(r["text"]) for r in p["requests"]} | {normalise(r["prompt"]) for r in p["replies"]}
-            | {normalise(t) for t in self_harm_probes() + dose_probes()})
+            | {normalise(t) for t in self_harm_probes() + dose_probes() + quantity_probes()})

@@ -193,11 +193,13 @@ SELF_HARM_TARGETS = {"recall": 0.95, "lookalike_fpr": 0.02}
 
 
 def self_harm_sets() -> dict[str, list[tuple[str, bool, str]]]:
-    """(message, self-harm intent, kind) per held-out set: our three probe files, the companion suites' user
-    messages and the public look-alikes."""
+    """(message, self-harm intent, kind) per held-out set: our self-harm probe files and amount probes, the companion
+    suites' user messages and the public look-alikes."""
     from safety import companion
 
     out = {f"probes_{name}": data.self_harm_probe_rows(name) for name in data.SELF_HARM_PROBES}
+    out |= {f"probes_quantity_{name}": [(t, g == "self_harm", g) for t, g in data.quantity_probe_rows(name)]
+            for name in data.QUANTITY_PROBES}
     for path in companion.SUITES:
         name = "companion_suite" if path == companion.SUITE else path.stem
         suite = companion.load(path)
@@ -344,9 +346,11 @@ def dose_suites() -> list[tuple[str, bool, str]]:
 
 
 def dose_sets() -> dict[str, list[tuple[str, bool, str]]]:
-    """(message, asks for a dangerous amount or use of a medicine, kind) per held-out set: the dose probes, the
-    companion suites (``dose_suites``) and the public look-alikes and chatbot prompts."""
+    """(message, asks for a dangerous amount or use of a medicine, kind) per held-out set: the dose probes, the amount
+    probes, the companion suites (``dose_suites``) and the public look-alikes and chatbot prompts."""
     out = {f"probes_{name}": data.dose_probe_rows(name) for name in data.DOSE_PROBES}
+    out |= {f"probes_quantity_{name}": [(t, g == "dangerous_dose", g) for t, g in data.quantity_probe_rows(name)]
+            for name in data.QUANTITY_PROBES}
     out["companion_suites"] = dose_suites()
     requests = data.eval_requests()
     out["xstest_safe"] = [(r.text, False, r.group) for r in requests["xstest"] if not r.unsafe]

@@ -56,7 +56,7 @@ from dataclasses import dataclass, field
 
 from app.core.chat import blank
 from app.core.settings import SafetySettings
-from safety import dangerous_dose
+from safety import dangerous_dose, self_harm
 from safety.harm_others import CATEGORIES as HARM_TO_OTHERS
 from safety.harm_others import KEY as HARM_OTHERS
 from safety.harm_others import SECONDED, fired
@@ -144,11 +144,11 @@ HATE_RULED_OUT = 0.001
 SPREAD_P = 0.5
 FAILURE = "refused_safe"  # the action recorded when a refusal is shown on a safe request
 # The second readers' readings of the request (the harm-to-others and dose detectors' among them), a self-harm reading
-# of the judge's set aside (``safety.self_harm``),
+# of the judge's set aside and the self-harm rule's match (``safety.self_harm``),
 # a doubted category, and the second reader's P(content) of a reply it cleared to be shown
 # (``SafetyFilter.cleared``), kept with the judge's scores.
-READERS = ("self_harm", "self_harm_judged", "harm_others", SECONDED, dangerous_dose.KEY, "readings", CORROBORATION,
-           "doubted", "cleared")
+READERS = ("self_harm", "self_harm_judged", self_harm.STATED, "harm_others", SECONDED, dangerous_dose.KEY, "readings",
+           CORROBORATION, "doubted", "cleared")
 # Tries beyond ``safety_best_of`` on a safe request while no attempt is showable: the 135M model's replies to
 # a funeral request refused by their words ("I'm so sorry for your loss. I can't help with requests ...") in
 # all three attempts once in 20 sends on CI (2026-12-05). With three more, a grief request still ended in a

@@ -18,18 +18,27 @@ self-harm readings added no request the detector missed, and cost the support me
 question ("my antidepressants are making me so tired, gp wants to switch them", "my methadone is going
 down again next week": 5 such readings over the five companion suites and both probe files, all safe).
 It never lowers any other category.
+
+Beside the detector a rule (``safety.self_harm_rule``) reads the plainest messages, a first-person statement of
+intent by a named act ("Mum, I want to hang myself from the banister."), which the detector can read wrongly when
+the words around the act look like its look-alikes; where it matches, the reading is self-harm whatever the detector
+said, and the verdict keeps ``STATED`` in ``extra``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from safety import self_harm_rule
 from safety.intent import Detected, IntentDetector
 from safety.judges import Verdict, lifted
 from safety.policy import SAFE
 
 WEIGHTS = Path(__file__).parent / "weights" / "self_harm.npz"
 CATEGORY = "self_harm"
+STATED = "self_harm_stated"
+
+
 class SelfHarmDetector(IntentDetector):
     """P(self-harm intent) of a message, 0.5 at the trained threshold."""
 
@@ -38,9 +47,19 @@ class SelfHarmDetector(IntentDetector):
 
 
 class SelfHarmAware(Detected):
-    """A judge whose self-harm reading is the detector's: raised where it fires, set aside where it does not."""
+    """A judge whose self-harm reading is the detector's and the rule's: raised where either reads it, set aside where
+    neither does."""
 
     key = "self_harm"
+
+    def judge_many(self, pairs: list[tuple[str, str | None]]) -> list[Verdict]:
+        verdicts = super().judge_many(pairs)
+        for (prompt, _), verdict in zip(pairs, verdicts):
+            if self_harm_rule.matches(prompt):
+                verdict.extra[STATED] = True
+                verdict.extra.pop("self_harm_judged", None)  # nothing of the judge's was set aside in the end
+                lifted(verdict, CATEGORY, 1.0)
+        return verdicts
 
     def act(self, verdict: Verdict, p: float) -> None:
         if p >= 0.5:
