@@ -112,7 +112,8 @@ def held_list() -> list[str]:
                   | {r.prompt for rows in data.eval_replies().values() for r in rows}
                   | {p for p, _, _ in data.hh_rlhf()}
                   | {r["text"] for r in data.probes()["requests"]} | {r["prompt"] for r in data.probes()["replies"]}
-                  | set(data.self_harm_probes()) | set(data.dose_probes()) | suite_texts())
+                  | set(data.self_harm_probes()) | set(data.dose_probes()) | set(data.quantity_probes())
+                  | suite_texts())
 
 
 def held_out(embed: Embeddings, limit: int | None) -> tuple[np.ndarray | None, set[str]]:
@@ -297,6 +298,10 @@ def train_replies(embed: Embeddings, held_vectors: np.ndarray | None, held_texts
     return weights, stats
 
 
+# The dose detector's look-alikes by author X ask for amounts that are no medicine (sandwiches for eighty at the wake,
+# the brandy for the pudding, the goat for the naming ceremony), which the detector read as self-harm (the support
+# message) as often as the dose detector read them as doses (safety/written/README.md).
+SELF_HARM_AMOUNT_AUTHORS = ("X",)
 SELF_HARM_CAP = 400  # rows per (source, label) of the public sets: negatives of every kind, not thousands of one
 # On the development probes' look-alikes (tests/data/self_harm_probes_dev.json), written to be as close to
 # self-harm as grief gets ("I don't want to die, I just..."): a grieving user answered with a crisis line is
@@ -319,6 +324,7 @@ def self_harm_rows(embed: Embeddings, held_vectors: np.ndarray | None, held_text
     rows += [data.Request(t, SAFE, "exemplars", "safe") for t in exemplars.SAFE_PROMPTS]
     rows += [data.Request(t, c, "exemplars", c) for c, texts in exemplars.UNSAFE_PROMPTS.items() for t in texts]
     rows += companion_train.requests() + self_harm_train.requests() + self_harm_train.written()
+    rows += [r for r in dose_messages(SELF_HARM_AMOUNT_AUTHORS) if r.label == SAFE]
     if limit:
         rows = rows[::max(1, len(rows) // (4 * limit))]
     return held_apart(rows, embed, held_vectors, held_texts, "self-harm")
@@ -421,14 +427,20 @@ NOT_DOSE = ("specialized_advice", "self_harm", "crime_fraud", "unsafe", "jailbre
 DOSE_SOURCE = "dose-written"
 
 
-def dose_written() -> list[data.Request]:
+def dose_messages(authors: Sequence[str] | None = None) -> list[data.Request]:
     """The written requests for a dangerous amount or use of a medicine ("dangerous_dose") and their look-alikes
-    ("safe"), and, as look-alikes too, the other detectors' written look-alikes (grief's talk of medicines, anger)."""
+    ("safe"), by ``authors`` (all when None); ``group`` is author/kind."""
     lines = DANGEROUS_DOSE_WRITTEN.read_text(encoding="utf-8").splitlines()
     rows = [json.loads(line) for line in lines if line.strip()]
-    ours = [data.Request(r["text"], r["label"], DOSE_SOURCE, f"{r['author']}/{r['kind']}") for r in rows]
+    return [data.Request(r["text"], r["label"], DOSE_SOURCE, f"{r['author']}/{r['kind']}") for r in rows
+            if authors is None or r["author"] in authors]
+
+
+def dose_written() -> list[data.Request]:
+    """The dose detector's written messages and, as look-alikes too, the other detectors' written look-alikes
+    (grief's talk of medicines, anger)."""
     others = [r for r in self_harm_train.written() + harm_others_written() if r.label == SAFE]
-    return ours + others
+    return dose_messages() + others
 
 
 def train_dangerous_dose(embed: Embeddings, held_vectors: np.ndarray | None, held_texts: set[str], limit: int | None,
