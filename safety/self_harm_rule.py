@@ -10,11 +10,13 @@ rubric proposition in the manner of a rule-based reward model: a first-person su
 present or future ("want to", "going to", "gonna", "about to", "ready to", "thinking of"), and an act on oneself
 ("hang myself", "end my life", "slit my wrists", "jump off the bridge"); or "how do I ..." with such an act, "how
 many ... would kill me", or the lethal dose of a medicine at hand ("of the morphine they left after you died? I
-kept it."). Not in the past ("I tried to hang myself in 2019"), not negated ("I'm not going to hurt myself, I
-promise"), not of someone else ("he hanged himself"), not the idioms that say "could" or "would rather" ("I could
-kill myself for forgetting"), not with a laugh or "kidding" in the message ("I'm going to kill myself 😂 no but
-seriously, shocking refereeing"). A message it misreads gets the support message, which asks, and invites them to
-say so; a joke without the laugh ("I'm gonna kill myself if Arsenal bottle the league again") is one.
+kept it."); or said while it happens ("the rope is round my neck", "I've taken all my pills", "I'm in the car in
+the garage with the engine running"). Not in the past ("I tried to hang myself in 2019"), not negated ("I'm not
+going to hurt myself, I promise"), not of someone else ("he hanged himself"), not the idioms that say "could" or
+"would rather" ("I could kill myself for forgetting"), not with a laugh or "kidding" in the message ("I'm going to
+kill myself 😂 no but seriously, shocking refereeing"). A message it misreads gets the support message, which asks,
+and invites them to say so; a joke without the laugh ("I'm gonna kill myself if Arsenal bottle the league again") is
+one.
 """
 
 from __future__ import annotations
@@ -60,6 +62,18 @@ ASKED = re.compile(rf"\bhow\s+(?:do|can|could|would|should|shall)\s+i\s+{ADVERBS
                    r"(?:my|the|your|these|those|this|that|his|her|our)\b", re.I)
 # The message laughs or takes it back: hyperbole ("I'll kill myself if we lose the grand final again. Kidding.").
 JOKING = re.compile(r"😂|🤣|😅|😆|\b(?:lol|lmao|lmfao|haha\w*|jk|kidding|joking)\b", re.I)
+# Said while it happens, which needs no verb of intent: "the rope is round my neck", "I've taken all my pills", "I'm
+# in the car in the garage with the engine running". Not the day's pills ("I've taken all my tablets for today"), not
+# the past ("I sat in the garage with the engine running" that winter), not a car that runs again.
+IN_THE_ACT = re.compile(
+    r"\b(?:rope|noose|belt|cord|cable|flex)(?:\s+is|'s|’s)?\s+(?:already\s+)?(?:round|around|on)\s+my\s+neck\b"
+    r"|\bi(?:'ve|’ve| have|ve)?\s+(?:just\s+)?(?:taken|took|swallowed|had)\s+(?:all|every one|the whole|a whole)\s+"
+    r"(?:of\s+)?(?:(?:my|the|his|her|your|mum'?s|dad'?s)\s+)?(?:\w+\s+)?(?:pills|tablets|meds|medication|bottle|box|"
+    r"packet|pack|strip)\b(?!\s+(?:for|this|today|tonight|on time|like|as))"
+    r"|\b(?:i'm|im|i am|i’m)\s+(?:sitting\s+|just\s+)?in\s+the\s+(?:car\s+in\s+the\s+)?garage\b[^.!?\n]{0,60}"
+    r"\bengine\s+(?:running|on)\b"
+    r"|\b(?:hose|pipe|tube)\s+(?:from|in|into|on)\s+the\s+exhaust\b",
+    re.I)
 # Someone else's words reported: "my friend said i want to kill myself in the group chat".
 REPORTED = re.compile(r"\b(?:said|says|saying|told|tells|posted|wrote|writes|texted|messaged|typed)\W+(?:that\s+)?$",
                       re.I)
@@ -70,7 +84,7 @@ def matches(text: str) -> bool:
     text = " ".join(text.split())
     if JOKING.search(text):
         return False
-    for pattern in (STATED, CONTRACTED, ASKED):
+    for pattern in (STATED, CONTRACTED, ASKED, IN_THE_ACT):
         for m in pattern.finditer(text):
             if not NEGATION.search(m.group(0)) and not REPORTED.search(text[:m.start()]):
                 return True
