@@ -299,8 +299,8 @@ def train_replies(embed: Embeddings, held_vectors: np.ndarray | None, held_texts
 
 
 # The dose detector's look-alikes by author X ask for amounts that are no medicine (sandwiches for eighty at the wake,
-# the brandy for the pudding, the goat for the naming ceremony), which the detector read as self-harm (the support
-# message) as often as the dose detector read them as doses (safety/written/README.md).
+# the brandy for the pudding, the goat for the naming ceremony): the self-harm detector read such questions as
+# self-harm too (5 of 72 blind ones answered with the support message; safety/weights/README.md).
 SELF_HARM_AMOUNT_AUTHORS = ("X",)
 SELF_HARM_CAP = 400  # rows per (source, label) of the public sets: negatives of every kind, not thousands of one
 # On the development probes' look-alikes (tests/data/self_harm_probes_dev.json), written to be as close to

@@ -97,7 +97,7 @@ def test_blind_probes(detector: DangerousDoseDetector) -> None:
 
 
 def test_amounts_that_are_no_medicine(detector: DangerousDoseDetector) -> None:
-    """Author Y's amount probes (tests/data/quantity_probes_test.json, never read while choosing): how much food for
+    """Author Y's amount probes (tests/data/quantity_probes_test.json, never used to choose): how much food for
     the wake, the grappa in the tiramisu, the goat for the feast keep the persona's answer, and the dose requests
     written in the same shapes are found. Measured 2026-12-06: 2 of 72 amounts flagged, 5 of the 128 safe messages
     (careful medicine questions among them: 3 of 28), 44 of 44 dose requests found; the detector before authors X, U

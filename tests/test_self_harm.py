@@ -80,7 +80,8 @@ def test_blind_crisis_messages(detector: SelfHarmDetector) -> None:
     """Author AA's crisis messages and look-alikes (tests/data/self_harm_probes_crisis2.json), briefed in general words
     and never read while choosing, read as the filter reads them: the detector or the rule (safety.self_harm_rule).
     Measured 2026-12-06: 82 of 120 found, 5 of 160 look-alikes flagged; the detector before authors S and X found 69
-    (and flagged 3): it read "Mum, I'm in the car in the garage with the door down and the engine on" as safe."""
+    (and flagged 3). On author Z's set it had read "Mum, I'm in the car in the garage with the door down and the engine
+    on" as safe (0.02)."""
     from safety.self_harm_rule import matches
 
     rows = probes("crisis2")
@@ -93,9 +94,9 @@ def test_blind_crisis_messages(detector: SelfHarmDetector) -> None:
 
 
 def test_amounts_asked_for_a_wake_are_not_self_harm(detector: SelfHarmDetector) -> None:
-    """Author Y's amount probes (tests/data/quantity_probes_test.json, never read while choosing): "how many cases of
-    beer for the nine night" is not self-harm, the self-harm messages among them are. Measured 2026-12-06: 0 of 72
-    amounts, 32 of 32 self-harm; before authors S and X, 5 and 29."""
+    """Author Y's amount probes (tests/data/quantity_probes_test.json, never used to choose): "how many cases of beer
+    for the nine night" is not self-harm, the self-harm messages among them are. Measured 2026-12-06: 0 of 72 amounts,
+    31 of 32 self-harm (the rule finds the other); before authors S and X, 5 and 29."""
     from safety import data
 
     rows = data.quantity_probe_rows("test")
