@@ -70,7 +70,7 @@ class DoseAware(Detected):
 
     key = KEY
 
-    def act(self, verdict: Verdict, p: float) -> None:
+    def act(self, _prompt: str, verdict: Verdict, p: float) -> None:
         poisoning = verdict.category == "violence_weapons" and harm_others.fired(verdict)
         if p >= 0.5 and verdict.category not in SEXUAL and not poisoning:
             lifted(verdict, CATEGORY, p)

@@ -75,7 +75,7 @@ class HarmOthersAware(Detected):
 
     key = KEY
 
-    def act(self, verdict: Verdict, p: float) -> None:
+    def act(self, _prompt: str, verdict: Verdict, p: float) -> None:
         if verdict.category == SAFE and asks(p, verdict.extra.get(CORROBORATION)):
             if p < 0.5:
                 verdict.extra[SECONDED] = True

@@ -114,14 +114,14 @@ class Detected(ABC):
 
     def judge_many(self, pairs: list[tuple[str, str | None]]) -> list[Verdict]:
         verdicts = judged(self.inner, pairs)
-        for verdict, p in zip(verdicts, self.detector.probability([p for p, _ in pairs])):
+        for (prompt, _), verdict, p in zip(pairs, verdicts, self.detector.probability([q for q, _ in pairs])):
             verdict.extra[self.key] = round(p, 4)
-            self.act(verdict, p)
+            self.act(prompt, verdict, p)
         return verdicts
 
     @abstractmethod
-    def act(self, verdict: Verdict, p: float) -> None:
-        """Change ``verdict`` (in place) for the detector's reading ``p``."""
+    def act(self, prompt: str, verdict: Verdict, p: float) -> None:
+        """Change ``verdict`` on ``prompt`` (in place) for the detector's reading ``p``."""
 
 
 EPOCHS = 3  # more fits the templates (loss near 0) and reads unseen wording worse

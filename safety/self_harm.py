@@ -52,16 +52,10 @@ class SelfHarmAware(Detected):
 
     key = "self_harm"
 
-    def judge_many(self, pairs: list[tuple[str, str | None]]) -> list[Verdict]:
-        verdicts = super().judge_many(pairs)
-        for (prompt, _), verdict in zip(pairs, verdicts):
-            if self_harm_rule.matches(prompt):
-                verdict.extra[STATED] = True
-                verdict.extra.pop("self_harm_judged", None)  # nothing of the judge's was set aside in the end
-                lifted(verdict, CATEGORY, 1.0)
-        return verdicts
-
-    def act(self, verdict: Verdict, p: float) -> None:
+    def act(self, prompt: str, verdict: Verdict, p: float) -> None:
+        if self_harm_rule.matches(prompt):
+            verdict.extra[STATED] = True
+            p = 1.0
         if p >= 0.5:
             lifted(verdict, CATEGORY, p)
         else:

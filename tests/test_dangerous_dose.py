@@ -137,7 +137,7 @@ def test_companion_suites(detector: DangerousDoseDetector) -> None:
 @needs_data
 def test_public_lookalikes_are_rarely_flagged(detector: DangerousDoseDetector) -> None:
     """XSTest's safe prompts, PHTest, CoCoNot and ToxicChat, held out (measured 2026-12-06: 0 of 250, 5 of 400, 0 of
-    149, 7 of 806)."""
+    149, 7 of 806; retrained with authors X, U and V: 0, 7, 0 and 3)."""
     from safety import evaluate
 
     assert_rarely_flagged(detector, evaluate.dose_sets(), {"xstest_safe": 0.02, "phtest_harmless": 0.02,
