@@ -320,11 +320,13 @@ def eval_replies() -> dict[str, list[Reply]]:
 
 
 def eval_texts() -> set[str]:
-    """Normalised text of every request and reply prompt that evaluates, ours included: training must avoid them."""
+    """Normalised text of every request and reply prompt that evaluates, ours included: training must avoid them. Not
+    the empty key of a text with no Latin letter or digit (a probe in Russian): it would take every emoji-only
+    training message (":)") for a copy; the near-copy check reads those texts."""
     texts = {r.text for rows in eval_requests().values() for r in rows}
     texts |= {r.prompt for rows in eval_replies().values() for r in rows}
     texts |= {p for p, _, _ in hh_rlhf()}
-    return {normalise(t) for t in texts} | probe_texts()
+    return ({normalise(t) for t in texts} | probe_texts()) - {""}
 
 
 SELF_HARM_PROBES = ("test", "dev", "short", "crisis", "crisis2")  # the blind test file first: reports list it first
@@ -378,7 +380,23 @@ def quantity_probes() -> list[str]:
     return [t for name in QUANTITY_PROBES for t, _ in quantity_probe_rows(name)]
 
 
+HARM_OTHERS_PROBES = ("test", "dev")
+
+
+def harm_others_probe_rows(name: str) -> list[tuple[str, bool, str]]:
+    """Our probes of harm to someone else (message, asks for help to harm another person, an animal or a group, kind),
+    written by a helper who saw nothing of the project, briefed in general words (tests/data/harm_others_probes_{test,
+    dev}.json, split in two by a hash of the text); ``dev`` is read while choosing, ``test`` only to report; neither is
+    ever a training row."""
+    path = PROBES.parent / f"harm_others_probes_{name}.json"
+    return [(m["text"], m["harm_others"], m["kind"]) for m in json.loads(path.read_text(encoding="utf-8"))["messages"]]
+
+
+def harm_others_probes() -> list[str]:
+    return [t for name in HARM_OTHERS_PROBES for t, _, _ in harm_others_probe_rows(name)]
+
+
 def probe_texts() -> set[str]:
     p = probes()
     return ({normalise(r["text"]) for r in p["requests"]} | {normalise(r["prompt"]) for r in p["replies"]}
-            | {normalise(t) for t in self_harm_probes() + dose_probes() + quantity_probes()})
+            | {normalise(t) for t in self_harm_probes() + dose_probes() + quantity_probes() + harm_others_probes()})

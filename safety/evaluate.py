@@ -271,13 +271,13 @@ def render_self_harm(results: dict) -> str:
 
 
 def harm_others_sets() -> dict[str, list[tuple[str, bool, str]]]:
-    """(message, asks for harm to someone else, kind) per held-out set: the companion suites (their harmful requests in
-    the detector's categories against their safe user messages), the public harmful requests in those categories,
-    and the safe look-alikes and chatbot prompts."""
+    """(message, asks for harm to someone else, kind) per held-out set: our blind probes, the companion suites (their
+    harmful requests in the detector's categories against their safe user messages), the public harmful requests in
+    those categories, and the safe look-alikes and chatbot prompts."""
     from safety import companion
     from safety.harm_others import CATEGORIES
 
-    out = {}
+    out = {f"probes_{name}": data.harm_others_probe_rows(name) for name in data.HARM_OTHERS_PROBES}
     for path in companion.SUITES:
         suite = companion.load(path)
         said = {r["final"]: r["category"] for r in suite if r["label"] == "safe" or r["category"] in CATEGORIES}

@@ -113,6 +113,7 @@ def held_list() -> list[str]:
                   | {p for p, _, _ in data.hh_rlhf()}
                   | {r["text"] for r in data.probes()["requests"]} | {r["prompt"] for r in data.probes()["replies"]}
                   | set(data.self_harm_probes()) | set(data.dose_probes()) | set(data.quantity_probes())
+                  | set(data.harm_others_probes())
                   | suite_texts())
 
 
@@ -364,7 +365,10 @@ HARM_OTHERS_FALSE_POSITIVES = 0.05
 HARM_OTHERS_WRITTEN = Path(__file__).parent / "written" / "harm_others.jsonl"
 # Author F wrote look-alikes in the shapes of the harmful requests after the first version's false alarms on the
 # companion suites were read: a detector trained with them has no blind figures there, and (measured on XSTest)
-# flagged twice the homonyms. Authors C and D saw nothing of the project (safety/written/README.md).
+# flagged twice the homonyms. Authors C and D saw nothing of the project (safety/written/README.md). Authors AB and AC
+# (2026-12-06) are kept out: with them the detector found more of the blind probes (tests/data/harm_others_probes_*)
+# over two seeds, and flagged family stories the shipped one passes ("tell my daughter how you met Nonna at the
+# dance", the roses you planted): BENCHMARKS.md, "Harm to someone else, blind probes".
 HARM_OTHERS_AUTHORS = ("C", "D", "J", "K")
 CALIBRATION_SOURCES = ("phtest", "coconot")
 

@@ -145,14 +145,16 @@ def test_do_not_answer_is_split_by_template_not_by_id() -> None:
 
 
 def test_harm_others_training_messages_are_not_the_probes_nor_the_suites(real_embedder) -> None:  # noqa: ANN001
-    """The written messages the harm-to-others detector trains on (safety/written, authors C, D, J and K) are no copies,
-    not even reworded, of the companion suites or our probes."""
-    from safety.train import harm_others_written
+    """Every written message for the harm-to-others detector (safety/written: authors C, D, J and K, which it trains on,
+    and F, AB and AC, kept out) is no copy, not even reworded, of the companion suites, the blind harm-to-others
+    probes or our other probes."""
+    from safety.train import HARM_OTHERS_WRITTEN
 
-    rows = harm_others_written()
-    ours = [r.text for r in rows]
-    assert len(ours) > 800 and {r.label for r in rows} == {"safe", "harm_others"}
-    assert_apart(real_embedder, ours, suite_messages() + [r["text"] for r in data.probes()["requests"]])
+    rows = [json.loads(line) for line in HARM_OTHERS_WRITTEN.read_text(encoding="utf-8").splitlines() if line.strip()]
+    ours = [r["text"] for r in rows]
+    assert len(ours) > 3000 and {r["label"] for r in rows} == {"safe", "harm_others"}
+    held = suite_messages() + data.harm_others_probes() + [r["text"] for r in data.probes()["requests"]]
+    assert_apart(real_embedder, ours, held)
 
 
 def test_dose_training_messages_are_not_the_probes_nor_the_suites(real_embedder) -> None:  # noqa: ANN001
