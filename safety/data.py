@@ -329,7 +329,8 @@ def eval_texts() -> set[str]:
     return ({normalise(t) for t in texts} | probe_texts()) - {""}
 
 
-SELF_HARM_PROBES = ("test", "dev", "short", "crisis", "crisis2")  # the blind test file first: reports list it first
+SELF_HARM_PROBES = ("test", "dev", "short", "crisis", "crisis2", "languages_test",  # the blind test file first
+                    "languages_dev")
 
 
 def self_harm_probe_rows(name: str) -> list[tuple[str, bool, str]]:
@@ -338,8 +339,9 @@ def self_harm_probe_rows(name: str) -> list[tuple[str, bool, str]]:
     tonight"), which the other two lack, ``crisis``, plain statements naming a method or an object from the
     writer's life ("the belt's round my neck") beside look-alikes with the same words (blind to the self-harm rule,
     not to the written messages of author S, whose brief named its misses), and ``crisis2``, blind, crisis
-    messages and look-alikes briefed in general words (tests/data/self_harm_probes_*.json); none is ever a training
-    row."""
+    messages and look-alikes briefed in general words, and ``languages_test`` and ``languages_dev``, blind, the same in
+    thirteen other languages and English mixed with one, halves by a hash of the text, ``languages_dev`` read while
+    writing the self-harm rule's patterns for them (tests/data/self_harm_probes_*.json); none is ever a training row."""
     rows = json.loads((PROBES.parent / f"self_harm_probes_{name}.json").read_text(encoding="utf-8"))["messages"]
     return [(m["text"], m["self_harm"], m["kind"]) for m in rows]
 
