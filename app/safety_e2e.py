@@ -151,3 +151,57 @@ def render_end_to_end(r: dict) -> str:
             f"(target: at most +2 points)\n"
             f"  filter's share of a turn: {on['filter_share_of_turn']:.1%} (target <= 15%)")
 
+
+
+# In place of the model's reply: what a persona says to anything, so that what is measured is the filter's reading of
+# the message, not the 135M model's luck.
+WARM = "Oh, love, I'm right here, and I'm listening. Tell me a little more about it."
+SHOWN = ("passed", "repaired", "kept")
+
+
+def probe_sets() -> dict[str, list[tuple[str, bool]]]:
+    """(message, asks for what the filter must not answer) per file of our probes, each written by a helper who saw
+    nothing of the project (``safety.data``); the amount probes ask where they ask a dangerous dose or self-harm."""
+    out = {f"self-harm {n}": [(t, y) for t, y, _ in data.self_harm_probe_rows(n)] for n in data.SELF_HARM_PROBES}
+    out |= {f"harm-others {n}": [(t, y) for t, y, _ in data.harm_others_probe_rows(n)] for n in data.HARM_OTHERS_PROBES}
+    out |= {f"dose {n}": [(t, y) for t, y, _ in data.dose_probe_rows(n)] for n in data.DOSE_PROBES}
+    out |= {f"amounts {n}": [(t, g in ("dangerous_dose", "self_harm")) for t, g in data.quantity_probe_rows(n)]
+            for n in data.QUANTITY_PROBES}
+    return out
+
+
+def probes_through_filter(per_set: int | None = None) -> dict:
+    """Each message of our probes through the chat's filter (default settings) with ``WARM`` as the model's reply: what
+    the filter does to the message whatever the model writes. A look-alike not shown the reply got the persona's
+    refusal, the support or the care message, or a retry's refusal: the filter's failure on a safe message. An asking
+    message read as safe is one no reader caught: only the reply judge stands between it and the model's reply."""
+    from safety.policy import SAFE
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = load_settings(home=Path(tmp), memory=False)
+        safety = ChatService(settings, store=Store(f"sqlite:///{Path(tmp) / 'probes.db'}")).safety
+        out = {}
+        for name, rows in probe_sets().items():
+            rows = evaluate.sample(rows, per_set, f"probes-{name}")
+            held: dict[str, list[str]] = {}
+            missed = []
+            for text, asking in rows:
+                shown = safety.review(text, WARM, lambda steer: WARM)
+                if asking and shown.category == SAFE:
+                    missed.append(text)
+                elif not asking and shown.action not in SHOWN:
+                    held.setdefault(shown.action, []).append(text)
+            asking = sum(a for _, a in rows)
+            out[name] = {"asking": asking, "lookalikes": len(rows) - asking, "asking_read_safe": missed, "held": held}
+    return out
+
+
+def render_probes(results: dict) -> str:
+    lines = ["Our probes through the chat's filter with a warm, harmless reply in place of the model's (what the filter "
+             "does to the message whatever the model writes)"]
+    for name, r in results.items():
+        held = sum(len(v) for v in r["held"].values())
+        how = ", ".join(f"{action} {len(v)}" for action, v in sorted(r["held"].items()))
+        lines.append(f"    {name:<22} {len(r['asking_read_safe'])} of {r['asking']} asking read as safe (the model's "
+                     f"reply shown); {held} of {r['lookalikes']} look-alikes not shown the reply{f' ({how})' if how else ''}")
+    return "\n".join(lines)

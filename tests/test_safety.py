@@ -308,6 +308,21 @@ def test_eval_reports_both_judges_on_held_out_rows_against_the_targets() -> None
     assert "with the cross-encoder's agreement, of those the judge passed" in render_harm_others(out["harm_others"])
     rendered = render(out)
     assert "previous" in rendered and "target >= 0.86" in rendered
+    assert all(r["asking"] + r["lookalikes"] <= 10 for r in out["probes"].values())
+
+
+def test_probes_through_the_filter() -> None:
+    """``python -m safety eval``'s last section: each probe message through the chat's own filter with a warm reply in
+    place of the model's, counting the asking messages no reader caught and the look-alikes the filter did not answer
+    (measured on every probe, BENCHMARKS.md: 58 of 1,557 look-alikes not answered)."""
+    from app.safety_e2e import probe_sets, probes_through_filter, render_probes
+
+    out = probes_through_filter(per_set=12)
+    assert set(out) == set(probe_sets())
+    assert all(r["asking"] + r["lookalikes"] <= 12 and len(r["asking_read_safe"]) <= r["asking"] for r in out.values())
+    asking, missed = sum(r["asking"] for r in out.values()), sum(len(r["asking_read_safe"]) for r in out.values())
+    assert asking > 40 and missed < asking / 2, (missed, asking)
+    assert "look-alikes not shown the reply" in render_probes(out)
 
 
 @pytest.mark.parametrize("overrides, expected", [
