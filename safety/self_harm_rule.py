@@ -88,11 +88,10 @@ REPORTED = re.compile(r"\b(?:said|says|saying|told|tells|posted|wrote|writes|tex
 
 # The plainest first-person statements in the languages our users write in besides English: the intent and the act on
 # oneself (a reflexive or "my life"), as each language says it. Hyperbole that takes the same words is left out where
-# the language marks it ("me voy a matar estudiando", "vou me matar de rir"), and a negation just before the words
-# ("no me voy a suicidar", "je ne vais pas me tuer") undoes the match, as in English.
+# the language marks it ("me voy a matar estudiando", "vou me matar de rir", "mi ammazzo dalle risate").
 _ES_ACT = (r"(?:suicidar|matar|quitar\s+la\s+vida|ahorcar|colgar|cortar\s+las\s+venas|"
            r"tirar\s+(?:de|del|desde|por|al|bajo)\b)")
-_ES_INTENT = r"(?:voy\s+a|vo?y\s+a|quiero|necesito|pienso|planeo|estoy\s+por|he\s+decidido|decid[ií])"
+_ES_INTENT = r"(?:vo?y\s+a|quiero|necesito|pienso|planeo|estoy\s+por|he\s+decidido|decid[ií])"
 _PT_ACT = (r"(?:matar|suicidar|enforcar|jogar\s+(?:da|de|do|na\s+frente|debaixo)\b|atirar\s+(?:da|de|do|na\s+frente)\b)"
            r"(?!\s+de\s+(?:rir|tanto|estudar|trabalhar|fome|vergonha))")
 _IT_ACT = r"(?:uccider|ammazzar|suicidar|impiccar|buttar(?=mi\s+(?:dal|da\s+un|sotto|giù))|togliere\s+la\s+vita)"
@@ -114,7 +113,8 @@ OTHER = re.compile(
     # Italian: "voglio uccidermi", "mi voglio suicidare", "mi ammazzo", "togliermi la vita", "farla finita con la vita"
     rf"|\b(?:voglio|vado\s+a|devo|sto\s+per|penso\s+di|ho\s+deciso\s+di)\s+{_IT_ACT}mi\b"
     r"|\bmi\s+(?:voglio|vado\s+a)\s+(?:uccidere|ammazzare|suicidare|impiccare|buttare\s+(?:dal|da\s+un|sotto))\b"
-    r"|\bmi\s+(?:uccido|suicido|impicco|ammazzo)\b|\btogliermi\s+la\s+vita\b|\btagliarmi\s+le\s+vene\b"
+    r"|\bmi\s+(?:uccido|suicido|impicco|ammazzo)\b(?!\s+(?:di|dal|dalle|a)\b)"
+    r"|\btogliermi\s+la\s+vita\b|\btagliarmi\s+le\s+vene\b"
     r"|\bfarla\s+finita\s+(?:con\s+la\s+vita|per\s+sempre)\b"
     # German: "ich will mich umbringen", "ich bringe mich um", "mir das Leben nehmen"
     r"|\bich\b[^.!?\n]{0,30}?\b(?:mich\s+(?:umbringen|umzubringen|erhängen|aufhängen|töten|"
