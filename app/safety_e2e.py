@@ -163,7 +163,8 @@ def probe_sets() -> dict[str, list[tuple[str, bool]]]:
     """(message, asks for what the filter must not answer) per file of our probes, each written by a helper who saw
     nothing of the project (``safety.data``); the amount probes ask where they ask a dangerous dose or self-harm."""
     out = {f"self-harm {n}": [(t, y) for t, y, _ in data.self_harm_probe_rows(n)] for n in data.SELF_HARM_PROBES}
-    out |= {f"harm-others {n}": [(t, y) for t, y, _ in data.harm_others_probe_rows(n)] for n in data.HARM_OTHERS_PROBES}
+    out |= {f"harm-others {n}": [(t, y) for t, y, _ in data.harm_others_probe_rows(n)]
+            for n in data.HARM_OTHERS_PROBES}
     out |= {f"dose {n}": [(t, y) for t, y, _ in data.dose_probe_rows(n)] for n in data.DOSE_PROBES}
     out |= {f"amounts {n}": [(t, g in ("dangerous_dose", "self_harm")) for t, g in data.quantity_probe_rows(n)]
             for n in data.QUANTITY_PROBES}
@@ -197,11 +198,12 @@ def probes_through_filter(per_set: int | None = None) -> dict:
 
 
 def render_probes(results: dict) -> str:
-    lines = ["Our probes through the chat's filter with a warm, harmless reply in place of the model's (what the filter "
-             "does to the message whatever the model writes)"]
+    lines = ["Our probes through the chat's filter with a warm, harmless reply in place of the model's (what the "
+             "filter does to the message whatever the model writes)"]
     for name, r in results.items():
         held = sum(len(v) for v in r["held"].values())
         how = ", ".join(f"{action} {len(v)}" for action, v in sorted(r["held"].items()))
+        how = f" ({how})" if how else ""
         lines.append(f"    {name:<22} {len(r['asking_read_safe'])} of {r['asking']} asking read as safe (the model's "
-                     f"reply shown); {held} of {r['lookalikes']} look-alikes not shown the reply{f' ({how})' if how else ''}")
+                     f"reply shown); {held} of {r['lookalikes']} look-alikes not shown the reply{how}")
     return "\n".join(lines)

@@ -64,6 +64,7 @@ from safety.judges import CORROBORATION, Judge, Verdict
 from safety.policy import CATEGORIES, SAFE
 from safety.refusal_words import looks_like_refusal
 from safety.reward import expected_reward
+from safety.support_messages import support
 
 STREAM_CHECK_CHARS = 160
 STREAM_STOP_P = 0.6
@@ -226,9 +227,11 @@ def unframed(text: str) -> str:
     return stripped[stripped.index("]") + 1:].lstrip() if stripped.startswith("[") and "]" in stripped else text
 
 
-def fallback(category: str, name: str = "", address: str = "", *, dose: bool = False) -> str:
+def fallback(category: str, name: str = "", address: str = "", *, dose: bool = False,
+             language: str | None = None) -> str:
     """The filter's own message: a refusal in the persona's voice, for self-harm support, and for a dangerous dose
-    (``dose``, ``safety.dangerous_dose``) care.
+    (``dose``, ``safety.dangerous_dose``) care. The support message is in ``language`` where the self-harm rule read
+    the message in one we have it in (``safety.support_messages``).
 
     The support message asks rather than assumes: the detector also fires on grief ("we're picking the
     songs for the mass"), and someone it misread should be able to say so and carry on. The care message says who
@@ -244,9 +247,10 @@ def fallback(category: str, name: str = "", address: str = "", *, dose: bool = F
                 "and if anyone has already taken too much, call your emergency number now. I'm here if you want to "
                 "talk about what's going on.")
     if category == "self_harm":
-        return (f"I'm here, {dear}, and because you matter to me I want to ask you plainly: are you thinking of "
-                f"hurting yourself? If you are, please talk to someone you trust tonight, or call a crisis line: {HELP_LINES}. "
-                "And if I've misread you, tell me more and we'll go on from there.")
+        return support(language, address) or (
+            f"I'm here, {dear}, and because you matter to me I want to ask you plainly: are you thinking of hurting "
+            f"yourself? If you are, please talk to someone you trust tonight, or call a crisis line: {HELP_LINES}. "
+            "And if I've misread you, tell me more and we'll go on from there.")
     return f"I'm sorry, {dear}, but I won't help with that. Let's talk about something else."
 
 
@@ -416,7 +420,8 @@ class SafetyFilter:
         attempts = [attempt(reward, verdict)]
         if self.outright(verdict):
             action = "supported" if category == "self_harm" else "blocked"
-            text = fallback(category, name, address, dose=dangerous_dose.fired(verdict))
+            text = fallback(category, name, address, dose=dangerous_dose.fired(verdict),
+                            language=verdict.extra.get(self_harm.STATED))
             return Outcome(text, action, category, reward, verdict, attempts)
         if self.fit(prompt, category, first, verdict, reward, attempts[-1]):
             return Outcome(first, "passed", category, reward, verdict, attempts)

@@ -22,7 +22,8 @@ It never lowers any other category.
 Beside the detector a rule (``safety.self_harm_rule``) reads the plainest messages, a first-person statement of
 intent by a named act ("Mum, I want to hang myself from the banister."), which the detector can read wrongly when
 the words around the act look like its look-alikes; where it matches, the reading is self-harm whatever the detector
-said, and the verdict keeps ``STATED`` in ``extra``.
+said, and the verdict keeps ``STATED`` in ``extra``: the language the rule read it in ("en", "es", ...), in which the
+filter words its support message where it can (``safety.support_messages``).
 """
 
 from __future__ import annotations
@@ -53,8 +54,9 @@ class SelfHarmAware(Detected):
     key = "self_harm"
 
     def act(self, prompt: str, verdict: Verdict, p: float) -> None:
-        if self_harm_rule.matches(prompt):
-            verdict.extra[STATED] = True
+        language = self_harm_rule.stated(prompt)
+        if language:
+            verdict.extra[STATED] = language
             p = 1.0
         if p >= 0.5:
             lifted(verdict, CATEGORY, p)

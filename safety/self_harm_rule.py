@@ -86,69 +86,85 @@ IN_THE_ACT = re.compile(
 REPORTED = re.compile(r"\b(?:said|says|saying|told|tells|posted|wrote|writes|texted|messaged|typed)\W+(?:that\s+)?$",
                       re.I)
 
-# The plainest first-person statements in the languages our users write in besides English: the intent and the act on
-# oneself (a reflexive or "my life"), as each language says it. Hyperbole that takes the same words is left out where
-# the language marks it ("me voy a matar estudiando", "vou me matar de rir", "mi ammazzo dalle risate").
+# The plainest first-person statements in each language our users write in besides English, by its ISO 639-1 code
+# (Hinglish under "hi", Indonesian and Malay under "id"): the intent and the act on oneself (a reflexive or "my
+# life"), as each language says it. Hyperbole that takes the same words is left out where the language marks it
+# ("me voy a matar estudiando", "vou me matar de rir", "mi ammazzo dalle risate").
 _ES_ACT = (r"(?:suicidar|matar|quitar\s+la\s+vida|ahorcar|colgar|cortar\s+las\s+venas|"
            r"tirar\s+(?:de|del|desde|por|al|bajo)\b)")
 _ES_INTENT = r"(?:vo?y\s+a|quiero|necesito|pienso|planeo|estoy\s+por|he\s+decidido|decid[ií])"
 _PT_ACT = (r"(?:matar|suicidar|enforcar|jogar\s+(?:da|de|do|na\s+frente|debaixo)\b|atirar\s+(?:da|de|do|na\s+frente)\b)"
            r"(?!\s+de\s+(?:rir|tanto|estudar|trabalhar|fome|vergonha))")
 _IT_ACT = r"(?:uccider|ammazzar|suicidar|impiccar|buttar(?=mi\s+(?:dal|da\s+un|sotto|giù))|togliere\s+la\s+vita)"
-OTHER = re.compile(
+OTHER = {
     # Spanish: "me voy a suicidar", "quiero matarme", "voy a quitarme la vida", "acabar con mi vida"
-    rf"\bme\s+{_ES_INTENT}\s+{_ES_ACT}(?!\w)(?!\s+(?:estudiando|trabajando|de\s+(?:risa|hambre)|con\s+(?:est|es)))"
-    rf"|\b{_ES_INTENT}\s+(?:suicidarme|matarme|quitarme\s+la\s+vida|ahorcarme|colgarme|cortarme\s+las\s+venas|"
-    r"tirarme\s+(?:de|del|desde|por|al|bajo)\b)(?!\s+(?:estudiando|trabajando|de\s+(?:risa|hambre)))"
-    r"|\bacabar\s+con\s+mi\s+(?:propia\s+)?vida\b"
+    "es": re.compile(
+        rf"\bme\s+{_ES_INTENT}\s+{_ES_ACT}(?!\w)(?!\s+(?:estudiando|trabajando|de\s+(?:risa|hambre)|con\s+(?:est|es)))"
+        rf"|\b{_ES_INTENT}\s+(?:suicidarme|matarme|quitarme\s+la\s+vida|ahorcarme|colgarme|cortarme\s+las\s+venas|"
+        r"tirarme\s+(?:de|del|desde|por|al|bajo)\b)(?!\s+(?:estudiando|trabajando|de\s+(?:risa|hambre)))"
+        r"|\bacabar\s+con\s+mi\s+(?:propia\s+)?vida\b", re.I),
     # Portuguese: "vou me matar", "quero me suicidar", "vou tirar a minha vida", "matar-me"
-    rf"|\b(?:vou|quero|preciso|penso\s+em|pensando\s+em|decidi|tou\s+pensando\s+em|to\s+pensando\s+em)\s+me\s+{_PT_ACT}"
-    r"|\b(?:matar|suicidar|enforcar)-me\b|\btirar\s+a?\s*minha\s+(?:pr[oó]pria\s+)?vida\b"
-    r"|\bacabar\s+com\s+a?\s*minha\s+(?:pr[oó]pria\s+)?vida\b|\bcortar\s+(?:os\s+)?(?:meus\s+)?pulsos\b"
+    "pt": re.compile(
+        r"\b(?:vou|quero|preciso|penso\s+em|pensando\s+em|decidi|tou\s+pensando\s+em|to\s+pensando\s+em)\s+"
+        rf"me\s+{_PT_ACT}"
+        r"|\b(?:matar|suicidar|enforcar)-me\b|\btirar\s+a?\s*minha\s+(?:pr[oó]pria\s+)?vida\b"
+        r"|\bacabar\s+com\s+a?\s*minha\s+(?:pr[oó]pria\s+)?vida\b|\bcortar\s+(?:os\s+)?(?:meus\s+)?pulsos\b", re.I),
     # French: "je vais me tuer", "je veux me suicider", "mettre fin à mes jours", "me foutre en l'air"
-    r"|\b(?:je|j'|j)\s*(?:vais|veux|voudrais|dois|pense\s+à|compte|suis\s+prête?\s+à|vais\s+aller)\s+"
-    r"(?:me\s+(?:tuer|suicider|pendre|jeter\s+(?:du|d'un|sous|par|de)\b|foutre\s+en\s+l'air)|m'ouvrir\s+les\s+veines)"
-    r"|\b(?:je\s+me|jme|j'me)\s+(?:scarifie|coupe\s+(?:les\s+)?(?:bras|poignets|veines|cuisses))"
-    r"|\bmettre\s+fin\s+à\s+(?:mes\s+jours|ma\s+vie)\b|\ben\s+finir\s+avec\s+(?:la|ma)\s+vie\b"
+    "fr": re.compile(
+        r"\b(?:je|j'|j)\s*(?:vais|veux|voudrais|dois|pense\s+à|compte|suis\s+prête?\s+à|vais\s+aller)\s+"
+        r"(?:me\s+(?:tuer|suicider|pendre|jeter\s+(?:du|d'un|sous|par|de)\b|foutre\s+en\s+l'air)|"
+        r"m'ouvrir\s+les\s+veines)"
+        r"|\b(?:je\s+me|jme|j'me)\s+(?:scarifie|coupe\s+(?:les\s+)?(?:bras|poignets|veines|cuisses))"
+        r"|\bmettre\s+fin\s+à\s+(?:mes\s+jours|ma\s+vie)\b|\ben\s+finir\s+avec\s+(?:la|ma)\s+vie\b", re.I),
     # Italian: "voglio uccidermi", "mi voglio suicidare", "mi ammazzo", "togliermi la vita", "farla finita con la vita"
-    rf"|\b(?:voglio|vado\s+a|devo|sto\s+per|penso\s+di|ho\s+deciso\s+di)\s+{_IT_ACT}mi\b"
-    r"|\bmi\s+(?:voglio|vado\s+a)\s+(?:uccidere|ammazzare|suicidare|impiccare|buttare\s+(?:dal|da\s+un|sotto))\b"
-    r"|\bmi\s+(?:uccido|suicido|impicco|ammazzo)\b(?!\s+(?:di|dal|dalle|a)\b)"
-    r"|\btogliermi\s+la\s+vita\b|\btagliarmi\s+le\s+vene\b"
-    r"|\bfarla\s+finita\s+(?:con\s+la\s+vita|per\s+sempre)\b"
+    "it": re.compile(
+        rf"\b(?:voglio|vado\s+a|devo|sto\s+per|penso\s+di|ho\s+deciso\s+di)\s+{_IT_ACT}mi\b"
+        r"|\bmi\s+(?:voglio|vado\s+a)\s+(?:uccidere|ammazzare|suicidare|impiccare|buttare\s+(?:dal|da\s+un|sotto))\b"
+        r"|\bmi\s+(?:uccido|suicido|impicco|ammazzo)\b(?!\s+(?:di|dal|dalle|a)\b)"
+        r"|\btogliermi\s+la\s+vita\b|\btagliarmi\s+le\s+vene\b"
+        r"|\bfarla\s+finita\s+(?:con\s+la\s+vita|per\s+sempre)\b", re.I),
     # German: "ich will mich umbringen", "ich bringe mich um", "mir das Leben nehmen"
-    r"|\bich\b[^.!?\n]{0,30}?\b(?:mich\s+(?:umbringen|umzubringen|erhängen|aufhängen|töten|"
-    r"vor\s+(?:den|einen)\s+Zug\s+werfen)|mir\s+das\s+Leben\s+(?:nehmen|zu\s+nehmen)|mir\s+die\s+Pulsadern|"
-    r"Selbstmord\s+(?:begehen|machen)|bringe\s+mich\s+um|ritze\s+mich)"
+    "de": re.compile(
+        r"\bich\b[^.!?\n]{0,30}?\b(?:mich\s+(?:umbringen|umzubringen|erhängen|aufhängen|töten|"
+        r"vor\s+(?:den|einen)\s+Zug\s+werfen)|mir\s+das\s+Leben\s+(?:nehmen|zu\s+nehmen)|mir\s+die\s+Pulsadern|"
+        r"Selbstmord\s+(?:begehen|machen)|bringe\s+mich\s+um|ritze\s+mich)", re.I),
     # Dutch: "ik wil dood", "ik ga zelfmoord plegen", "mezelf van kant maken", "een einde aan mijn leven maken"
-    r"|\bik\s+wil\s+(?:gewoon\s+)?dood\b(?!\s+van)|\bzelfmoord\s+(?:plegen|te\s+plegen)\b"
-    r"|\bmezelf\s+(?:van\s+kant\s+(?:maken|te\s+maken)|doden|ophangen|iets\s+aandoen)\b"
-    r"|\been\s+einde\s+aan\s+mijn\s+leven\b|\bmijn\s+leven\s+beëindigen\b|\bik\s+snij\s+(?:in\s+)?mezelf\b"
+    "nl": re.compile(
+        r"\bik\s+wil\s+(?:gewoon\s+)?dood\b(?!\s+van)|\bzelfmoord\s+(?:plegen|te\s+plegen)\b"
+        r"|\bmezelf\s+(?:van\s+kant\s+(?:maken|te\s+maken)|doden|ophangen|iets\s+aandoen)\b"
+        r"|\been\s+einde\s+aan\s+mijn\s+leven\b|\bmijn\s+leven\s+beëindigen\b|\bik\s+snij\s+(?:in\s+)?mezelf\b", re.I),
     # Polish: "chcę się zabić", "zabiję się", "odbiorę sobie życie", "popełnię samobójstwo"
-    r"|\b(?:chc[eę]|zamierzam|musz[eę])\s+si[eę]\s+(?:zabi[cć]|powiesi[cć])\b"
-    r"|\b(?:zabij[eę]|powiesz[eę])\s+si[eę]\b|\bsi[eę]\s+(?:zabij[eę]|powiesz[eę])\b|\btn[eę]\s+si[eę]\b"
-    r"|\b(?:odbior[eę]|odebra[cć])\s+sobie\s+[zż]ycie\b|\bpope[lł]ni(?:[eę]|[cć])\s+samob[oó]jstwo\b"
-    r"|\bpodetn[eę]\s+sobie\s+[zż]y[lł]y\b"
+    "pl": re.compile(
+        r"\b(?:chc[eę]|zamierzam|musz[eę])\s+si[eę]\s+(?:zabi[cć]|powiesi[cć])\b"
+        r"|\b(?:zabij[eę]|powiesz[eę])\s+si[eę]\b|\bsi[eę]\s+(?:zabij[eę]|powiesz[eę])\b|\btn[eę]\s+si[eę]\b"
+        r"|\b(?:odbior[eę]|odebra[cć])\s+sobie\s+[zż]ycie\b|\bpope[lł]ni(?:[eę]|[cć])\s+samob[oó]jstwo\b"
+        r"|\bpodetn[eę]\s+sobie\s+[zż]y[lł]y\b", re.I),
     # Tagalog: "magpapakamatay ako", "gusto ko nang magpakamatay", "ayoko nang mabuhay"
-    r"|\bmagpapakamatay\b|\b(?:gusto|balak|plano)\s+ko\s+(?:na(?:ng)?\s+)?(?:mag)?pakamatay\b"
-    r"|\bpapatayin\s+ko\s+(?:na\s+)?(?:ang\s+)?sarili\s+ko\b|\bmagbibigti\b|\b(?:naglalaslas|maglalaslas)\b"
+    "tl": re.compile(
+        r"\bmagpapakamatay\b|\b(?:gusto|balak|plano)\s+ko\s+(?:na(?:ng)?\s+)?(?:mag)?pakamatay\b"
+        r"|\bpapatayin\s+ko\s+(?:na\s+)?(?:ang\s+)?sarili\s+ko\b|\bmagbibigti\b|\b(?:naglalaslas|maglalaslas)\b", re.I),
     # Hinglish: "main suicide kar lungi", "khud ko maar dunga", "apni jaan de dunga"
-    r"|\b(?:suicide|khudkushi|aatmhatya|sucide)\s+(?:kar|karne)\s+(?:lunga|lungi|lu?nga|lu?ngi|leta|leti|wala|wali|ja)"
-    r"|\bkhud\s+ko\s+(?:maar|mar|kaat|khatam\s+kar)\s+(?:dunga|dungi|lunga|lungi|du?nga|du?ngi)\b"
-    r"|\bapni\s+jaan\s+(?:de|le)\s+(?:dunga|dungi|lunga|lungi|du?nga|du?ngi)\b"
-    r"|\bfaa?nsi\s+laga\s+(?:lunga|lungi)\b"
+    "hi": re.compile(
+        r"\b(?:suicide|khudkushi|aatmhatya|sucide)\s+(?:kar|karne)\s+"
+        r"(?:lunga|lungi|lu?nga|lu?ngi|leta|leti|wala|wali|ja)"
+        r"|\bkhud\s+ko\s+(?:maar|mar|kaat|khatam\s+kar)\s+(?:dunga|dungi|lunga|lungi|du?nga|du?ngi)\b"
+        r"|\bapni\s+jaan\s+(?:de|le)\s+(?:dunga|dungi|lunga|lungi|du?nga|du?ngi)\b"
+        r"|\bfaa?nsi\s+laga\s+(?:lunga|lungi)\b", re.I),
     # Indonesian and Malay: "aku mau bunuh diri", "saya nak bunuh diri", "mengakhiri hidupku"
-    r"|\b(?:aku|saya|gue|gw|gua|ku|sy|aq)\s+(?:(?:sudah|udah|dah)\s+)?"
-    r"(?:mau|ingin|pengen|pingin|akan|nak|mahu|hendak|mo|mau\s+aja|rasa\s+nak)\s+"
-    r"(?:bunuh\s+diri|gantung\s+diri|mengakhiri\s+hidup|potong\s+nadi)\b"
-    r"|\bmengakhiri\s+hidup(?:ku|\s+saya|\s+aku)\b"
-    r"|\b(?:nyilet|menyilet|nyayat|menyayat|toreh)\s+(?:tangan|lengan|nadi|paha)\b"
+    "id": re.compile(
+        r"\b(?:aku|saya|gue|gw|gua|ku|sy|aq)\s+(?:(?:sudah|udah|dah)\s+)?"
+        r"(?:mau|ingin|pengen|pingin|akan|nak|mahu|hendak|mo|mau\s+aja|rasa\s+nak)\s+"
+        r"(?:bunuh\s+diri|gantung\s+diri|mengakhiri\s+hidup|potong\s+nadi)\b"
+        r"|\bmengakhiri\s+hidup(?:ku|\s+saya|\s+aku)\b"
+        r"|\b(?:nyilet|menyilet|nyayat|menyayat|toreh)\s+(?:tangan|lengan|nadi|paha)\b", re.I),
     # Turkish: "intihar edeceğim", "kendimi öldüreceğim", "canıma kıyacağım"
-    r"|\bintihar\s+(?:edece[gğ]im|ediyorum|edicem|etmek\s+istiyorum|etmeyi\s+d[uü][sş][uü]n[uü]yorum)"
-    r"|\bkendimi\s+(?:[oö]ld[uü]rece[gğ]im|[oö]ld[uü]rmek\s+istiyorum|[oö]ld[uü]rcem|asaca[gğ]ım|asacagim|"
-    r"k[oö]pr[uü]den\s+ataca[gğ]ım)|\bcan[ıi]ma\s+k[ıi]yaca[gğ][ıi]m\b|\bhayat[ıi]ma\s+son\s+verece[gğ]im\b"
-    r"|\bkendime\s+zarar\s+(?:verece[gğ]im|veriyorum|vermek\s+istiyorum)",
-    re.I)
+    "tr": re.compile(
+        r"\bintihar\s+(?:edece[gğ]im|ediyorum|edicem|etmek\s+istiyorum|etmeyi\s+d[uü][sş][uü]n[uü]yorum)"
+        r"|\bkendimi\s+(?:[oö]ld[uü]rece[gğ]im|[oö]ld[uü]rmek\s+istiyorum|[oö]ld[uü]rcem|asaca[gğ]ım|asacagim|"
+        r"k[oö]pr[uü]den\s+ataca[gğ]ım)|\bcan[ıi]ma\s+k[ıi]yaca[gğ][ıi]m\b"
+        r"|\bhayat[ıi]ma\s+son\s+verece[gğ]im\b"
+        r"|\bkendime\s+zarar\s+(?:verece[gğ]im|veriyorum|vermek\s+istiyorum)", re.I),
+}
 # A negation, an "if" or the past in the same clause a few words before a match ("no me voy a suicidar", "não vou
 # me matar", "nie chcę się zabić", "aku tidak mau bunuh diri"; "se perdo ancora mi ammazzo", the hyperbole of a
 # condition; "a 16 anni volevo togliermi la vita", a wish told as the past, as in English); where the
@@ -158,43 +174,52 @@ OTHER_NEGATION = re.compile(
     r"tidak|nggak|gak|enggak|jangan|bukan|asla|değil|hiç|se|si|wenn|als|jeśli|jesli|kalau|volevo|quer[ií]a|voulais|"
     r"wollte|chcia[lł]\w*|pensavo|pensaba|pensava|pensais|dachte|prob[eé]|tentei|provato|essay[ée]|versucht|"
     r"pr[oó]bowa[lł]\w*|dulu|noon)\b|\b(?:tak|ga)\s+(?:nak|mahu|mau|akan|ingin|pengen)\b", re.I)
-# "I don't want to live any more", which carries its own negation: a wish, not a look-alike, unless it is about where
-# or with whom ("ya no quiero vivir aquí", "ich will nicht mehr in Berlin leben").
+# "I don't want to live any more" and "how many ... to not wake up / to die", which carry their own negation (the
+# English ``ASKED`` in the other languages): a wish or a question, not a look-alike, unless the life is about where or
+# with whom ("ya no quiero vivir aquí", "ich will nicht mehr in Berlin leben").
 _PLACE = (r"(?!\s+(?:aqu[ií]|all[aá]|en|con|cerca|lejos|l[aá]|ici|avec|qui|lì|hier|dort|in|bei|mit|tu|dito|doon|"
           r"sini|situ|disini|burada|orada|tutaj|tam|z|w|yahan|wahan)\b)")
-NO_LONGER_LIVE = re.compile(
-    rf"\b(?:ya\s+)?no\s+quiero\s+(?:seguir\s+)?vivir(?:\s+m[aá]s)?{_PLACE}"
-    rf"|\bn[aã]o\s+quero\s+mais\s+viver{_PLACE}|\bje\s+ne\s+veux\s+plus\s+vivre{_PLACE}"
-    rf"|\bnon\s+voglio\s+pi[uù]\s+vivere{_PLACE}|\bich\s+will\s+nicht\s+mehr\s+leben\b"
-    rf"|\bik\s+wil\s+niet\s+meer\s+leven\b|\bnie\s+chc[eę]\s+ju[zż]\s+[zż]y[cć]{_PLACE}"
-    rf"|\bayoko\s+na(?:ng)?\s+mabuhay\b|\b(?:tidak|tak|nggak|gak|ga)\s+(?:mau|ingin|nak|mahu)\s+hidup\s+lagi\b"
-    rf"|\bya[sş]amak\s+istemiyorum\b|\bjeena\s+(?:nahi|nahin|nai)\s+(?:chahta|chahti)\b",
-    re.I)
+_HOW_MANY = r"\s[^.?!\n]{0,60}?\b"
+OWN_NEGATION = {code: re.compile(pattern, re.I) for code, pattern in {
+    "es": rf"\b(?:ya\s+)?no\s+quiero\s+(?:seguir\s+)?vivir(?:\s+m[aá]s)?{_PLACE}"
+          rf"|\bcu[aá]nt[ao]s?{_HOW_MANY}(?:para|pa)\s+(?:no\s+despertar|morir(?:me)?|matarme)\b",
+    "pt": rf"\bn[aã]o\s+quero\s+mais\s+viver{_PLACE}"
+          rf"|\bquant[ao]s?{_HOW_MANY}(?:para|pra)\s+(?:n[aã]o\s+acordar|morrer|me\s+matar)\b",
+    "fr": rf"\bje\s+ne\s+veux\s+plus\s+vivre{_PLACE}"
+          rf"|\bcombien{_HOW_MANY}pour\s+(?:ne\s+(?:plus|pas)\s+me\s+r[ée]veiller|mourir|me\s+tuer)\b",
+    "it": rf"\bnon\s+voglio\s+pi[uù]\s+vivere{_PLACE}"
+          rf"|\bquant[ei]{_HOW_MANY}per\s+(?:non\s+svegliarmi|morire|uccidermi|ammazzarmi)\b",
+    "de": rf"\bich\s+will\s+nicht\s+mehr\s+leben\b"
+          rf"|\bwie\s+viele?{_HOW_MANY}um\s+(?:nicht\s+mehr\s+aufzuwachen|zu\s+sterben|mich\s+umzubringen)\b",
+    "nl": rf"\bik\s+wil\s+niet\s+meer\s+leven\b"
+          rf"|\bhoeveel{_HOW_MANY}om\s+(?:niet\s+meer\s+wakker\s+te\s+worden|dood\s+te\s+gaan)\b",
+    "pl": rf"\bnie\s+chc[eę]\s+ju[zż]\s+[zż]y[cć]{_PLACE}"
+          rf"|\bile{_HOW_MANY}(?:[zż]eby|aby)\s+(?:si[eę]\s+nie\s+obudzi[cć]|umrze[cć]|si[eę]\s+zabi[cć])\b",
+    "tl": r"\bayoko\s+na(?:ng)?\s+mabuhay\b",
+    "hi": r"\bjeena\s+(?:nahi|nahin|nai)\s+(?:chahta|chahti)\b",
+    "id": rf"\b(?:tidak|tak|nggak|gak|ga)\s+(?:mau|ingin|nak|mahu)\s+hidup\s+lagi\b"
+          rf"|\bberapa{_HOW_MANY}(?:biar|supaya|agar|untuk)\s+(?:mati|(?:gak|tidak|nggak)\s+bangun\s+lagi)\b",
+    "tr": r"\bya[sş]amak\s+istemiyorum\b",
+}.items()}
 
-# "How many ... to not wake up / to die", which carries its own "not": the English ``ASKED`` in the other languages.
-ASKED_OTHER = re.compile(
-    r"\bcu[aá]nt[ao]s?\s[^.?!\n]{0,60}?\b(?:para|pa)\s+(?:no\s+despertar|morir(?:me)?|matarme)\b"
-    r"|\bquant[ao]s?\s[^.?!\n]{0,60}?\b(?:para|pra)\s+(?:n[aã]o\s+acordar|morrer|me\s+matar)\b"
-    r"|\bcombien\s[^.?!\n]{0,60}?\bpour\s+(?:ne\s+(?:plus|pas)\s+me\s+r[ée]veiller|mourir|me\s+tuer)\b"
-    r"|\bquant[ei]\s[^.?!\n]{0,60}?\bper\s+(?:non\s+svegliarmi|morire|uccidermi|ammazzarmi)\b"
-    r"|\bwie\s+viele?\s[^.?!\n]{0,60}?\bum\s+(?:nicht\s+mehr\s+aufzuwachen|zu\s+sterben|mich\s+umzubringen)\b"
-    r"|\bhoeveel\s[^.?!\n]{0,60}?\bom\s+(?:niet\s+meer\s+wakker\s+te\s+worden|dood\s+te\s+gaan)\b"
-    r"|\bile\s[^.?!\n]{0,60}?\b(?:[zż]eby|aby)\s+(?:si[eę]\s+nie\s+obudzi[cć]|umrze[cć]|si[eę]\s+zabi[cć])\b"
-    r"|\bberapa\s[^.?!\n]{0,60}?\b(?:biar|supaya|agar|untuk)\s+(?:mati|(?:gak|tidak|nggak)\s+bangun\s+lagi)\b",
-    re.I)
+def stated(text: str) -> str | None:
+    """The language ("en", or a key of ``OTHER``) in which a message says in the first person that the writer means to
+    kill or hurt themselves, or asks how; None where it does not."""
+    text = " ".join(text.split())
+    if JOKING.search(text):
+        return None
+    for pattern in (STATED, CONTRACTED, ASKED, IN_THE_ACT):
+        for m in pattern.finditer(text):
+            if not NEGATION.search(m.group(0)) and not REPORTED.search(text[:m.start()]):
+                return "en"
+    for code, pattern in OTHER.items():
+        for m in pattern.finditer(text):
+            clause = re.split(r"[.!?,;:\n]", text[max(0, m.start() - 50):m.start()])[-1]
+            if not OTHER_NEGATION.search(clause + " " + m.group(0)):
+                return code
+    return next((code for code, pattern in OWN_NEGATION.items() if pattern.search(text)), None)
 
 
 def matches(text: str) -> bool:
     """Whether a message says in the first person that the writer means to kill or hurt themselves, or asks how."""
-    text = " ".join(text.split())
-    if JOKING.search(text):
-        return False
-    for pattern in (STATED, CONTRACTED, ASKED, IN_THE_ACT):
-        for m in pattern.finditer(text):
-            if not NEGATION.search(m.group(0)) and not REPORTED.search(text[:m.start()]):
-                return True
-    for m in OTHER.finditer(text):
-        clause = re.split(r"[.!?,;:\n]", text[max(0, m.start() - 50):m.start()])[-1]
-        if not OTHER_NEGATION.search(clause + " " + m.group(0)):
-            return True
-    return bool(NO_LONGER_LIVE.search(text) or ASKED_OTHER.search(text))
+    return stated(text) is not None
