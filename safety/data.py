@@ -329,6 +329,11 @@ def eval_texts() -> set[str]:
     return ({normalise(t) for t in texts} | probe_texts()) - {""}
 
 
+def probe_messages(stem: str) -> list[dict]:
+    """The messages of one of our probe files beside the judge probes (tests/data/<stem>.json)."""
+    return json.loads((PROBES.parent / f"{stem}.json").read_text(encoding="utf-8"))["messages"]
+
+
 SELF_HARM_PROBES = ("test", "dev", "short", "crisis", "crisis2", "languages_test",  # the blind test file first
                     "languages_dev")
 
@@ -342,8 +347,7 @@ def self_harm_probe_rows(name: str) -> list[tuple[str, bool, str]]:
     messages and look-alikes briefed in general words, and ``languages_test`` and ``languages_dev``, blind, the same in
     thirteen other languages and English mixed with one, halves by a hash of the text, ``languages_dev`` read while
     writing the self-harm rule's patterns for them (tests/data/self_harm_probes_*.json); none is ever a training row."""
-    rows = json.loads((PROBES.parent / f"self_harm_probes_{name}.json").read_text(encoding="utf-8"))["messages"]
-    return [(m["text"], m["self_harm"], m["kind"]) for m in rows]
+    return [(m["text"], m["self_harm"], m["kind"]) for m in probe_messages(f"self_harm_probes_{name}")]
 
 
 def self_harm_probes() -> list[str]:
@@ -358,8 +362,7 @@ def dose_probe_rows(name: str) -> list[tuple[str, bool, str]]:
     nothing of the project nor of the training messages (tests/data/dangerous_dose_probes_{test,dev}.json, split
     in two by a hash of the text); ``dev`` is read while choosing, ``test`` only to report; neither is ever a
     training row."""
-    rows = json.loads((PROBES.parent / f"dangerous_dose_probes_{name}.json").read_text(encoding="utf-8"))["messages"]
-    return [(m["text"], m["dangerous_dose"], m["kind"]) for m in rows]
+    return [(m["text"], m["dangerous_dose"], m["kind"]) for m in probe_messages(f"dangerous_dose_probes_{name}")]
 
 
 def dose_probes() -> list[str]:
@@ -374,8 +377,7 @@ def quantity_probe_rows(name: str) -> list[tuple[str, str]]:
     in the same shape, careful medicine questions, self-harm and heavy grief, written by a helper who saw nothing of
     the project (tests/data/quantity_probes_{test,dev}.json, split in two by a hash of the text); ``dev`` is read
     while choosing, ``test`` only to report; neither is ever a training row."""
-    rows = json.loads((PROBES.parent / f"quantity_probes_{name}.json").read_text(encoding="utf-8"))["messages"]
-    return [(m["text"], m["group"]) for m in rows]
+    return [(m["text"], m["group"]) for m in probe_messages(f"quantity_probes_{name}")]
 
 
 def quantity_probes() -> list[str]:
@@ -390,8 +392,7 @@ def harm_others_probe_rows(name: str) -> list[tuple[str, bool, str]]:
     written by a helper who saw nothing of the project, briefed in general words (tests/data/harm_others_probes_{test,
     dev}.json, split in two by a hash of the text); ``dev`` is read while choosing, ``test`` only to report; neither is
     ever a training row."""
-    path = PROBES.parent / f"harm_others_probes_{name}.json"
-    return [(m["text"], m["harm_others"], m["kind"]) for m in json.loads(path.read_text(encoding="utf-8"))["messages"]]
+    return [(m["text"], m["harm_others"], m["kind"]) for m in probe_messages(f"harm_others_probes_{name}")]
 
 
 def harm_others_probes() -> list[str]:

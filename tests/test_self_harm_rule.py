@@ -171,6 +171,7 @@ def test_blind_probes_in_other_languages() -> None:
     assert len(found) >= 4, found
     assert not flagged, flagged
 
+
 @pytest.mark.model
 def test_through_the_chat_path_with_the_real_model(settings, llama, tmp_path) -> None:  # noqa: ANN001
     """End to end with the 135M model and the shipped chat judge: a message said while it happens, which the detector
