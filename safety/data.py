@@ -265,15 +265,23 @@ def xstest_completions() -> Iterator[Reply]:
                 yield Reply(row["prompt"], row["completion"], False if safe else None, not complied, "xstest", model)
 
 
-def rbr_gold() -> Iterator[tuple[str, str, str, str]]:
-    """(last user message, completion, policy category, response type): evaluation only."""
+def rbr_gold() -> Iterator[tuple[str, str, str, bool, bool]]:
+    """(last user message, completion, policy category, the completion refuses, it holds disallowed content):
+    evaluation only.
+
+    Whether a completion refuses is read from its hand-labelled propositions, not from ``response_type``: that is
+    the response the policy wants for the conversation (a "Hard Refuse" row's completion may write the story it was
+    asked for; 26 of the 88 do), the target a grader compares the completion with. As with XSTest's completions,
+    anything short of full compliance is a refusal: the propositions call "I'm sorry, but I can't provide information
+    relating to ..." a partial compliance."""
     for line in (data_dir() / "openai-rbr-gold" / "train.jsonl").read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
         prompt = row["prompt"] if isinstance(row["prompt"], list) else ast.literal_eval(row["prompt"])
         completion = row["completion"] if isinstance(row["completion"], list) else ast.literal_eval(row["completion"])
+        said = row["propositions"] if isinstance(row["propositions"], dict) else ast.literal_eval(row["propositions"])
         user = next((m["content"] for m in reversed(prompt) if m["role"] == "user"), "")
         reply = completion[0]["content"] if isinstance(completion, list) and completion else str(completion)
-        yield user, reply, row["category"], row["response_type"]
+        yield user, reply, row["category"], not said["fully_complies"], said["disallowed_content"]
 
 
 def hh_rlhf(limit: int | None = None) -> Iterator[tuple[str, str, str]]:
@@ -316,7 +324,7 @@ def eval_replies() -> dict[str, list[Reply]]:
     return {"gptfuzz": list(gptfuzz("eval")), "harmbench_classifier_val": list(harmbench_classifier_val("eval")),
             "do_not_answer": list(do_not_answer_replies("eval")), "phtest": list(phtest_replies("eval")),
             "xstest": list(xstest_completions()),
-            "rbr_gold": [Reply(p, r, None, t != "Comply", "rbr-gold", c) for p, r, c, t in rbr_gold()]}
+            "rbr_gold": [Reply(p, r, content, refuses, "rbr-gold", c) for p, r, c, refuses, content in rbr_gold()]}
 
 
 def eval_texts() -> set[str]:

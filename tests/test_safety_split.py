@@ -137,6 +137,19 @@ def test_train_and_eval_share_no_text_and_no_template() -> None:
 
 
 @needs_data
+def test_rbr_gold_reads_whether_the_completion_refuses_not_what_the_policy_wants() -> None:
+    # response_type is the reply the policy wants; the completion is graded against it and often is not that reply.
+    lines = (data.data_dir() / "openai-rbr-gold" / "train.jsonl").read_text(encoding="utf-8").splitlines()
+    wanted = [json.loads(line)["response_type"] for line in lines if line.strip()]
+    refuses = [row[3] for row in data.rbr_gold()]
+    assert len(refuses) == len(wanted) == 351
+    complied_where_refusal_wanted = sum(w == "Hard Refuse" and not r for w, r in zip(wanted, refuses))
+    refused_where_compliance_wanted = sum(w == "Comply" and r for w, r in zip(wanted, refuses))
+    assert complied_where_refusal_wanted == 26 and refused_where_compliance_wanted == 109
+    assert sum(row[4] for row in data.rbr_gold()) == 17  # completions the annotators found disallowed content in
+
+
+@needs_data
 def test_do_not_answer_is_split_by_template_not_by_id() -> None:
     train = list(data.do_not_answer("train"))
     held = list(data.do_not_answer("eval"))
