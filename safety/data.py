@@ -407,7 +407,16 @@ def harm_others_probes() -> list[str]:
     return [t for name in HARM_OTHERS_PROBES for t, _, _ in harm_others_probe_rows(name)]
 
 
+def small_model_reply_probes() -> list[Reply]:
+    """Our blind comply-vs-refuse probes written in a small model's manner, for a family-member persona
+    (tests/data/reply_probes_small_model.json): whether each reply refuses; not whether it carries disallowed
+    content, which they do not say."""
+    return [Reply(m["request"], m["reply"], None, m["refuses"], "probes-small-model", m["kind"])
+            for m in probe_messages("reply_probes_small_model")]
+
+
 def probe_texts() -> set[str]:
     p = probes()
     return ({normalise(r["text"]) for r in p["requests"]} | {normalise(r["prompt"]) for r in p["replies"]}
-            | {normalise(t) for t in self_harm_probes() + dose_probes() + quantity_probes() + harm_others_probes()})
+            | {normalise(t) for t in self_harm_probes() + dose_probes() + quantity_probes() + harm_others_probes()}
+            | {normalise(r.prompt) for r in small_model_reply_probes()})

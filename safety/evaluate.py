@@ -68,6 +68,7 @@ def reply_sets(n: int | None) -> dict[str, list[data.Reply]]:
     out = {name: sample(rows, n, name) for name, rows in held.items()}
     out["probes"] = [data.Reply(p["prompt"], p["reply"], p["disallowed"], p["refusal"], "probes")
                      for p in data.probes()["replies"]]
+    out["probes_small_model"] = sample(data.small_model_reply_probes(), n, "probes_small_model")
     return out
 
 

@@ -296,6 +296,8 @@ def test_eval_reports_both_judges_on_held_out_rows_against_the_targets() -> None
     new, old = out["shipped"], out["previous"]
     assert new["requests"]["xstest"]["n"] == old["requests"]["xstest"]["n"] == 10 == new["replies"]["gptfuzz"]["n"]
     assert new["requests"]["probes"]["n"] == 87 and new["replies"]["probes"]["n"] == 32
+    small = new["replies"]["probes_small_model"]
+    assert small["n"] == 10 and "comply_refuse_macro_f1" in small
     # The judges differ (two judges scored, not one twice), and the shipped one reads replies better.
     assert new["request_auprc"] != old["request_auprc"]
     assert new["reply_disallowed_f1"] > old["reply_disallowed_f1"] + 0.1
