@@ -5,7 +5,10 @@ be asked in English whether they mean to hurt themselves. The same three things 
 
 Only the languages whose words and crisis lines we could check; the rule's other languages (Polish, Tagalog, Hindi,
 Indonesian and Malay, Turkish) get the English message. The lines are national ones that answer around the clock
-(the US 988 also in Spanish); each message ends with the local emergency number for everyone else.
+(the US 988 also in Spanish), but for Italy, which has none: Telefono Amico answers from 10 to midnight, so 112 stands
+beside it; each message ends with the local emergency number for everyone else. Checked against the services' and
+national news pages on 2026-12-06: Portugal's own line, 1411, opened in September 2025 (it had been SNS 24's
+808 24 24 24), and the Netherlands' 113 is free to call since October 2025.
 """
 
 from __future__ import annotations
@@ -20,8 +23,8 @@ SUPPORT = {
            "emergencias local. Y si te he entendido mal, cuéntame más y seguimos desde ahí."),
     "pt": ("Estou aqui, {dear}, e porque você é importante para mim quero perguntar com franqueza: você está "
            "pensando em se machucar? Se estiver, por favor fale hoje à noite com alguém de confiança ou ligue para "
-           "uma linha de apoio: no Brasil o CVV no 188, em Portugal o SNS 24 (808 24 24 24), ou o número de "
-           "emergência local. E se eu entendi mal, me conte mais e seguimos a partir daí."),
+           "uma linha de apoio: no Brasil o CVV no 188, em Portugal a linha de prevenção do suicídio 1411, ou o "
+           "número de emergência local. E se eu entendi mal, me conte mais e seguimos a partir daí."),
     "fr": ("Je suis là, {dear}, et parce que tu comptes pour moi, je veux te le demander franchement : est-ce que tu"
            " penses à te faire du mal ? Si c'est le cas, parle ce soir à quelqu'un en qui tu as confiance, ou "
            "appelle une ligne d'écoute : en France le 3114, en Belgique le 0800 32 123, en Suisse le 143, ou le "
