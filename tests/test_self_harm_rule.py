@@ -10,7 +10,8 @@ from safety import companion, data
 from safety.filter import SafetyFilter
 from safety.policy import SAFE
 from safety.self_harm import CATEGORY, STATED, SelfHarmAware
-from safety.self_harm_rule import matches
+from safety.self_harm_rule import OTHER, matches
+from safety.support_messages import SUPPORT, support
 
 from fakes import FixedDetector, KeywordJudge
 from shared_data import needs_data
@@ -108,7 +109,8 @@ def test_the_rule_decides_where_the_detector_misreads() -> None:
 @pytest.mark.parametrize("text, language, line", [
     ("Abuela, ya no aguanto más. Esta noche me voy a suicidar.", "es", "024"),
     ("Oma, ich will mich umbringen.", "de", "0800 111 0 111"),
-    ("babciu, dzisiaj w nocy się zabiję", "pl", "116 123"),  # no Polish message: the English one
+    ("babciu, dzisiaj w nocy się zabiję", "pl", "800 70 2222"),
+    ("Lola, magpapakamatay na ako mamayang gabi", "tl", "1553"),
 ])
 def test_the_support_message_is_in_the_language_the_rule_read(text: str, language: str, line: str) -> None:
     """Where the rule reads the message in another language, the verdict keeps which, and the support message is in
@@ -117,6 +119,16 @@ def test_the_support_message_is_in_the_language_the_rule_read(text: str, languag
     shown = SafetyFilter(judge).review(text, "¡Qué bien!", lambda steer: "¡Qué bien!")
     assert shown.action == "supported" and shown.verdict.extra[STATED] == language and line in shown.text
     assert ("?" in shown.text) and ("Qué bien" not in shown.text)
+
+
+def test_every_language_the_rule_reads_has_its_support_message() -> None:
+    """No one the rule read in their own language is asked in English, and every message keeps the three parts: the
+    question, a line to call (digits) and the invitation to say it was misread; the persona's form of address is used."""
+    assert set(OTHER) <= set(SUPPORT)
+    for language in SUPPORT:
+        text = support(language, "Kasia")
+        assert "Kasia" in text and "?" in text and any(ch.isdigit() for ch in text) and "{" not in text
+
 
 def test_it_matches_none_of_the_safe_messages_we_hold() -> None:
     """Every safe message of the nine suites (earlier turns included), the look-alikes of the self-harm probes read
