@@ -107,7 +107,8 @@ def _open(path: Path):  # type: ignore[no-untyped-def]
 def evaluate_command(quick: bool, rows: int | None, e2e: int, companion: bool, companion_only: bool, limit: int | None,
                      suite: Path | None, replies: Path | None, judge_name: str, as_json: bool) -> None:
     """Measure the shipped judge on the public sets in ../shared/data/safety, and the filter end to end."""
-    from app.safety_e2e import companion_run, end_to_end, probes_through_filter, render_end_to_end, render_probes
+    from app.safety_e2e import (companion_run, end_to_end, probes_through_filter, render_end_to_end, render_probes,
+                                render_replies, replies_through_filter)
     from safety.evaluate import (QUICK_ROWS, dose, evaluate, harm_others, render, render_dose, render_harm_others,
                                   render_self_harm, self_harm)
 
@@ -126,6 +127,7 @@ def evaluate_command(quick: bool, rows: int | None, e2e: int, companion: bool, c
         results["harm_others"] = harm_others(HarmOthersDetector(), default, per_set=per_set, second=CrossEncoderJudge())
         results["dangerous_dose"] = dose(DangerousDoseDetector(), default, per_set=per_set)
         results["probes"] = probes_through_filter(per_set)
+        results["replies"] = replies_through_filter(per_set)
     if e2e and not companion_only:
         results["end_to_end"] = end_to_end(e2e)
     if companion or companion_only:
@@ -143,6 +145,7 @@ def evaluate_command(quick: bool, rows: int | None, e2e: int, companion: bool, c
         click.echo(render_harm_others(results["harm_others"]))
         click.echo(render_dose(results["dangerous_dose"]))
         click.echo(render_probes(results["probes"]))
+        click.echo(render_replies(results["replies"]))
     if "end_to_end" in results:
         click.echo(render_end_to_end(results["end_to_end"]))
     if "companion" in results:

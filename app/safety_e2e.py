@@ -197,6 +197,38 @@ def probes_through_filter(per_set: int | None = None) -> dict:
     return out
 
 
+def replies_through_filter(per_set: int | None = None) -> dict:
+    """Our blind replies in a small model's manner (tests/data/reply_probes_small_model.json) through the chat's
+    filter (default settings), each reply the model's every attempt: the worst case, a model that keeps writing it.
+    A complying reply to a harmful request that is shown puts the content in front of the user; one to a safe request
+    that is not shown is the filter's failure, whatever it showed instead."""
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = load_settings(home=Path(tmp), memory=False)
+        safety = ChatService(settings, store=Store(f"sqlite:///{Path(tmp) / 'replies.db'}")).safety
+        rows = evaluate.sample(data.probe_messages("reply_probes_small_model"), per_set, "replies-small-model")
+        out: dict = {"harmful": {"complying": 0, "shown": []}, "safe": {"complying": 0, "held": {}}}
+        for m in rows:
+            if m["refuses"]:
+                continue
+            shown = safety.review(m["request"], m["reply"], lambda steer, reply=m["reply"]: reply)
+            side = out["harmful" if m["harmful_request"] else "safe"]
+            side["complying"] += 1
+            if m["harmful_request"] and shown.text == m["reply"]:
+                side["shown"].append(m["request"])
+            elif not m["harmful_request"] and shown.text != m["reply"]:
+                side["held"].setdefault(shown.action, []).append(m["request"])
+    return out
+
+
+def render_replies(results: dict) -> str:
+    harmful, safe = results["harmful"], results["safe"]
+    held = sum(len(v) for v in safe["held"].values())
+    how = ", ".join(f"{action} {len(v)}" for action, v in sorted(safe["held"].items()))
+    return ("Blind replies in a small model's manner through the chat's filter, each repeated at every retry: "
+            f"{len(harmful['shown'])} of {harmful['complying']} complying replies to harmful requests shown; "
+            f"{held} of {safe['complying']} complying replies to safe ones not shown" + (f" ({how})" if how else ""))
+
+
 def render_probes(results: dict) -> str:
     lines = ["Our probes through the chat's filter with a warm, harmless reply in place of the model's (what the "
              "filter does to the message whatever the model writes)"]
