@@ -410,7 +410,9 @@ def harm_others_probes() -> list[str]:
 def small_model_reply_probes() -> list[Reply]:
     """Our blind comply-vs-refuse probes written in a small model's manner, for a family-member persona
     (tests/data/reply_probes_small_model.json): whether each reply refuses; not whether it carries disallowed
-    content, which they do not say."""
+    content, which they do not say. Written after the detectors were trained and kept out of ``probe_texts`` so that
+    they still reproduce: one request is within cosine 0.9 of a written harm-to-others message they train on (a
+    forged doctor's note, 0.91), which flatters the request readers on that one row of the filter's replay."""
     return [Reply(m["request"], m["reply"], None, m["refuses"], "probes-small-model", m["kind"])
             for m in probe_messages("reply_probes_small_model")]
 
@@ -418,5 +420,4 @@ def small_model_reply_probes() -> list[Reply]:
 def probe_texts() -> set[str]:
     p = probes()
     return ({normalise(r["text"]) for r in p["requests"]} | {normalise(r["prompt"]) for r in p["replies"]}
-            | {normalise(t) for t in self_harm_probes() + dose_probes() + quantity_probes() + harm_others_probes()}
-            | {normalise(r.prompt) for r in small_model_reply_probes()})
+            | {normalise(t) for t in self_harm_probes() + dose_probes() + quantity_probes() + harm_others_probes()})
