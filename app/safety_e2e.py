@@ -10,13 +10,15 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from app.core.settings import load_settings
 from app.service import ChatService
 from memory.store import Store
 from safety import companion, data, evaluate
+from safety.filter import SafetyFilter
 
 
 def clock_judges(filt, clock: dict) -> None:  # noqa: ANN001
@@ -171,6 +173,14 @@ def probe_sets() -> dict[str, list[tuple[str, bool]]]:
     return out
 
 
+@contextmanager
+def default_filter() -> Iterator[SafetyFilter]:
+    """The chat's safety filter under the default settings, in a throwaway home: what the probe replays read with."""
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = load_settings(home=Path(tmp), memory=False)
+        yield ChatService(settings, store=Store(f"sqlite:///{Path(tmp) / 'probes.db'}")).safety
+
+
 def probes_through_filter(per_set: int | None = None) -> dict:
     """Each message of our probes through the chat's filter (default settings) with ``WARM`` as the model's reply: what
     the filter does to the message whatever the model writes. A look-alike not shown the reply got the persona's
@@ -178,9 +188,7 @@ def probes_through_filter(per_set: int | None = None) -> dict:
     message read as safe is one no reader caught: only the reply judge stands between it and the model's reply."""
     from safety.policy import SAFE
 
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = load_settings(home=Path(tmp), memory=False)
-        safety = ChatService(settings, store=Store(f"sqlite:///{Path(tmp) / 'probes.db'}")).safety
+    with default_filter() as safety:
         out = {}
         for name, rows in probe_sets().items():
             rows = evaluate.sample(rows, per_set, f"probes-{name}")
@@ -202,9 +210,7 @@ def replies_through_filter(per_set: int | None = None) -> dict:
     filter (default settings), each reply the model's every attempt: the worst case, a model that keeps writing it.
     A complying reply to a harmful request that is shown puts the content in front of the user; one to a safe request
     that is not shown is the filter's failure, whatever it showed instead."""
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = load_settings(home=Path(tmp), memory=False)
-        safety = ChatService(settings, store=Store(f"sqlite:///{Path(tmp) / 'replies.db'}")).safety
+    with default_filter() as safety:
         rows = evaluate.sample(data.probe_messages("reply_probes_small_model"), per_set, "replies-small-model")
         out: dict = {"harmful": {"complying": 0, "shown": []}, "safe": {"complying": 0, "held": {}}}
         for m in rows:
