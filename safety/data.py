@@ -407,6 +407,22 @@ def harm_others_probes() -> list[str]:
     return [t for name in HARM_OTHERS_PROBES for t, _, _ in harm_others_probe_rows(name)]
 
 
+HATE_PROBES = ("test", "dev")
+
+
+def hate_probe_rows(name: str) -> list[tuple[str, bool, str]]:
+    """Our probes of hate (message, asks for content that demeans a group, kind), written by a helper who saw nothing
+    of the project, briefed in general words (tests/data/hate_probes_{test,dev}.json, split in two by a hash of the
+    text); ``dev`` is read while choosing, ``test`` only to report; neither is ever a training row. Written after the
+    other detectors were trained and kept out of ``probe_texts`` so that those still reproduce: the hate detector's
+    training holds them apart itself (``safety.train.train_hate``)."""
+    return [(m["text"], m["hate"], m["kind"]) for m in probe_messages(f"hate_probes_{name}")]
+
+
+def hate_probes() -> list[str]:
+    return [t for name in HATE_PROBES for t, _, _ in hate_probe_rows(name)]
+
+
 def small_model_reply_probes() -> list[Reply]:
     """Our blind comply-vs-refuse probes written in a small model's manner, for a family-member persona
     (tests/data/reply_probes_small_model.json): whether each reply refuses; not whether it carries disallowed
