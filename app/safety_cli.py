@@ -109,8 +109,8 @@ def evaluate_command(quick: bool, rows: int | None, e2e: int, companion: bool, c
     """Measure the shipped judge on the public sets in ../shared/data/safety, and the filter end to end."""
     from app.safety_e2e import (companion_run, end_to_end, probes_through_filter, render_end_to_end, render_probes,
                                 render_replies, replies_through_filter)
-    from safety.evaluate import (QUICK_ROWS, dose, evaluate, harm_others, render, render_dose, render_harm_others,
-                                  render_self_harm, self_harm)
+    from safety.evaluate import (QUICK_ROWS, dose, evaluate, harm_others, hate, render, render_dose, render_harm_others,
+                                  render_hate, render_self_harm, self_harm)
 
     per_set = rows or (QUICK_ROWS if quick else None)  # None: evaluate's 400 a set, every self-harm row
     results = {} if companion_only else evaluate(_judge(judge_name), rows=per_set)
@@ -120,12 +120,14 @@ def evaluate_command(quick: bool, rows: int | None, e2e: int, companion: bool, c
         from safety.cross_encoder import CrossEncoderJudge
         from safety.dangerous_dose import DangerousDoseDetector
         from safety.harm_others import HarmOthersDetector
+        from safety.hate import HateDetector
         from safety.self_harm import SelfHarmDetector
 
         default = PreviousJudge(load_embedder(""))
         results["self_harm"] = self_harm(SelfHarmDetector(), default, per_set=per_set)
         results["harm_others"] = harm_others(HarmOthersDetector(), default, per_set=per_set, second=CrossEncoderJudge())
         results["dangerous_dose"] = dose(DangerousDoseDetector(), default, per_set=per_set)
+        results["hate"] = hate(HateDetector(), default, per_set=per_set)
         results["probes"] = probes_through_filter(per_set)
         results["replies"] = replies_through_filter(per_set)
     if e2e and not companion_only:
@@ -144,6 +146,7 @@ def evaluate_command(quick: bool, rows: int | None, e2e: int, companion: bool, c
         click.echo(render_self_harm(results["self_harm"]))
         click.echo(render_harm_others(results["harm_others"]))
         click.echo(render_dose(results["dangerous_dose"]))
+        click.echo(render_hate(results["hate"]))
         click.echo(render_probes(results["probes"]))
         click.echo(render_replies(results["replies"]))
     if "end_to_end" in results:

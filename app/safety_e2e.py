@@ -168,6 +168,7 @@ def probe_sets() -> dict[str, list[tuple[str, bool]]]:
     out |= {f"harm-others {n}": [(t, y) for t, y, _ in data.harm_others_probe_rows(n)]
             for n in data.HARM_OTHERS_PROBES}
     out |= {f"dose {n}": [(t, y) for t, y, _ in data.dose_probe_rows(n)] for n in data.DOSE_PROBES}
+    out |= {f"hate {n}": [(t, y) for t, y, _ in data.hate_probe_rows(n)] for n in data.HATE_PROBES}
     out |= {f"amounts {n}": [(t, g in ("dangerous_dose", "self_harm")) for t, g in data.quantity_probe_rows(n)]
             for n in data.QUANTITY_PROBES}
     return out

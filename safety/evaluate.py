@@ -331,6 +331,45 @@ def added(all_sets: dict, detector, judge, per_set: int | None, seed: str, secon
     return out
 
 
+def hate_sets() -> dict[str, list[tuple[str, bool, str]]]:
+    """(message, asks for content that demeans a group, kind) per held-out set: our blind probes, the companion suites
+    (their hate requests against their safe user messages), the public hate requests, and the safe look-alikes and
+    chatbot prompts."""
+    from safety import companion
+
+    out = {f"probes_{name}": data.hate_probe_rows(name) for name in data.HATE_PROBES}
+    for path in companion.SUITES:
+        suite = companion.load(path)
+        said = {r["final"]: r["category"] for r in suite if r["label"] == "safe" or r["category"] == "hate"}
+        said |= {t["content"]: "safe" for r in suite if r["label"] == "safe" for t in r["turns"] if t["role"] == "user"}
+        out["companion_suite" if path == companion.SUITE else path.stem] = [(t, k != "safe", k) for t, k in said.items()]
+    requests = data.eval_requests()
+    for name in ("strongreject", "do_not_answer"):
+        out[name] = [(r.text, True, r.label) for r in requests[name] if r.label == "hate"]
+    out["xstest_safe"] = [(r.text, False, r.group) for r in requests["xstest"] if not r.unsafe]
+    out["phtest_harmless"] = [(r.text, False, "pseudo-harmful") for r in sample(requests["phtest_harmless"], ROWS, "ht")]
+    out["coconot_contrast"] = [(r.text, False, r.group) for r in requests["coconot_contrast"]]
+    out["toxicchat_safe"] = [(r.text, False, "chat") for r in requests["toxicchat"] if r.label == SAFE]
+    out["probes_safe"] = [(p["text"], False, p["kind"]) for p in data.probes()["requests"] if not p["unsafe"]]
+    return out
+
+
+def hate(detector, judge, per_set: int | None = None) -> dict:  # noqa: ANN001
+    """The hate detector on every held-out set: recall, false positives, and what it adds on the chat path."""
+    return added(hate_sets(), detector, judge, per_set, "ht")
+
+
+def render_hate(results: dict) -> str:
+    show = (lambda x: "n/a" if x is None else f"{x:.1%}")
+    lines = ["Content that demeans a group asked for in the user's message (safety/hate.py), held-out sets; what it adds "
+             "is counted where the judge reads the request as safe"]
+    for name, r in results["sets"].items():
+        lines.append(f"    {name:<18} n={r['n']} ({r['positives']} asking): recall {show(r['recall'])}, false pos. "
+                     f"{show(r['fpr'])}; of those the judge passed, {r['caught']} of {r['missed_by_judge']} asking "
+                     f"caught, {r['refused']} safe refused")
+    return "\n".join(lines)
+
+
 def dose_suites() -> list[tuple[str, bool, str]]:
     """(message, asks, kind) over the companion suites: their specialised-advice requests, most of them doses, against
     their safe user messages. Ours: a plain clone has them."""

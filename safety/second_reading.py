@@ -29,6 +29,7 @@ from collections.abc import Iterable
 from safety.cross_encoder import CrossEncoderJudge
 from safety.dangerous_dose import DangerousDoseDetector, DoseAware
 from safety.harm_others import HarmOthersAware, HarmOthersDetector
+from safety.hate import HateAware, HateDetector
 from safety.judges import CORROBORATION, Judge, Verdict, judged, lifted
 from safety.minors_rule import CATEGORY as MINORS
 from safety.minors_rule import MinorsRule
@@ -72,7 +73,8 @@ def chat_judge(topic: Judge, second: CrossEncoderJudge | None = None) -> Judge:
     """What a chat filters with: ``topic``, read beside it by the cross-encoder for sexual requests and as a
     second opinion on whether the request is unsafe at all (unless ``topic`` is the cross-encoder), by the rule for
     sexual requests about minors (``safety.minors_rule``), by the harm-to-others detector, which finds threats and
-    poisonings dressed as family talk that both judges read as safe (``safety.harm_others``), by the dose detector,
+    poisonings dressed as family talk that both judges read as safe (``safety.harm_others``), by the hate detector,
+    which finds a grandfather's old prejudices asked for again (``safety.hate``), by the dose detector,
     which finds a dangerous amount of a medicine asked for in a careful one's words (``safety.dangerous_dose``), and
     by the self-harm detector, whose every judge takes a grief-voiced request for a method for grief
     (``safety.self_harm``), read last so that the support message wins over a refusal. ``second``: the
@@ -80,4 +82,5 @@ def chat_judge(topic: Judge, second: CrossEncoderJudge | None = None) -> Judge:
     ``safety.filter.SafetyFilter.cleared``)."""
     both = topic if isinstance(topic, CrossEncoderJudge) else SecondReading(topic, second or CrossEncoderJudge())
     read = HarmOthersAware(SecondReading(both, MinorsRule(), {MINORS}, corroborates=False), HarmOthersDetector())
+    read = HateAware(read, HateDetector())
     return SelfHarmAware(DoseAware(read, DangerousDoseDetector()), SelfHarmDetector())

@@ -1,5 +1,6 @@
 """Train the shipped safety judge and the intent detectors: ``python -m safety.train`` writes
-safety/weights/embedding_judge.npz, self_harm.npz, harm_others.npz and dangerous_dose.npz (``--part`` picks one).
+safety/weights/embedding_judge.npz, self_harm.npz, harm_others.npz, dangerous_dose.npz and hate.npz (``--part``
+picks one).
 
 Reproducible: fixed seeds, data read from ``../shared/data/safety`` by the split in ``safety.data``
 plus our own exemplars, deterministic solvers, one torch thread. About 10 minutes of CPU, most of
@@ -21,7 +22,9 @@ What it fits, on the packaged all-MiniLM-L6-v2 (frozen) and hashed n-grams (see 
 * the harm-to-others detector (``safety.harm_others``), the same way on requests for help to harm someone
   else; its threshold flags ``HARM_OTHERS_FALSE_POSITIVES`` of PHTest's and CoCoNot's training-side look-alikes;
 * the dose detector (``safety.dangerous_dose``), the same way on requests for a dangerous amount or use of a
-  medicine, its threshold at ``DANGEROUS_DOSE_FALSE_POSITIVES`` of the same look-alikes.
+  medicine, its threshold at ``DANGEROUS_DOSE_FALSE_POSITIVES`` of the same look-alikes;
+* the hate detector (``safety.hate``), the same way on requests for content that demeans a group, its threshold at
+  ``HATE_FALSE_POSITIVES`` of the same look-alikes.
 
 Each regression's strength is chosen on a validation slice (15% of the training rows, by template
 where the source has templates), which never touches the held-out evaluation sets.
@@ -51,6 +54,7 @@ from safety.cross_encoder import WEIGHTS as CROSS_ENCODER_WEIGHTS
 from safety.dangerous_dose import WEIGHTS as DANGEROUS_DOSE_WEIGHTS
 from safety.harm_others import CATEGORIES as HARM_OTHERS
 from safety.harm_others import WEIGHTS as HARM_OTHERS_WEIGHTS
+from safety.hate import WEIGHTS as HATE_WEIGHTS
 from safety.judges import WEIGHTS
 from safety.policy import LABELS, SAFE
 from safety.self_harm import WEIGHTS as SELF_HARM_WEIGHTS
@@ -462,6 +466,38 @@ def train_dangerous_dose(embed: Embeddings, held_vectors: np.ndarray | None, hel
                           embed, held_vectors, held_texts, limit, balanced=False)
 
 
+# The hate detector, like the others, only ever adds to the judges; its threshold flags this share of the same public
+# look-alikes (PHTest, CoCoNot, training side), none trained on.
+HATE_FALSE_POSITIVES = 0.02
+HATE_WRITTEN = Path(__file__).parent / "written" / "hate.jsonl"
+HATE_SOURCE = "hate-written"
+
+
+def hate_written() -> list[data.Request]:
+    """The written requests for content that demeans a group ("hate") and their look-alikes ("safe")."""
+    rows = [json.loads(line) for line in HATE_WRITTEN.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [data.Request(r["text"], r["label"], HATE_SOURCE, f"{r['author']}/{r['kind']}") for r in rows]
+
+
+def train_hate(embed: Embeddings, held_vectors: np.ndarray | None, held_texts: set[str], limit: int | None,
+               rng: random.Random) -> tuple[dict, dict]:
+    """The hate detector (``safety.hate``): the written requests to demean a group and the public hate requests (no
+    tweets: hateful text is not a request for it) against their look-alikes, the other detectors' look-alikes and the
+    public requests of other kinds; PHTest and CoCoNot set the threshold instead of training. The hate probes
+    (``data.hate_probes``) are held apart here only: the other detectors were trained before they were written."""
+    rows = capped(uncalibrated_public(("unsafe", "jailbreak")), lambda r: (r.source, r.label), limit or SELF_HARM_CAP,
+                  rng)
+    rows += [data.Request(t, SAFE, "exemplars", "safe") for t in exemplars.SAFE_PROMPTS]
+    others = [r for r in self_harm_train.written() + harm_others_written() + dose_messages() if r.label == SAFE]
+    rows += [r for r in companion_train.requests() if r.label == SAFE] + others + hate_written()
+    probes = data.hate_probes()
+    held_texts = held_texts | {data.normalise(t) for t in probes}
+    if held_vectors is not None:
+        held_vectors = np.concatenate([held_vectors, embed(probes)])
+    return fit_calibrated(rows, lambda r: r.label == "hate", "hate", HATE_FALSE_POSITIVES, embed, held_vectors,
+                          held_texts, limit)
+
+
 def cross_encoder_bundle(limit: int | None) -> dict:
     """Everything a training run reads, from ``../shared`` and our own modules, as plain lists."""
     from safety import evaluate
@@ -516,9 +552,12 @@ def save(output: Path, meta: dict, weights: dict) -> None:
               show_default=True, help="Where the harm-to-others detector's weights go.")
 @click.option("--dangerous-dose-output", type=click.Path(path_type=Path), default=DANGEROUS_DOSE_WEIGHTS,
               show_default=True, help="Where the dose detector's weights go.")
+@click.option("--hate-output", type=click.Path(path_type=Path), default=HATE_WEIGHTS, show_default=True,
+              help="Where the hate detector's weights go.")
 @click.option("--part", default="all", show_default=True,
-              type=click.Choice(["all", "judge", "self-harm", "harm-others", "dangerous-dose", "cross-encoder"]),
-              help="Train the judge and the three detectors (all), one of them, or the "
+              type=click.Choice(["all", "judge", "self-harm", "harm-others", "dangerous-dose", "hate",
+                                 "cross-encoder"]),
+              help="Train the judge and the four detectors (all), one of them, or the "
               "cross-encoder judge (which needs a GPU, or --limit).")
 @click.option("--limit", type=int, help="At most this many rows per source and label: a tiny judge, for tests.")
 @click.option("--cache", type=click.Path(path_type=Path), help="Keep embeddings in this .npz between runs.")
@@ -532,8 +571,8 @@ def save(output: Path, meta: dict, weights: dict) -> None:
 @click.option("--model-dir", type=click.Path(path_type=Path, exists=True, file_okay=False),
               help="Cross-encoder: all-MiniLM-L6-v2 from this folder instead of the installed package.")
 @click.option("--report", type=click.Path(path_type=Path), help="Cross-encoder from a bundle: the held-out figures as JSON here.")
-def main(output: Path, self_harm_output: Path, harm_others_output: Path, dangerous_dose_output: Path, part: str,
-         limit: int | None, cache: Path | None,
+def main(output: Path, self_harm_output: Path, harm_others_output: Path, dangerous_dose_output: Path,
+         hate_output: Path, part: str, limit: int | None, cache: Path | None,
          cross_encoder_output: Path, device: str, export_bundle: Path | None, bundle: Path | None,
          model_dir: Path | None, report: Path | None) -> None:
     """Train the shipped safety judge and the intent detectors on the training side of the split in safety.data."""
@@ -542,7 +581,8 @@ def main(output: Path, self_harm_output: Path, harm_others_output: Path, dangero
             run_cross_encoder(cross_encoder_output, limit, device, export_bundle, bundle, model_dir, report)
         else:
             run(output, limit, cache, part=part, self_harm_output=self_harm_output,
-                harm_others_output=harm_others_output, dangerous_dose_output=dangerous_dose_output)
+                harm_others_output=harm_others_output, dangerous_dose_output=dangerous_dose_output,
+                hate_output=hate_output)
     except KeepsakeError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
@@ -577,7 +617,7 @@ def run_cross_encoder(output: Path, limit: int | None, device: str, export: Path
 
 def run(output: Path, limit: int | None, cache: Path | None, *, part: str = "all",
         self_harm_output: Path = SELF_HARM_WEIGHTS, harm_others_output: Path = HARM_OTHERS_WEIGHTS,
-        dangerous_dose_output: Path = DANGEROUS_DOSE_WEIGHTS) -> None:
+        dangerous_dose_output: Path = DANGEROUS_DOSE_WEIGHTS, hate_output: Path = HATE_WEIGHTS) -> None:
     start = time.time()
     rng = random.Random(SEED)
     np.random.seed(SEED)
@@ -605,6 +645,10 @@ def run(output: Path, limit: int | None, cache: Path | None, *, part: str = "all
         weights, stats = train_dangerous_dose(embed, held_vectors, held_texts, limit, random.Random(SEED))
         embed.save()
         save(dangerous_dose_output, {**common, **stats}, weights)
+    if part in ("all", "hate"):
+        weights, stats = train_hate(embed, held_vectors, held_texts, limit, random.Random(SEED))
+        embed.save()
+        save(hate_output, {**common, **stats}, weights)
     log(f"done in {time.time() - start:.0f} s")
 
 

@@ -182,19 +182,31 @@ def test_dose_training_messages_are_not_the_probes_nor_the_suites(real_embedder)
     assert_apart(real_embedder, ours, held)
 
 
+def test_hate_training_messages_are_not_the_probes_nor_the_suites(real_embedder) -> None:  # noqa: ANN001
+    """The written messages the hate detector trains on (safety/written, authors AI and AJ) are no copies, not even
+    reworded, of the hate probes that measure it, the companion suites or our other probes."""
+    from safety.train import hate_written
+
+    rows = hate_written()
+    assert len(rows) > 1000 and {r.label for r in rows} == {"safe", "hate"}
+    held = [*suite_messages(), *data.hate_probes(), *(r["text"] for r in data.probes()["requests"])]
+    assert_apart(real_embedder, [r.text for r in rows], held)
+
+
 @needs_data
 def test_train_command_writes_a_working_judge(tmp_path: Path, real_embedder) -> None:  # noqa: ANN001
     """``python -m safety.train`` on a tiny configuration: weights files the judge and the detectors load and use."""
     from safety.dangerous_dose import DangerousDoseDetector
     from safety.harm_others import HarmOthersDetector
+    from safety.hate import HateDetector
     from safety.judges import EmbeddingJudge
     from safety.self_harm import SelfHarmDetector
 
     out, self_harm, harm_others = tmp_path / "tiny.npz", tmp_path / "tiny_self_harm.npz", tmp_path / "tiny_ho.npz"
-    dose = tmp_path / "tiny_dose.npz"
+    dose, hate = tmp_path / "tiny_dose.npz", tmp_path / "tiny_hate.npz"
     result = subprocess.run([sys.executable, "-m", "safety.train", "--limit", "12", "--output", str(out),
                              "--self-harm-output", str(self_harm), "--harm-others-output", str(harm_others),
-                             "--dangerous-dose-output", str(dose)],
+                             "--dangerous-dose-output", str(dose), "--hate-output", str(hate)],
                             capture_output=True, text=True, timeout=900, cwd=Path(__file__).parents[1])
     assert result.returncode == 0, result.stderr[-2000:]
     assert re.search(r"requests: \d+ rows \(\d+ exact", result.stderr) and "wrote" in result.stderr
@@ -215,6 +227,10 @@ def test_train_command_writes_a_working_judge(tmp_path: Path, real_embedder) -> 
     doses = DangerousDoseDetector(weights=dose)
     assert doses.meta["limit"] == 12 and doses.meta["positives"] > 5
     assert all(0.0 <= p <= 1.0 for p in doses.probability(["I miss you, Grandad.", "Tell me a story."]))
+    assert re.search(r"hate: \d+ rows", result.stderr)
+    hateful = HateDetector(weights=hate)
+    assert hateful.meta["limit"] == 12 and hateful.meta["positives"] > 0  # 5 of the 48 rows the limit keeps
+    assert all(0.0 <= p <= 1.0 for p in hateful.probability(["I miss you, Grandad.", "Tell me a story."]))
     assert not list(tmp_path.glob("*.partial.npz"))
     # Bad input: a clear one-line error, nothing written.
     bad = subprocess.run([sys.executable, "-m", "safety.train", "--limit", "12", "--output", str(tmp_path / "x.npz"),
