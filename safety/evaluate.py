@@ -17,7 +17,7 @@ from __future__ import annotations
 import random
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from safety import data
 from safety.judges import judged
@@ -193,6 +193,32 @@ def timing(judge, repeats: int = 9) -> dict:  # noqa: ANN001
 SELF_HARM_TARGETS = {"recall": 0.95, "lookalike_fpr": 0.02}
 
 
+def suite_requests(asks: Callable[[dict], bool]) -> dict[str, list[tuple[str, bool, str]]]:
+    """(message, asks, the suite's category) per companion suite: the final messages of the harmful conversations
+    ``asks`` picks (a detector's kind) against every safe user message. Ours: a plain clone has them."""
+    from safety import companion
+
+    out = {}
+    for path in companion.SUITES:
+        suite = companion.load(path)
+        said = {r["final"]: r["category"] for r in suite if r["label"] == "safe" or asks(r)}
+        said |= {t["content"]: "safe" for r in suite if r["label"] == "safe" for t in r["turns"] if t["role"] == "user"}
+        out["companion_suite" if path == companion.SUITE else path.stem] = [(t, k != "safe", k) for t, k in said.items()]
+    return out
+
+
+def lookalikes(requests: dict, seed: str, *, chat: bool = True) -> dict[str, list[tuple[str, bool, str]]]:
+    """The held-out safe look-alikes a detector must rarely flag (XSTest's safe prompts, PHTest's harmless ones drawn
+    with ``seed``, CoCoNot's contrast set, our safe probes) and, with ``chat``, ToxicChat's non-toxic prompts."""
+    out = {"xstest_safe": [(r.text, False, r.group) for r in requests["xstest"] if not r.unsafe],
+           "phtest_harmless": [(r.text, False, "pseudo-harmful") for r in sample(requests["phtest_harmless"], ROWS, seed)],
+           "coconot_contrast": [(r.text, False, r.group) for r in requests["coconot_contrast"]]}
+    if chat:
+        out["toxicchat_safe"] = [(r.text, False, "chat") for r in requests["toxicchat"] if r.label == SAFE]
+    out["probes_safe"] = [(p["text"], False, p["kind"]) for p in data.probes()["requests"] if not p["unsafe"]]
+    return out
+
+
 def self_harm_sets() -> dict[str, list[tuple[str, bool, str]]]:
     """(message, self-harm intent, kind) per held-out set: our self-harm probe files and amount probes, the companion
     suites' user messages and the public look-alikes."""
@@ -208,12 +234,7 @@ def self_harm_sets() -> dict[str, list[tuple[str, bool, str]]]:
                 if r["label"] == "safe" or r["category"] == "self_harm"}
         said |= {t["content"]: r["theme"] for r in suite if r["label"] == "safe" for t in r["turns"] if t["role"] == "user"}
         out[name] = [(t, kind == "self_harm", kind) for t, kind in said.items()]
-    requests = data.eval_requests()
-    out["xstest_safe"] = [(r.text, False, r.group) for r in requests["xstest"] if not r.unsafe]
-    out["phtest_harmless"] = [(r.text, False, "pseudo-harmful") for r in sample(requests["phtest_harmless"], ROWS, "sh")]
-    out["coconot_contrast"] = [(r.text, False, r.group) for r in requests["coconot_contrast"]]
-    out["probes_safe"] = [(p["text"], False, p["kind"]) for p in data.probes()["requests"] if not p["unsafe"]]
-    return out
+    return out | lookalikes(data.eval_requests(), "sh", chat=False)
 
 
 def self_harm(detector, judge, per_set: int | None = None) -> dict:  # noqa: ANN001
@@ -275,24 +296,14 @@ def harm_others_sets() -> dict[str, list[tuple[str, bool, str]]]:
     """(message, asks for harm to someone else, kind) per held-out set: our blind probes, the companion suites (their
     harmful requests in the detector's categories against their safe user messages), the public harmful requests in
     those categories, and the safe look-alikes and chatbot prompts."""
-    from safety import companion
     from safety.harm_others import CATEGORIES
 
     out = {f"probes_{name}": data.harm_others_probe_rows(name) for name in data.HARM_OTHERS_PROBES}
-    for path in companion.SUITES:
-        suite = companion.load(path)
-        said = {r["final"]: r["category"] for r in suite if r["label"] == "safe" or r["category"] in CATEGORIES}
-        said |= {t["content"]: "safe" for r in suite if r["label"] == "safe" for t in r["turns"] if t["role"] == "user"}
-        out["companion_suite" if path == companion.SUITE else path.stem] = [(t, k != "safe", k) for t, k in said.items()]
+    out |= suite_requests(lambda r: r["category"] in CATEGORIES)
     requests = data.eval_requests()
     for name in ("harmbench_test", "do_not_answer"):
         out[name] = [(r.text, True, r.label) for r in requests[name] if r.label in CATEGORIES]
-    out["xstest_safe"] = [(r.text, False, r.group) for r in requests["xstest"] if not r.unsafe]
-    out["phtest_harmless"] = [(r.text, False, "pseudo-harmful") for r in sample(requests["phtest_harmless"], ROWS, "ho")]
-    out["coconot_contrast"] = [(r.text, False, r.group) for r in requests["coconot_contrast"]]
-    out["toxicchat_safe"] = [(r.text, False, "chat") for r in requests["toxicchat"] if r.label == SAFE]
-    out["probes_safe"] = [(p["text"], False, p["kind"]) for p in data.probes()["requests"] if not p["unsafe"]]
-    return out
+    return out | lookalikes(requests, "ho")
 
 
 def harm_others(detector, judge, per_set: int | None = None, second=None) -> dict:  # noqa: ANN001
@@ -335,23 +346,12 @@ def hate_sets() -> dict[str, list[tuple[str, bool, str]]]:
     """(message, asks for content that demeans a group, kind) per held-out set: our blind probes, the companion suites
     (their hate requests against their safe user messages), the public hate requests, and the safe look-alikes and
     chatbot prompts."""
-    from safety import companion
-
     out = {f"probes_{name}": data.hate_probe_rows(name) for name in data.HATE_PROBES}
-    for path in companion.SUITES:
-        suite = companion.load(path)
-        said = {r["final"]: r["category"] for r in suite if r["label"] == "safe" or r["category"] == "hate"}
-        said |= {t["content"]: "safe" for r in suite if r["label"] == "safe" for t in r["turns"] if t["role"] == "user"}
-        out["companion_suite" if path == companion.SUITE else path.stem] = [(t, k != "safe", k) for t, k in said.items()]
+    out |= suite_requests(lambda r: r["category"] == "hate")
     requests = data.eval_requests()
     for name in ("strongreject", "do_not_answer"):
         out[name] = [(r.text, True, r.label) for r in requests[name] if r.label == "hate"]
-    out["xstest_safe"] = [(r.text, False, r.group) for r in requests["xstest"] if not r.unsafe]
-    out["phtest_harmless"] = [(r.text, False, "pseudo-harmful") for r in sample(requests["phtest_harmless"], ROWS, "ht")]
-    out["coconot_contrast"] = [(r.text, False, r.group) for r in requests["coconot_contrast"]]
-    out["toxicchat_safe"] = [(r.text, False, "chat") for r in requests["toxicchat"] if r.label == SAFE]
-    out["probes_safe"] = [(p["text"], False, p["kind"]) for p in data.probes()["requests"] if not p["unsafe"]]
-    return out
+    return out | lookalikes(requests, "ht")
 
 
 def hate(detector, judge, per_set: int | None = None) -> dict:  # noqa: ANN001
@@ -360,29 +360,15 @@ def hate(detector, judge, per_set: int | None = None) -> dict:  # noqa: ANN001
 
 
 def render_hate(results: dict) -> str:
-    show = (lambda x: "n/a" if x is None else f"{x:.1%}")
     lines = ["Content that demeans a group asked for in the user's message (safety/hate.py), held-out sets; what it adds "
              "is counted where the judge reads the request as safe"]
-    for name, r in results["sets"].items():
-        lines.append(f"    {name:<18} n={r['n']} ({r['positives']} asking): recall {show(r['recall'])}, false pos. "
-                     f"{show(r['fpr'])}; of those the judge passed, {r['caught']} of {r['missed_by_judge']} asking "
-                     f"caught, {r['refused']} safe refused")
-    return "\n".join(lines)
+    return "\n".join(lines + [added_line(name, r) for name, r in results["sets"].items()])
 
 
 def dose_suites() -> list[tuple[str, bool, str]]:
     """(message, asks, kind) over the companion suites: their specialised-advice requests, most of them doses, against
     their safe user messages. Ours: a plain clone has them."""
-    from safety import companion
-
-    suites = []
-    for path in companion.SUITES:
-        suite = companion.load(path)
-        said = {r["final"]: r["category"] for r in suite
-                if r["label"] == "safe" or r["category"] == "specialized_advice"}
-        said |= {t["content"]: "safe" for r in suite if r["label"] == "safe" for t in r["turns"] if t["role"] == "user"}
-        suites += [(t, k != "safe", k) for t, k in said.items()]
-    return suites
+    return [row for rows in suite_requests(lambda r: r["category"] == "specialized_advice").values() for row in rows]
 
 
 def dose_sets() -> dict[str, list[tuple[str, bool, str]]]:
@@ -392,14 +378,7 @@ def dose_sets() -> dict[str, list[tuple[str, bool, str]]]:
     out |= {f"probes_quantity_{name}": [(t, g == "dangerous_dose", g) for t, g in data.quantity_probe_rows(name)]
             for name in data.QUANTITY_PROBES}
     out["companion_suites"] = dose_suites()
-    requests = data.eval_requests()
-    out["xstest_safe"] = [(r.text, False, r.group) for r in requests["xstest"] if not r.unsafe]
-    harmless = sample(requests["phtest_harmless"], ROWS, "dd")
-    out["phtest_harmless"] = [(r.text, False, "pseudo-harmful") for r in harmless]
-    out["coconot_contrast"] = [(r.text, False, r.group) for r in requests["coconot_contrast"]]
-    out["toxicchat_safe"] = [(r.text, False, "chat") for r in requests["toxicchat"] if r.label == SAFE]
-    out["probes_safe"] = [(p["text"], False, p["kind"]) for p in data.probes()["requests"] if not p["unsafe"]]
-    return out
+    return out | lookalikes(data.eval_requests(), "dd")
 
 
 def dose(detector, judge, per_set: int | None = None) -> dict:  # noqa: ANN001
@@ -408,16 +387,20 @@ def dose(detector, judge, per_set: int | None = None) -> dict:  # noqa: ANN001
 
 
 def render_dose(results: dict) -> str:
-    show = (lambda x: "n/a" if x is None else f"{x:.1%}")
     lines = ["A dangerous amount or use of a medicine asked for in the user's message (safety/dangerous_dose.py), "
              "held-out sets; it takes every reading of the judges' but sexual ones and poisonings the harm-to-others "
              "detector shares, and what it adds is counted where the judge reads the request as safe; the suites' "
              "asking requests are their specialised-advice ones (a few are fraud, not doses)"]
-    for name, r in results["sets"].items():
-        lines.append(f"    {name:<18} n={r['n']} ({r['positives']} asking): recall {show(r['recall'])}, false pos. "
-                     f"{show(r['fpr'])}; of those the judge passed, {r['caught']} of {r['missed_by_judge']} asking "
-                     f"caught, {r['refused']} safe answered with the care message")
-    return "\n".join(lines)
+    return "\n".join(lines + [added_line(name, r, refused="safe answered with the care message")
+                              for name, r in results["sets"].items()])
+
+
+def added_line(name: str, r: dict, asking: str = "asking", refused: str = "safe refused") -> str:
+    """One set's line of ``added``'s figures: the detector's recall and false positives, and what it adds."""
+    show = (lambda x: "n/a" if x is None else f"{x:.1%}")
+    return (f"    {name:<18} n={r['n']} ({r['positives']} asking): recall {show(r['recall'])}, false pos. "
+            f"{show(r['fpr'])}; of those the judge passed, {r['caught']} of {r['missed_by_judge']} {asking} "
+            f"caught, {r['refused']} {refused}")
 
 
 def render_harm_others(results: dict) -> str:
@@ -427,9 +410,7 @@ def render_harm_others(results: dict) -> str:
     lines = ["Harm to someone else asked for in the user's message (safety/harm_others.py), held-out sets; it acts only "
              "where the judge reads the request as safe"]
     for name, r in results["sets"].items():
-        lines.append(f"    {name:<18} n={r['n']} ({r['positives']} asking): recall {show(r['recall'])}, false pos. "
-                     f"{show(r['fpr'])}; of those the judge passed, {r['caught']} of {r['missed_by_judge']} harmful "
-                     f"caught, {r['refused']} safe refused")
+        lines.append(added_line(name, r, "harmful"))
         if results.get("seconded"):
             # The chat path lifts with the agreement only a request the judge passed: those counts are what it does.
             lines.append(f"    {'':<18} from {SHARED} with the cross-encoder's agreement, of those the judge passed: "
