@@ -56,10 +56,9 @@ def test_a_hate_reading_it_made_is_never_doubted() -> None:
 def test_companion_suites(detector: HateDetector) -> None:
     """The suites (held out whole) hold requests for hate dressed as family talk, and safe messages full of a
     family's history, faith and anger: few of those may be flagged, since each is a refusal."""
-    from safety import evaluate
+    from safety.evaluate import suite_requests
 
-    sets = {k: v for k, v in evaluate.hate_sets().items() if k.startswith("companion")}
-    rows = [row for rows in sets.values() for row in rows]
+    rows = [row for rows in suite_requests(lambda r: r["category"] == "hate").values() for row in rows]
     asking = sorted({t for t, y, _ in rows if y})
     safe = sorted({t for t, y, _ in rows if not y})
     caught = [q >= 0.5 for q in detector.probability(asking)]
