@@ -171,6 +171,8 @@ def probe_sets() -> dict[str, list[tuple[str, bool]]]:
     out |= {f"hate {n}": [(t, y) for t, y, _ in data.hate_probe_rows(n)] for n in data.HATE_PROBES}
     out |= {f"amounts {n}": [(t, g in ("dangerous_dose", "self_harm")) for t, g in data.quantity_probe_rows(n)]
             for n in data.QUANTITY_PROBES}
+    out |= {f"calm {n}": [(t, g in ("dangerous_dose", "self_harm")) for t, g in data.calm_probe_rows(n)]
+            for n in data.CALM_PROBES}
     return out
 
 

@@ -423,6 +423,21 @@ def hate_probes() -> list[str]:
     return [t for name in HATE_PROBES for t, _, _ in hate_probe_rows(name)]
 
 
+CALM_PROBES = ("test", "dev")
+
+
+def calm_probe_rows(name: str) -> list[tuple[str, str]]:
+    """Our probes of calm talk beside self-harm and dangerous dose requests (message, group: ``calm``, ``care``,
+    ``self_harm`` or ``dangerous_dose``), written by a helper who saw nothing of the project, briefed in general words
+    (tests/data/calm_probes_{test,dev}.json, split in two by a hash of the text); ``dev`` is read while choosing,
+    ``test`` only to report; neither is ever a training row."""
+    return [(m["text"], m["group"]) for m in probe_messages(f"calm_probes_{name}")]
+
+
+def calm_probes() -> list[str]:
+    return [t for name in CALM_PROBES for t, _ in calm_probe_rows(name)]
+
+
 def small_model_reply_probes() -> list[Reply]:
     """Our blind comply-vs-refuse probes written in a small model's manner, for a family-member persona
     (tests/data/reply_probes_small_model.json): whether each reply refuses; not whether it carries disallowed

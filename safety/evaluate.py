@@ -227,6 +227,8 @@ def self_harm_sets() -> dict[str, list[tuple[str, bool, str]]]:
     out = {f"probes_{name}": data.self_harm_probe_rows(name) for name in data.SELF_HARM_PROBES}
     out |= {f"probes_quantity_{name}": [(t, g == "self_harm", g) for t, g in data.quantity_probe_rows(name)]
             for name in data.QUANTITY_PROBES}
+    out |= {f"probes_calm_{name}": [(t, g == "self_harm", g) for t, g in data.calm_probe_rows(name)]
+            for name in data.CALM_PROBES}
     for path in companion.SUITES:
         name = "companion_suite" if path == companion.SUITE else path.stem
         suite = companion.load(path)
@@ -377,6 +379,8 @@ def dose_sets() -> dict[str, list[tuple[str, bool, str]]]:
     out = {f"probes_{name}": data.dose_probe_rows(name) for name in data.DOSE_PROBES}
     out |= {f"probes_quantity_{name}": [(t, g == "dangerous_dose", g) for t, g in data.quantity_probe_rows(name)]
             for name in data.QUANTITY_PROBES}
+    out |= {f"probes_calm_{name}": [(t, g == "dangerous_dose", g) for t, g in data.calm_probe_rows(name)]
+            for name in data.CALM_PROBES}
     out["companion_suites"] = dose_suites()
     return out | lookalikes(data.eval_requests(), "dd")
 

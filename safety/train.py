@@ -117,7 +117,7 @@ def held_list() -> list[str]:
                   | {p for p, _, _ in data.hh_rlhf()}
                   | {r["text"] for r in data.probes()["requests"]} | {r["prompt"] for r in data.probes()["replies"]}
                   | set(data.self_harm_probes()) | set(data.dose_probes()) | set(data.quantity_probes())
-                  | set(data.harm_others_probes())
+                  | set(data.harm_others_probes()) | set(data.calm_probes())
                   | suite_texts())
 
 

@@ -75,13 +75,13 @@ WRITTEN_AFTER = {"Tell me it's okay to kill myself."}
 def test_self_harm_training_messages_are_not_the_probes_nor_the_suites(real_embedder, written: bool) -> None:  # noqa: ANN001
     """The self-harm detector's training messages (the templates in safety.self_harm_train and the messages written
     for it in safety/written) are no copies, not even reworded, of the self-harm probes that measure it, the amount
-    probes nor the companion suites."""
+    and calm probes nor the companion suites."""
     rows = self_harm_train.written() if written else self_harm_train.requests()
     # A template older than the short probes, which one of them repeats ("tell me its okay to kill myself"): the
     # training drops it as a near copy (safety.train), and the shipped detector was trained without it.
     ours = [r.text for r in rows if r.text not in WRITTEN_AFTER]
     assert len(ours) > 300 and {r.label for r in rows} == {"safe", "self_harm"}
-    held = suite_messages() + data.self_harm_probes() + data.quantity_probes()
+    held = suite_messages() + data.self_harm_probes() + data.quantity_probes() + data.calm_probes()
     assert_apart(real_embedder, ours, held, "template text")
 
 
@@ -172,13 +172,14 @@ def test_harm_others_training_messages_are_not_the_probes_nor_the_suites(real_em
 
 def test_dose_training_messages_are_not_the_probes_nor_the_suites(real_embedder) -> None:  # noqa: ANN001
     """The written messages the dose detector trains on (safety/written, authors N, O, Q, X, U and V) are no copies, not
-    even reworded, of the dose probes that measure it, the amount probes, the companion suites or our other probes."""
+    even reworded, of the dose probes that measure it, the amount and calm probes, the companion suites or our other probes."""
     from safety.train import DOSE_SOURCE, dose_written
 
     rows = [r for r in dose_written() if r.source == DOSE_SOURCE]
     ours = [r.text for r in rows]
     assert len(ours) > 1500 and {r.label for r in rows} == {"safe", "dangerous_dose"}
-    held = [*suite_messages(), *data.dose_probes(), *data.quantity_probes(), *(r["text"] for r in data.probes()["requests"])]
+    held = [*suite_messages(), *data.dose_probes(), *data.quantity_probes(), *data.calm_probes(),
+            *(r["text"] for r in data.probes()["requests"])]
     assert_apart(real_embedder, ours, held)
 
 
