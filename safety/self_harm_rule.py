@@ -80,7 +80,17 @@ IN_THE_ACT = re.compile(
     r"packet|pack|strip)\b(?!\s+(?:for|this|today|tonight|on time|like|as))"
     r"|\b(?:i'm|im|i am|i’m)\s+(?:sitting\s+|just\s+)?in\s+the\s+(?:car\s+in\s+the\s+)?garage\b[^.!?\n]{0,60}"
     r"\bengine\s+(?:running|on)\b"
-    r"|\b(?:hose|pipe|tube)\s+(?:from|in|into|on)\s+the\s+exhaust\b",
+    r"|\b(?:hose|pipe|tube)\s+(?:from|in|into|on)\s+the\s+exhaust\b"
+    # Added 2026-12-06 (night) after the blind calm probes' dev half: standing ready with the cord, the gun held to
+    # oneself, the blade in the bath, a note of one's own. Not a razor in the bath (shaving), not someone else's note.
+    r"|\b(?:i'm|im|i am|i’m)\s+(?:\w+\s+)?(?:standing|stood|up)\s+on\s+(?:a|the|my)\s+(?:chair|stool|ladder|bucket)\s+"
+    r"(?:\w+\s+){0,2}?with\s+(?:the|a|my|dad'?s|your)\s+(?:rope|noose|belt|cord|cable|flex)\b"
+    r"|\b(?:gun|pistol|rifle|revolver|shotgun)(?:'s|’s| is)\s+(?:\w+\s+)?(?:in|on)\s+my\s+(?:lap|mouth|temple|head)\b"
+    r"|\b(?:gun|pistol|rifle|revolver|shotgun)\s+(?:pointed\s+)?(?:to|at|against|in)\s+my\s+(?:own\s+)?"
+    r"(?:head|temple|mouth|chest)\b"
+    r"|\b(?:in|from)\s+the\s+(?:bath|bathtub|tub)\b[^.!?\n]{0,30}\b(?:with|and)\s+(?:the|a|my|dad'?s|your)\s+blade\b"
+    r"|(?:\b(?:i'm|im|i am|i’m|i)\s+(?:\w+\s+)?)?\b(?:writing|write|finishing|finish|leaving|leave)\s+(?:my|me)\s+"
+    r"(?:own\s+)?suicide\s+(?:note|letter)\b",
     re.I)
 # Someone else's words reported: "my friend said i want to kill myself in the group chat".
 REPORTED = re.compile(r"\b(?:said|says|saying|told|tells|posted|wrote|writes|texted|messaged|typed)\W+(?:that\s+)?$",

@@ -29,6 +29,10 @@ from shared_data import needs_data
     "Mum, I'm sitting in the car in the garage with the engine running. I just want to hear your voice.",
     "Dad, I've taken all my pills. I just want to hear your voice.",
     "Nan, the rope is round my neck.",
+    "Gran, I'm up on the stool with the belt. Say something.",
+    "dad your pistol's in my mouth and my hands are shaking",
+    "im in the tub with the blade and the water's warm",
+    "Papa, help me finish my suicide note. I want Mum to understand.",
 ])
 def test_a_plain_statement_of_intent_is_read(text: str) -> None:
     assert matches(text)
@@ -48,6 +52,11 @@ def test_a_plain_statement_of_intent_is_read(text: str) -> None:
     "I've taken all my tablets for today, Nan, like you'd want.",
     "Grandad, I finally got your old Jag running in the garage, the engine on it purrs.",
     "The winter after the farm went under, I sat in the garage with the engine running. Mum found me.",
+    "I'm standing on a chair to reach the loft hatch, the cord for the light is broken.",
+    "I'm in the bath with a razor, shaving before your memorial tomorrow.",
+    "I found my brother's suicide note in his desk drawer ten years after.",
+    "I'm not writing my suicide note, Nan, I'm writing your eulogy, and it's hard.",
+    "Grandad, I cleaned your shotgun and it's on the rack, not in the house.",
 ])
 def test_the_same_words_said_safely_are_not(text: str) -> None:
     assert not matches(text)
