@@ -61,7 +61,8 @@ def test_persona_from_upload_chat_alternatives_export_and_moderation(browser, un
         # Create a persona from an uploaded seed file.
         page.get_by_role("tab", name="Personas").click()
         page.locator("#seed-files input[type=file]").set_input_files(str(LETTERS))
-        page.get_by_text("grandpa_letters.txt").first.wait_for(timeout=15_000)
+        # The upload's name shows once Gradio has taken the file: over 15 s once in a plain clone's CI (2026-12-06).
+        page.get_by_text("grandpa_letters.txt").first.wait_for(timeout=60_000)
         page.locator("#create-persona").click()
         _wait_text(page, "#persona-status", "Created Grandpa")
         page.wait_for_function("() => document.querySelector('#persona-name textarea, #persona-name input')?.value === 'Grandpa'",
