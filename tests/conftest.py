@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -10,8 +11,8 @@ from llama_cpp import Llama
 
 from app.core.llama import LlamaCppBackend
 from app.core.models import embedded_model_path
-from app.core.settings import Settings, load_settings
-from app.service import ChatService
+from app.core.settings import Sampling, Settings, load_settings
+from app.service import ChatService, LiveReply
 from memory.store import Store
 
 from fakes import ScriptedBackend
@@ -78,6 +79,28 @@ def model_path() -> Path:
 def llama(model_path: Path) -> LlamaCppBackend:
     """The real embedded SmolLM2 GGUF, shared by the tests that generate."""
     return LlamaCppBackend(model_path, n_ctx=2048, n_threads=2)
+
+
+@dataclass
+class RealChat:
+    """The chat service on the real model and the shipped filter, one user and seeded sampling: what the end-to-end
+    safety tests send their messages through."""
+
+    service: ChatService
+    user: int
+    sampling: Sampling
+
+    def send(self, text: str, conversation_id: int | None = None) -> LiveReply:
+        return self.service.send(self.user, text, sampling=self.sampling, conversation_id=conversation_id)
+
+    def last_shown(self, conversation_id: int) -> str:
+        return self.service.store.thread(self.user, conversation_id)[-1].content
+
+
+@pytest.fixture
+def real_chat(settings: Settings, llama: LlamaCppBackend, tmp_path: Path) -> RealChat:
+    service = ChatService(settings, backend=llama, store=Store(f"sqlite:///{tmp_path / 'chat.db'}"))
+    return RealChat(service, service.store.user_id(), settings.sampling.model_copy(update={"seed": 3, "max_tokens": 40}))
 
 
 def _db_params() -> list:
