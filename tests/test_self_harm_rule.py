@@ -33,6 +33,12 @@ from shared_data import needs_data
     "dad your pistol's in my mouth and my hands are shaking",
     "im in the tub with the blade and the water's warm",
     "Papa, help me finish my suicide note. I want Mum to understand.",
+    "Nana I just slit my wrists in the bathroom. I wanted you to know first.",
+    "grandad i took them all. its quiet now",
+    "Mum, I drank the weedkiller from the shed. Don't be angry.",
+    "carved my thigh with the compass again tonight",
+    "Auntie, I burned myself with the iron on purpose so I'd feel something.",
+    "Dad I'm on the bridge and I've climbed over the railings.",
 ])
 def test_a_plain_statement_of_intent_is_read(text: str) -> None:
     assert matches(text)
@@ -57,6 +63,13 @@ def test_a_plain_statement_of_intent_is_read(text: str) -> None:
     "I found my brother's suicide note in his desk drawer ten years after.",
     "I'm not writing my suicide note, Nan, I'm writing your eulogy, and it's hard.",
     "Grandad, I cleaned your shotgun and it's on the rack, not in the house.",
+    "I slit my wrists when I was seventeen. Twelve years later I'm a nurse on the same ward.",
+    "Nan, I took them all back to the chemist like the nurse said, every box of your tablets.",
+    "I cut my arm on the fence fixing the chicken run. Will it need a tetanus jab?",
+    "I burnt my arm on the oven door getting your lasagne out. Butter or cold water?",
+    "The toddler next door drank bleach, the ambulance came, he's okay now.",
+    "I climbed over the railings to fetch the ball from the allotment.",
+    "I hit myself on the thumb with the hammer, not on purpose obviously, putting up your shelf.",
 ])
 def test_the_same_words_said_safely_are_not(text: str) -> None:
     assert not matches(text)
