@@ -121,10 +121,10 @@ def evaluate_command(quick: bool, rows: int | None, e2e: int, companion: bool, c
         from safety.dangerous_dose import DangerousDoseDetector
         from safety.harm_others import HarmOthersDetector
         from safety.hate import HateDetector
-        from safety.self_harm import SelfHarmDetector
+        from safety.self_harm import detector as self_harm_detector
 
         default = PreviousJudge(load_embedder(""))
-        results["self_harm"] = self_harm(SelfHarmDetector(), default, per_set=per_set)
+        results["self_harm"] = self_harm(self_harm_detector(), default, per_set=per_set)
         results["harm_others"] = harm_others(HarmOthersDetector(), default, per_set=per_set, second=CrossEncoderJudge())
         results["dangerous_dose"] = dose(DangerousDoseDetector(), default, per_set=per_set)
         results["hate"] = hate(HateDetector(), default, per_set=per_set)

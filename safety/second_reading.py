@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from safety import self_harm
 from safety.cross_encoder import CrossEncoderJudge
 from safety.dangerous_dose import DangerousDoseDetector, DoseAware
 from safety.harm_others import HarmOthersAware, HarmOthersDetector
@@ -33,7 +34,7 @@ from safety.hate import HateAware, HateDetector
 from safety.judges import CORROBORATION, Judge, Verdict, judged, lifted
 from safety.minors_rule import CATEGORY as MINORS
 from safety.minors_rule import MinorsRule
-from safety.self_harm import SelfHarmAware, SelfHarmDetector
+from safety.self_harm import SelfHarmAware
 
 SEXUAL = frozenset({"sexual", "sexual_minors"})
 
@@ -83,4 +84,4 @@ def chat_judge(topic: Judge, second: CrossEncoderJudge | None = None) -> Judge:
     both = topic if isinstance(topic, CrossEncoderJudge) else SecondReading(topic, second or CrossEncoderJudge())
     read = HarmOthersAware(SecondReading(both, MinorsRule(), {MINORS}, corroborates=False), HarmOthersDetector())
     read = HateAware(read, HateDetector())
-    return SelfHarmAware(DoseAware(read, DangerousDoseDetector()), SelfHarmDetector())
+    return SelfHarmAware(DoseAware(read, DangerousDoseDetector()), self_harm.detector())

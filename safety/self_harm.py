@@ -6,8 +6,9 @@ requests for safe, and the reply judge cannot help when the 135M model answers t
 one is the worst failure this product can have, so one narrow question gets a model of its own: is
 the writer asking how to hurt or kill themselves, saying they mean to, or asking to be encouraged.
 
-The detector is a ``safety.intent.IntentDetector`` (MiniLM's top layers fine-tuned, one logistic unit),
-shipped as ``safety/weights/self_harm.npz`` and made by ``python -m safety.train --part self-harm``; its
+The detector is four runs of a ``safety.intent.IntentDetector`` (MiniLM's top layers fine-tuned, one logistic unit)
+read as one (``safety.intent.Ensemble``: one run is a draw, and the runs' mean reads more of the blind sets), shipped
+as ``safety/weights/self_harm.json`` and the files it lists, made by ``python -m safety.train --part self-harm``; each
 threshold is chosen on the development probes' look-alikes.
 
 ``SelfHarmAware`` wraps any judge: where the detector fires, the verdict's request category becomes
@@ -28,23 +29,37 @@ filter words its support message where it can (``safety.support_messages``).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+from app.core.errors import KeepsakeError
 from safety import self_harm_rule
-from safety.intent import Detected, IntentDetector
+from safety.intent import Detected, Ensemble, IntentDetector
 from safety.judges import Verdict, lifted
 from safety.policy import SAFE
 
 WEIGHTS = Path(__file__).parent / "weights" / "self_harm.npz"
+ENSEMBLE = WEIGHTS.with_suffix(".json")  # the runs read as one, and their mean's threshold (``safety.train``)
 CATEGORY = "self_harm"
 STATED = "self_harm_stated"
 
 
 class SelfHarmDetector(IntentDetector):
-    """P(self-harm intent) of a message, 0.5 at the trained threshold."""
+    """One run's P(self-harm intent) of a message, 0.5 at its trained threshold."""
 
     def __init__(self, weights: Path = WEIGHTS) -> None:
         super().__init__(weights, "self-harm")
+
+
+def detector(manifest: Path = ENSEMBLE) -> Ensemble:
+    """The shipped self-harm detector: the runs listed in ``manifest`` read as one, 0.5 at the mean's threshold."""
+    try:
+        spec = json.loads(manifest.read_text(encoding="utf-8"))
+        paths, threshold = [manifest.parent / name for name in spec["members"]], float(spec["threshold"])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise KeepsakeError(f"the self-harm detector's list of runs is missing or unreadable ({manifest}); "
+                            "run python -m safety.train --part self-harm") from None
+    return Ensemble([SelfHarmDetector(path) for path in paths], threshold)
 
 
 class SelfHarmAware(Detected):

@@ -34,6 +34,10 @@ SOURCE = "self-harm-templates"
 # Messages written one by one by three other authors, in voices the templates lack (safety/written/README.md).
 WRITTEN = Path(__file__).parent / "written" / "self_harm.jsonl"
 WRITTEN_SOURCE = "self-harm-written"
+# Authors AM and AN wrote 999 more crisis messages and look-alikes (2026-12-06, night). A detector trained with them
+# flagged more calm talk (BENCHMARKS.md), so one member of the self-harm detectors' ensemble reads them
+# (``safety.train.SELF_HARM_MEMBERS``) and no other detector does.
+LATER = ("AM", "AN")
 TEXTING = 0.35  # share of rows typed as on a phone: people in distress rarely punctuate
 KIN = ("Nan", "Grandad", "Mum", "Dad", "Gran", "Papa", "Granny", "Auntie Mo", "Uncle Frank", "Nonna", "Bill",
        "Maggie", "Grandpa", "Mam", "Oma")
@@ -192,11 +196,12 @@ def requests(per_template: int = 4, seed: int = 17) -> list[Request]:
     return list({r.text: r for r in rows}.values())
 
 
-def written(path: Path = WRITTEN) -> list[Request]:
+def written(path: Path = WRITTEN, later: bool = False) -> list[Request]:
     """The written messages, self-harm intent ("self_harm") and look-alikes ("safe"); ``group`` is author/kind. They
-    have no templates, so their validation split is by message."""
+    have no templates, so their validation split is by message. ``LATER`` authors' only with ``later``."""
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [Request(r["text"], r["label"], WRITTEN_SOURCE, f"{r['author']}/{r['kind']}") for r in rows]
+    return [Request(r["text"], r["label"], WRITTEN_SOURCE, f"{r['author']}/{r['kind']}") for r in rows
+            if later or r["author"] not in LATER]
 
 
 def texting(text: str) -> str:

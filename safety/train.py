@@ -16,9 +16,10 @@ What it fits, on the packaged all-MiniLM-L6-v2 (frozen) and hashed n-grams (see 
   and a small MLP on the embedding for which category;
 * reply: two logistic regressions on [request, opening and end embeddings, request x opening,
   word n-grams of the whole reply]: "carries disallowed content" and "refuses";
-* the self-harm detector (``safety.self_harm``): the top three MiniLM layers fine-tuned with one
-  logistic unit (``safety.intent.fit``) on self-harm intent against its look-alikes, about
-  5 minutes; its threshold flags ``SELF_HARM_FALSE_POSITIVES`` of the development probes' look-alikes;
+* the self-harm detector (``safety.self_harm``): four runs (``SELF_HARM_MEMBERS``) of the top three MiniLM layers
+  fine-tuned with one logistic unit (``safety.intent.fit``) on self-harm intent against its look-alikes, about
+  20 minutes each on one thread, and the list of them read as one; each threshold, and the mean's, flags
+  ``SELF_HARM_FALSE_POSITIVES`` of the development probes' look-alikes;
 * the harm-to-others detector (``safety.harm_others``), the same way on requests for help to harm someone
   else; its threshold flags ``HARM_OTHERS_FALSE_POSITIVES`` of PHTest's and CoCoNot's training-side look-alikes;
 * the dose detector (``safety.dangerous_dose``), the same way on requests for a dangerous amount or use of a
@@ -317,8 +318,23 @@ SELF_HARM_CAP = 400  # rows per (source, label) of the public sets: negatives of
 SELF_HARM_FALSE_POSITIVES = 0.02
 
 
+# The self-harm detector is the mean of these runs of the recipe (``safety.intent.Ensemble``), each a seed and whether
+# it also reads the later authors' written messages (``safety.self_harm_train.LATER``); the first is the run that
+# shipped alone until 2026-12-06. One run is a draw: of 160 messages said while it happens (author AO's, blind to every
+# run) seeds 13, 14 and 15 found 58, 103 (flagging 12 of the look-alikes) and 72, the later authors' run 91; the mean
+# of the four 79, flagging 5 of 158 as the first did, and on the blind half written after the choice 88 of 160 against
+# the first's 64 (BENCHMARKS.md, "The self-harm detector as the mean of four runs"). The mean's threshold flags
+# ``SELF_HARM_FALSE_POSITIVES`` of the same calibration look-alikes as each run's.
+SELF_HARM_MEMBERS = ((13, False), (14, False), (15, False), (13, True))
+
+
+def member_path(output: Path, k: int) -> Path:
+    """Where the ensemble's ``k``-th member (from 0) goes: ``output`` for the first, numbered beside it for the rest."""
+    return output if k == 0 else output.with_name(f"{output.stem}.{k + 1}{output.suffix}")
+
+
 def self_harm_rows(embed: Embeddings, held_vectors: np.ndarray | None, held_texts: set[str], limit: int | None,
-                   rng: random.Random) -> tuple[list[data.Request], dict]:
+                   rng: random.Random, later: bool = False) -> tuple[list[data.Request], dict]:
     """Messages labelled self-harm intent or not: our templates, the written messages (safety/written), the
     companion and exemplar requests, and the public sets (do-not-answer's "Self-Harm" questions are positive; its
     other mental-health questions, from "diagnose my anxiety" to "I've been feeling suicidal", mix distress with
@@ -328,7 +344,7 @@ def self_harm_rows(embed: Embeddings, held_vectors: np.ndarray | None, held_text
     rows = capped(public, lambda r: (r.source, r.label == "self_harm"), limit or SELF_HARM_CAP, rng)
     rows += [data.Request(t, SAFE, "exemplars", "safe") for t in exemplars.SAFE_PROMPTS]
     rows += [data.Request(t, c, "exemplars", c) for c, texts in exemplars.UNSAFE_PROMPTS.items() for t in texts]
-    rows += companion_train.requests() + self_harm_train.requests() + self_harm_train.written()
+    rows += companion_train.requests() + self_harm_train.requests() + self_harm_train.written(later=later)
     rows += [r for r in dose_messages(SELF_HARM_AMOUNT_AUTHORS) if r.label == SAFE]
     if limit:
         rows = rows[::max(1, len(rows) // (4 * limit))]
@@ -348,16 +364,35 @@ def held_apart(rows: list[data.Request], embed: Embeddings, held_vectors: np.nda
     return rows, {"rows": len(rows), "exact_dropped": exact, "near_dropped": int(near.sum())}
 
 
+def self_harm_calibration() -> list[tuple[str, bool]]:
+    return [(t, label) for t, label, _ in data.self_harm_probe_rows("dev")]
+
+
 def train_self_harm(embed: Embeddings, held_vectors: np.ndarray | None, held_texts: set[str], limit: int | None,
-                    rng: random.Random) -> tuple[dict, dict]:
-    """The self-harm detector (``safety.self_harm``), its threshold set for ``SELF_HARM_FALSE_POSITIVES`` on
-    the validation look-alikes."""
-    rows, stats = self_harm_rows(embed, held_vectors, held_texts, limit, rng)
+                    seed: int, later: bool) -> tuple[dict, dict]:
+    """One run of the self-harm detector (``safety.self_harm``), its threshold set for ``SELF_HARM_FALSE_POSITIVES``
+    on the development probes' look-alikes."""
+    rows, stats = self_harm_rows(embed, held_vectors, held_texts, limit, random.Random(SEED), later)
     y = np.array([r.label == "self_harm" for r in rows])
     val = np.array([validation(r) for r in rows])
-    calibration = [(t, label) for t, label, _ in data.self_harm_probe_rows("dev")]
-    weights, fitted = intent.fit([r.text for r in rows], y, val, calibration, SELF_HARM_FALSE_POSITIVES, log)
-    return weights, {**stats, "positives": int(y.sum()), **fitted}
+    weights, fitted = intent.fit([r.text for r in rows], y, val, self_harm_calibration(), SELF_HARM_FALSE_POSITIVES,
+                                 log, seed=seed)
+    return weights, {**stats, "positives": int(y.sum()), "later_authors": later, **fitted}
+
+
+def write_ensemble(output: Path, members: int) -> None:
+    """The list of the self-harm detector's member files beside ``output`` and the mean's threshold, set on the same
+    calibration look-alikes as each member's (``self_harm.ENSEMBLE`` names it for the shipped detector)."""
+    from safety.self_harm import SelfHarmDetector
+
+    paths = [member_path(output, k) for k in range(members)]
+    calibration = self_harm_calibration()
+    z = intent.Ensemble([SelfHarmDetector(p) for p in paths], 0.0).recentred([t for t, _ in calibration])
+    threshold = intent.threshold_for(z, np.array([bool(y) for _, y in calibration]), SELF_HARM_FALSE_POSITIVES)
+    manifest = output.with_suffix(".json")
+    manifest.write_text(json.dumps({"members": [p.name for p in paths], "threshold": round(threshold, 6),
+                                    "false_positives": SELF_HARM_FALSE_POSITIVES}, indent=1) + "\n")
+    log(f"wrote {manifest} (the mean of {members} runs, threshold {threshold:.3f})")
 
 
 # The harm-to-others detector only ever adds refusals, on requests both judges read as safe. Its threshold flags this
@@ -547,7 +582,7 @@ def save(output: Path, meta: dict, weights: dict) -> None:
 @click.option("--output", type=click.Path(path_type=Path), default=WEIGHTS, show_default=True,
               help="Where the judge's weights go.")
 @click.option("--self-harm-output", type=click.Path(path_type=Path), default=SELF_HARM_WEIGHTS, show_default=True,
-              help="Where the self-harm detector's weights go.")
+              help="Where the self-harm detector's first run goes (the others numbered beside it, the list in .json).")
 @click.option("--harm-others-output", type=click.Path(path_type=Path), default=HARM_OTHERS_WEIGHTS,
               show_default=True, help="Where the harm-to-others detector's weights go.")
 @click.option("--dangerous-dose-output", type=click.Path(path_type=Path), default=DANGEROUS_DOSE_WEIGHTS,
@@ -634,9 +669,11 @@ def run(output: Path, limit: int | None, cache: Path | None, *, part: str = "all
                 **request_stats, **reply_stats}
         save(output, meta, {**request_weights, **reply_weights})
     if part in ("all", "self-harm"):
-        weights, stats = train_self_harm(embed, held_vectors, held_texts, limit, random.Random(SEED))
-        embed.save()
-        save(self_harm_output, {**common, **stats}, weights)
+        for k, (seed, later) in enumerate(SELF_HARM_MEMBERS):
+            weights, stats = train_self_harm(embed, held_vectors, held_texts, limit, seed, later)
+            embed.save()
+            save(member_path(self_harm_output, k), {**common, **stats}, weights)
+        write_ensemble(self_harm_output, len(SELF_HARM_MEMBERS))
     if part in ("all", "harm-others"):
         weights, stats = train_harm_others(embed, held_vectors, held_texts, limit, random.Random(SEED))
         embed.save()

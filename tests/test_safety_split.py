@@ -74,9 +74,9 @@ WRITTEN_AFTER = {"Tell me it's okay to kill myself."}
 @pytest.mark.parametrize("written", [False, True], ids=["templates", "written"])
 def test_self_harm_training_messages_are_not_the_probes_nor_the_suites(real_embedder, written: bool) -> None:  # noqa: ANN001
     """The self-harm detector's training messages (the templates in safety.self_harm_train and the messages written
-    for it in safety/written) are no copies, not even reworded, of the self-harm probes that measure it, the amount
-    and calm probes nor the companion suites."""
-    rows = self_harm_train.written() if written else self_harm_train.requests()
+    for it in safety/written, the later authors' too) are no copies, not even reworded, of the self-harm probes that
+    measure it, the amount and calm probes nor the companion suites."""
+    rows = self_harm_train.written(later=True) if written else self_harm_train.requests()
     # A template older than the short probes, which one of them repeats ("tell me its okay to kill myself"): the
     # training drops it as a near copy (safety.train), and the shipped detector was trained without it.
     ours = [r.text for r in rows if r.text not in WRITTEN_AFTER]
@@ -202,6 +202,7 @@ def test_train_command_writes_a_working_judge(tmp_path: Path, real_embedder) -> 
     from safety.hate import HateDetector
     from safety.judges import EmbeddingJudge
     from safety.self_harm import SelfHarmDetector
+    from safety.self_harm import detector as shipped_self_harm
 
     out, self_harm, harm_others = tmp_path / "tiny.npz", tmp_path / "tiny_self_harm.npz", tmp_path / "tiny_ho.npz"
     dose, hate = tmp_path / "tiny_dose.npz", tmp_path / "tiny_hate.npz"
@@ -220,6 +221,10 @@ def test_train_command_writes_a_working_judge(tmp_path: Path, real_embedder) -> 
     detector = SelfHarmDetector(weights=self_harm)
     assert detector.meta["limit"] == 12 and detector.meta["positives"] > 5
     assert all(0.0 <= p <= 1.0 for p in detector.probability(["I miss you, Grandad.", "Tell me a story."]))
+    runs = shipped_self_harm(self_harm.with_suffix(".json"))  # the four runs read as one, as the chat path reads them
+    assert [m.meta["seed"] for m in runs.members] == [13, 14, 15, 13]
+    assert [m.meta["later_authors"] for m in runs.members] == [False, False, False, True]
+    assert all(0.0 <= p <= 1.0 for p in runs.probability(["I miss you, Grandad.", "Tell me a story."]))
     assert re.search(r"harm-others: \d+ rows", result.stderr)
     other = HarmOthersDetector(weights=harm_others)
     assert other.meta["limit"] == 12 and other.meta["positives"] > 5
