@@ -248,14 +248,11 @@ def stated(text: str) -> str | None:
     text = " ".join(text.split())
     if JOKING.search(text):
         return None
-    for pattern in (STATED, CONTRACTED, ASKED, IN_THE_ACT):
-        for m in pattern.finditer(text):
-            if not NEGATION.search(m.group(0)) and not REPORTED.search(text[:m.start()]):
-                return "en"
-    if not LONG_AGO.search(text):
-        done = [*JUST_DONE.finditer(text), *(OVER_THE_RAILING.finditer(text) if HIGH.search(text) else ())]
-        if any(not NEGATION.search(m.group(0)) and not REPORTED.search(text[:m.start()]) for m in done):
-            return "en"
+    found = [m for pattern in (STATED, CONTRACTED, ASKED, IN_THE_ACT) for m in pattern.finditer(text)]
+    if not LONG_AGO.search(text):  # what was just done, unless the message tells it as the past
+        found += [*JUST_DONE.finditer(text), *(OVER_THE_RAILING.finditer(text) if HIGH.search(text) else ())]
+    if any(not NEGATION.search(m.group(0)) and not REPORTED.search(text[:m.start()]) for m in found):
+        return "en"
     for code, pattern in OTHER.items():
         for m in pattern.finditer(text):
             clause = re.split(r"[.!?,;:\n]", text[max(0, m.start() - 50):m.start()])[-1]
