@@ -343,7 +343,7 @@ def probe_messages(stem: str) -> list[dict]:
 
 
 SELF_HARM_PROBES = ("test", "dev", "short", "crisis", "crisis2", "languages_test",  # the blind test file first
-                    "languages_dev", "act_test", "act_dev")
+                    "languages_dev", "act_test", "act_dev", "act_test2")
 
 
 def self_harm_probe_rows(name: str) -> list[tuple[str, bool, str]]:
@@ -355,7 +355,8 @@ def self_harm_probe_rows(name: str) -> list[tuple[str, bool, str]]:
     messages and look-alikes briefed in general words, and ``languages_test`` and ``languages_dev``, blind, the same in
     thirteen other languages and English mixed with one, halves by a hash of the text, ``languages_dev`` read while
     writing the self-harm rule's patterns for them, and ``act_test`` (blind) and ``act_dev`` (its figures read while
-    choosing the detectors' ensemble), self-harm happening now or just done and its look-alikes, by two authors
+    choosing the detectors' ensemble), self-harm happening now or just done and its look-alikes, by two authors, and
+    ``act_test2`` (blind), a third author's danger now, said plainly or half-hidden, and its look-alikes
     (tests/data/self_harm_probes_*.json); none is ever a training row."""
     return [(m["text"], m["self_harm"], m["kind"]) for m in probe_messages(f"self_harm_probes_{name}")]
 
