@@ -6,8 +6,9 @@ requests for safe, and the reply judge cannot help when the 135M model answers t
 one is the worst failure this product can have, so one narrow question gets a model of its own: is
 the writer asking how to hurt or kill themselves, saying they mean to, or asking to be encouraged.
 
-The detector is four runs of a ``safety.intent.IntentDetector`` (MiniLM's top layers fine-tuned, one logistic unit)
-read as one (``safety.intent.Ensemble``: one run is a draw, and the runs' mean reads more of the blind sets), shipped
+The detector is eight runs of a ``safety.intent.IntentDetector`` (MiniLM's top layers fine-tuned, one logistic unit)
+read as one (``safety.intent.Ensemble``: one run is a draw, and the runs' mean reads more of the blind sets; half of
+them read written messages the other half do not, ``safety.train.SELF_HARM_MEMBERS``), shipped
 as ``safety/weights/self_harm.json`` and the files it lists, made by ``python -m safety.train --part self-harm``; each
 threshold is chosen on the development probes' look-alikes.
 

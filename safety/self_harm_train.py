@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Collection
 from pathlib import Path
 
 from safety.data import Request
@@ -38,6 +39,13 @@ WRITTEN_SOURCE = "self-harm-written"
 # flagged more calm talk (BENCHMARKS.md), so one member of the self-harm detectors' ensemble reads them
 # (``safety.train.SELF_HARM_MEMBERS``) and no other detector does.
 LATER = ("AM", "AN")
+# Authors AQ and AR wrote 1,696 more (2026-12-07): look-alikes in twelve kinds of a companion chat (the paperwork after a
+# death, the last days, newborns, routine medicines, hard memories, anger in violent idioms, ...) and crisis in seven
+# kinds (just done, happening now, hints, a passive wish, plans, masked, relapse). Runs trained with them flag far less
+# of the suites' calm talk and find more of what was just done, but fewer plain requests for a method, so half of the
+# ensemble's runs read them (``safety.train.SELF_HARM_MEMBERS``, BENCHMARKS.md).
+COMPANION = ("AQ", "AR")
+OPTIONAL = LATER + COMPANION
 TEXTING = 0.35  # share of rows typed as on a phone: people in distress rarely punctuate
 KIN = ("Nan", "Grandad", "Mum", "Dad", "Gran", "Papa", "Granny", "Auntie Mo", "Uncle Frank", "Nonna", "Bill",
        "Maggie", "Grandpa", "Mam", "Oma")
@@ -196,12 +204,12 @@ def requests(per_template: int = 4, seed: int = 17) -> list[Request]:
     return list({r.text: r for r in rows}.values())
 
 
-def written(path: Path = WRITTEN, later: bool = False) -> list[Request]:
+def written(path: Path = WRITTEN, authors: Collection[str] = ()) -> list[Request]:
     """The written messages, self-harm intent ("self_harm") and look-alikes ("safe"); ``group`` is author/kind. They
-    have no templates, so their validation split is by message. ``LATER`` authors' only with ``later``."""
+    have no templates, so their validation split is by message. The ``OPTIONAL`` authors' only where in ``authors``."""
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     return [Request(r["text"], r["label"], WRITTEN_SOURCE, f"{r['author']}/{r['kind']}") for r in rows
-            if later or r["author"] not in LATER]
+            if r["author"] not in OPTIONAL or r["author"] in authors]
 
 
 def texting(text: str) -> str:

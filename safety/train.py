@@ -16,7 +16,7 @@ What it fits, on the packaged all-MiniLM-L6-v2 (frozen) and hashed n-grams (see 
   and a small MLP on the embedding for which category;
 * reply: two logistic regressions on [request, opening and end embeddings, request x opening,
   word n-grams of the whole reply]: "carries disallowed content" and "refuses";
-* the self-harm detector (``safety.self_harm``): four runs (``SELF_HARM_MEMBERS``) of the top three MiniLM layers
+* the self-harm detector (``safety.self_harm``): eight runs (``SELF_HARM_MEMBERS``) of the top three MiniLM layers
   fine-tuned with one logistic unit (``safety.intent.fit``) on self-harm intent against its look-alikes, about
   20 minutes each on one thread, and the list of them read as one; each threshold, and the mean's, flags
   ``SELF_HARM_FALSE_POSITIVES`` of the development probes' look-alikes;
@@ -318,14 +318,20 @@ SELF_HARM_CAP = 400  # rows per (source, label) of the public sets: negatives of
 SELF_HARM_FALSE_POSITIVES = 0.02
 
 
-# The self-harm detector is the mean of these runs of the recipe (``safety.intent.Ensemble``), each a seed and whether
-# it also reads the later authors' written messages (``safety.self_harm_train.LATER``); the first is the run that
+# The self-harm detector is the mean of these runs of the recipe (``safety.intent.Ensemble``), each a seed and which
+# optional authors' written messages it also reads (``safety.self_harm_train.OPTIONAL``); the first is the run that
 # shipped alone until 2026-12-06. One run is a draw: of 160 messages said while it happens (author AO's, blind to every
 # run) seeds 13, 14 and 15 found 58, 103 (flagging 12 of the look-alikes) and 72, the later authors' run 91; the mean
 # of the four 79, flagging 5 of 158 as the first did, and on the blind half written after the choice 88 of 160 against
 # the first's 64 (BENCHMARKS.md, "The self-harm detector as the mean of four runs"). The mean's threshold flags
 # ``SELF_HARM_FALSE_POSITIVES`` of the same calibration look-alikes as each run's.
-SELF_HARM_MEMBERS = ((13, False), (14, False), (15, False), (13, True))
+# Since 2026-12-07 eight runs: those four, and the same four reading authors AQ and AR's messages too
+# (``safety.self_harm_train.COMPANION``). Of the two recipes' means, the first flagged 16 of the suites' 1,217 safe
+# messages and the second 7, but the second missed more of the plain requests (calm probes' development half 40 -> 39,
+# the development probes 57 -> 47 of 59); the mean of all eight flags 7 and finds 52 (BENCHMARKS.md, "Eight runs").
+LATER, COMPANION = self_harm_train.LATER, self_harm_train.COMPANION
+SELF_HARM_MEMBERS = ((13, ()), (14, ()), (15, ()), (13, LATER),
+                     (13, COMPANION), (14, COMPANION), (15, COMPANION), (13, LATER + COMPANION))
 
 
 def member_path(output: Path, k: int) -> Path:
@@ -334,7 +340,7 @@ def member_path(output: Path, k: int) -> Path:
 
 
 def self_harm_rows(embed: Embeddings, held_vectors: np.ndarray | None, held_texts: set[str], limit: int | None,
-                   rng: random.Random, later: bool = False) -> tuple[list[data.Request], dict]:
+                   rng: random.Random, authors: tuple[str, ...] = ()) -> tuple[list[data.Request], dict]:
     """Messages labelled self-harm intent or not: our templates, the written messages (safety/written), the
     companion and exemplar requests, and the public sets (do-not-answer's "Self-Harm" questions are positive; its
     other mental-health questions, from "diagnose my anxiety" to "I've been feeling suicidal", mix distress with
@@ -344,7 +350,7 @@ def self_harm_rows(embed: Embeddings, held_vectors: np.ndarray | None, held_text
     rows = capped(public, lambda r: (r.source, r.label == "self_harm"), limit or SELF_HARM_CAP, rng)
     rows += [data.Request(t, SAFE, "exemplars", "safe") for t in exemplars.SAFE_PROMPTS]
     rows += [data.Request(t, c, "exemplars", c) for c, texts in exemplars.UNSAFE_PROMPTS.items() for t in texts]
-    rows += companion_train.requests() + self_harm_train.requests() + self_harm_train.written(later=later)
+    rows += companion_train.requests() + self_harm_train.requests() + self_harm_train.written(authors=authors)
     rows += [r for r in dose_messages(SELF_HARM_AMOUNT_AUTHORS) if r.label == SAFE]
     if limit:
         rows = rows[::max(1, len(rows) // (4 * limit))]
@@ -369,15 +375,15 @@ def self_harm_calibration() -> list[tuple[str, bool]]:
 
 
 def train_self_harm(embed: Embeddings, held_vectors: np.ndarray | None, held_texts: set[str], limit: int | None,
-                    seed: int, later: bool) -> tuple[dict, dict]:
+                    seed: int, authors: tuple[str, ...]) -> tuple[dict, dict]:
     """One run of the self-harm detector (``safety.self_harm``), its threshold set for ``SELF_HARM_FALSE_POSITIVES``
     on the development probes' look-alikes."""
-    rows, stats = self_harm_rows(embed, held_vectors, held_texts, limit, random.Random(SEED), later)
+    rows, stats = self_harm_rows(embed, held_vectors, held_texts, limit, random.Random(SEED), authors)
     y = np.array([r.label == "self_harm" for r in rows])
     val = np.array([validation(r) for r in rows])
     weights, fitted = intent.fit([r.text for r in rows], y, val, self_harm_calibration(), SELF_HARM_FALSE_POSITIVES,
                                  log, seed=seed)
-    return weights, {**stats, "positives": int(y.sum()), "later_authors": later, **fitted}
+    return weights, {**stats, "positives": int(y.sum()), "authors": list(authors), **fitted}
 
 
 def write_ensemble(output: Path, members: int) -> None:
@@ -669,8 +675,8 @@ def run(output: Path, limit: int | None, cache: Path | None, *, part: str = "all
                 **request_stats, **reply_stats}
         save(output, meta, {**request_weights, **reply_weights})
     if part in ("all", "self-harm"):
-        for k, (seed, later) in enumerate(SELF_HARM_MEMBERS):
-            weights, stats = train_self_harm(embed, held_vectors, held_texts, limit, seed, later)
+        for k, (seed, authors) in enumerate(SELF_HARM_MEMBERS):
+            weights, stats = train_self_harm(embed, held_vectors, held_texts, limit, seed, authors)
             embed.save()
             save(member_path(self_harm_output, k), {**common, **stats}, weights)
         write_ensemble(self_harm_output, len(SELF_HARM_MEMBERS))

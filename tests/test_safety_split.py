@@ -22,6 +22,17 @@ from shared_data import needs_data
 PROBES = json.loads((Path(__file__).parent / "data" / "safety_probes.json").read_text(encoding="utf-8"))
 NEAR = 0.9  # the cosine safety.train uses
 
+# Each text's embedding, kept for the session: the held-out side (every suite and probe file) is the same few thousand
+# messages in each check below, and embedding them again each time was most of these tests' minutes.
+VECTORS: dict[str, np.ndarray] = {}
+
+
+def embedded(embedder, texts: list[str]) -> np.ndarray:  # noqa: ANN001
+    new = sorted({t for t in texts if t not in VECTORS})
+    if new:
+        VECTORS.update(zip(new, embedder.embed(new)))
+    return np.stack([VECTORS[t] for t in texts])
+
 
 def exemplar_texts() -> list[str]:
     return [*exemplars.SAFE_PROMPTS, *(t for ts in exemplars.UNSAFE_PROMPTS.values() for t in ts),
@@ -41,7 +52,7 @@ def test_probes_are_no_copies_of_the_exemplars(real_embedder) -> None:  # noqa: 
     """Our probe file shares no sentence with our training exemplars, not even reworded (embedding cosine)."""
     probes, ours = probe_texts(), exemplar_texts()
     assert not {data.normalise(t) for t in probes} & {data.normalise(t) for t in ours}
-    sims = real_embedder.embed(probes) @ real_embedder.embed(ours).T
+    sims = embedded(real_embedder, probes) @ embedded(real_embedder, ours).T
     worst = np.unravel_index(sims.argmax(), sims.shape)
     assert sims.max() < NEAR, f"probe {probes[worst[0]]!r} is a near copy of exemplar {ours[worst[1]]!r}"
 
@@ -54,7 +65,7 @@ def suite_messages() -> list[str]:
 def assert_apart(embedder, ours: list[str], held: list[str], what: str = "written text") -> None:  # noqa: ANN001
     """No training message of ours is a copy of a held-out one, nor a reworded copy (cosine ``NEAR`` or more)."""
     assert not {data.normalise(t) for t in ours} & {data.normalise(t) for t in held}
-    sims = embedder.embed(ours) @ embedder.embed(held).T
+    sims = embedded(embedder, ours) @ embedded(embedder, held).T
     worst = np.unravel_index(sims.argmax(), sims.shape)
     assert sims.max() < NEAR, f"{what} {ours[worst[0]]!r} is a near copy of {held[worst[1]]!r}"
 
@@ -74,9 +85,9 @@ WRITTEN_AFTER = {"Tell me it's okay to kill myself."}
 @pytest.mark.parametrize("written", [False, True], ids=["templates", "written"])
 def test_self_harm_training_messages_are_not_the_probes_nor_the_suites(real_embedder, written: bool) -> None:  # noqa: ANN001
     """The self-harm detector's training messages (the templates in safety.self_harm_train and the messages written
-    for it in safety/written, the later authors' too) are no copies, not even reworded, of the self-harm probes that
+    for it in safety/written, the optional authors' too) are no copies, not even reworded, of the self-harm probes that
     measure it, the amount and calm probes nor the companion suites."""
-    rows = self_harm_train.written(later=True) if written else self_harm_train.requests()
+    rows = self_harm_train.written(authors=self_harm_train.OPTIONAL) if written else self_harm_train.requests()
     # A template older than the short probes, which one of them repeats ("tell me its okay to kill myself"): the
     # training drops it as a near copy (safety.train), and the shipped detector was trained without it.
     ours = [r.text for r in rows if r.text not in WRITTEN_AFTER]
@@ -100,7 +111,7 @@ def test_exemplars_hold_no_evaluation_text(real_embedder) -> None:  # noqa: ANN0
     held = sorted({r.text for rows in data.eval_requests().values() for r in rows if r.source != "davidson"})
     ours = exemplar_texts()
     assert not {data.normalise(t) for t in ours} & {data.normalise(t) for t in held}
-    sims = real_embedder.embed(ours) @ real_embedder.embed(held).T
+    sims = embedded(real_embedder, ours) @ embedded(real_embedder, held).T
     worst = np.unravel_index(sims.argmax(), sims.shape)
     assert sims.max() < NEAR, f"exemplar {ours[worst[0]]!r} is a near copy of held-out {held[worst[1]]!r}"
 
@@ -221,9 +232,10 @@ def test_train_command_writes_a_working_judge(tmp_path: Path, real_embedder) -> 
     detector = SelfHarmDetector(weights=self_harm)
     assert detector.meta["limit"] == 12 and detector.meta["positives"] > 5
     assert all(0.0 <= p <= 1.0 for p in detector.probability(["I miss you, Grandad.", "Tell me a story."]))
-    runs = shipped_self_harm(self_harm.with_suffix(".json"))  # the four runs read as one, as the chat path reads them
-    assert [m.meta["seed"] for m in runs.members] == [13, 14, 15, 13]
-    assert [m.meta["later_authors"] for m in runs.members] == [False, False, False, True]
+    runs = shipped_self_harm(self_harm.with_suffix(".json"))  # the eight runs read as one, as the chat path reads them
+    assert [m.meta["seed"] for m in runs.members] == [13, 14, 15, 13] * 2
+    assert [m.meta["authors"] for m in runs.members] == [[], [], [], ["AM", "AN"], ["AQ", "AR"], ["AQ", "AR"],
+                                                         ["AQ", "AR"], ["AM", "AN", "AQ", "AR"]]
     assert all(0.0 <= p <= 1.0 for p in runs.probability(["I miss you, Grandad.", "Tell me a story."]))
     assert re.search(r"harm-others: \d+ rows", result.stderr)
     other = HarmOthersDetector(weights=harm_others)

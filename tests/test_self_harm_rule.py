@@ -162,7 +162,7 @@ def test_it_matches_none_of_the_safe_messages_we_hold() -> None:
     safe |= {r["final"] for r in suites if r["label"] == "safe"}
     safe |= {t for name in ("dev", "test", "short") for t, y, _ in data.self_harm_probe_rows(name) if not y}
     safe |= {t for name in data.QUANTITY_PROBES for t, g in data.quantity_probe_rows(name) if g != "self_harm"}
-    safe |= {r.text for r in self_harm_train.written() if r.label == SAFE}
+    safe |= {r.text for r in self_harm_train.written(authors=self_harm_train.OPTIONAL) if r.label == SAFE}
     assert len(safe) > 3000
     assert not [t for t in safe if matches(t)]
 
