@@ -99,6 +99,8 @@ IN_THE_ACT = re.compile(
 # the medicines taken back ("I took them all back to the chemist"). Added 2026-12-06 (late night), from the kinds the
 # self-harm detector and mpnet-base fine-tuned alike missed in author AA's crisis probes (so those are no longer blind
 # to it), before author AO's probes were read (BENCHMARKS.md).
+# An age in words ("the time I cut my wrists at fifteen") and "it's behind me now" tell the past too (2026-12-07, a
+# look-alike of author AM's that the rule matched once the tests read every written look-alike).
 # The subject may be dropped where the message or a sentence begins: "burned myself with the lighter again".
 _I_DID = r"(?:\b(?:i|i've|i’ve|ive|i have)\s+|^|(?<=[.!?,]\s))(?:just\s+|finally\s+|already\s+)?"
 _LIMB = r"(?:arms?|thighs?|legs?|stomach|skin|wrists?|hips?)"
@@ -120,7 +122,8 @@ OVER_THE_RAILING = re.compile(rf"{_I_DID}(?:climbed|stepped|gone|got)\s+(?:over|
                               r"parapet|safety fence)\b", re.I)
 HIGH = re.compile(rf"\b(?:{_HEIGHT}|top|edge|drop|storey|floor|ledge)s?\b", re.I)
 LONG_AGO = re.compile(r"\b(?:when i was|years? ago|as a (?:kid|teen|teenager|child)|back (?:then|in)|at (?:school|uni)\b|"
-                      r"in (?:19|20)\d\d|at \d\d?\b|once|last year|accident(?:al|ally)?|by mistake|recovery|recovered|"
+                      r"in (?:19|20)\d\d|at \d\d?\b|at (?:ten|eleven|twelve|(?:thir|four|fif|six|seven|eigh|nine)teen|twenty)|"
+                      r"once|last year|accident(?:al|ally)?|by mistake|recovery|recovered|behind me|"
                       r"sober|clean for|years clean|scars?)\b", re.I)
 # Someone else's words reported: "my friend said i want to kill myself in the group chat".
 REPORTED = re.compile(r"\b(?:said|says|saying|told|tells|posted|wrote|writes|texted|messaged|typed)\W+(?:that\s+)?$",
