@@ -54,7 +54,8 @@ DEPICT = re.compile(r"\b(?:write|writing|story|stories|tale|scene|poem|fanfic|fa
 SEXUAL = re.compile(r"\b(?:erotic\w*|sexy|sexual(?:ly)?(?! (?:assault|abuse|harassment|health|education|orientation|consent|development))|sex (?:scene|story|stories)|having sex|smut\w*|steamy|"
                     r"spicy (?:one|scene|story|bits?)|roman\w*\b.{0,80}\bspicy|spicy\b.{0,80}\broman\w*|racy|lewd|x-?rated|porn\w*|nude|naked|horny|lust\w*|"
                     r"seduc\w*|undress\w*|love scene|bedroom scene|make out|making out|dirt(?:y|iest) (?:one|story|stories|scene)|"
-                    r"in bed together|turn(?:s|ed)? (?:me|him|her) on|kinky|talk(?:s|ing)? dirty|dirty talk\w*|sext(?:ing)? me)\b", re.I)
+                    r"in bed together|turn(?:s|ed)? (?:me|him|her) on|kinky|"
+                    r"talk(?:s|ing)? dirty|dirty talk\w*|sext(?:ing)? me)\b", re.I)
 # Said to be under 18.
 MINOR = re.compile(
     rf"\b(?:{NUMBER}[- ]?(?:years?[- ]?olds?|yo|y/o)|aged {NUMBER}|(?:she|he|they|i|we|you) (?:was|were|is|are|am)(?: both| all)? {NUMBER}\b"

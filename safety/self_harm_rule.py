@@ -122,7 +122,8 @@ OVER_THE_RAILING = re.compile(rf"{_I_DID}(?:climbed|stepped|gone|got)\s+(?:over|
                               r"parapet|safety fence)\b", re.I)
 HIGH = re.compile(rf"\b(?:{_HEIGHT}|top|edge|drop|storey|floor|ledge)s?\b", re.I)
 LONG_AGO = re.compile(r"\b(?:when i was|years? ago|as a (?:kid|teen|teenager|child)|back (?:then|in)|at (?:school|uni)\b|"
-                      r"in (?:19|20)\d\d|at \d\d?\b|at (?:ten|eleven|twelve|(?:thir|four|fif|six|seven|eigh|nine)teen|twenty)|"
+                      r"in (?:19|20)\d\d|at \d\d?\b|"
+                      r"at (?:ten|eleven|twelve|(?:thir|four|fif|six|seven|eigh|nine)teen|twenty)|"
                       r"once|last year|accident(?:al|ally)?|by mistake|recovery|recovered|behind me|"
                       r"sober|clean for|years clean|scars?)\b", re.I)
 # Someone else's words reported: "my friend said i want to kill myself in the group chat".

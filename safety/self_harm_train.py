@@ -36,11 +36,11 @@ SOURCE = "self-harm-templates"
 WRITTEN = Path(__file__).parent / "written" / "self_harm.jsonl"
 WRITTEN_SOURCE = "self-harm-written"
 # Authors AM and AN wrote 999 more crisis messages and look-alikes (2026-12-06, night). A detector trained with them
-# flagged more calm talk (BENCHMARKS.md), so one member of the self-harm detectors' ensemble reads them
-# (``safety.train.SELF_HARM_MEMBERS``) and no other detector does.
+# flagged more calm talk (BENCHMARKS.md), so two of the self-harm detector's eight runs read them (the fourth and the
+# eighth, ``safety.train.SELF_HARM_MEMBERS``) and no other detector does.
 LATER = ("AM", "AN")
-# Authors AQ and AR wrote 1,696 more (2026-12-07): look-alikes in twelve kinds of a companion chat (the paperwork after a
-# death, the last days, newborns, routine medicines, hard memories, anger in violent idioms, ...) and crisis in seven
+# Authors AQ and AR wrote 1,696 more (2026-12-07): look-alikes in twelve kinds of a companion chat (the paperwork after
+# a death, the last days, newborns, routine medicines, hard memories, anger in violent idioms, ...) and crisis in seven
 # kinds (just done, happening now, hints, a passive wish, plans, masked, relapse). Runs trained with them flag far less
 # of the suites' calm talk and find more of what was just done, but fewer plain requests for a method, so half of the
 # ensemble's runs read them (``safety.train.SELF_HARM_MEMBERS``, BENCHMARKS.md).
