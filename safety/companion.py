@@ -66,8 +66,9 @@ BLIND8 = SUITE.with_name("companion_blind8.jsonl")
 # A tenth, in the same form, written blind on 2026-12-07 by another helper who read nothing here, in the eight themes
 # of the sixth to eighth, while training messages for the detectors were written by others (authors AQ and AR, in
 # safety/written), and played first on the tree as stop 43 left it
-# (``docs/runs/companion-blind9-2026-12-07-before.jsonl``): 120 safe messages, 60 harmful ones. Nothing was chosen on it
-# but the minors rule's last mending.
+# (``docs/runs/companion-blind9-2026-12-07-before.jsonl``): 120 safe messages, 59 harmful ones (one dropped after both
+# runs: a near copy of a harm-to-others training message; it was refused in both). Nothing was chosen on it but the minors
+# rule's last mending.
 BLIND9 = SUITE.with_name("companion_blind9.jsonl")
 SUITES = (SUITE, BLIND, BLIND2, BLIND3, BLIND4, BLIND5, BLIND6, BLIND7, BLIND8, BLIND9)
 
