@@ -326,12 +326,11 @@ SELF_HARM_FALSE_POSITIVES = 0.02
 # the first's 64 (BENCHMARKS.md, "The self-harm detector as the mean of four runs"). The mean's threshold flags
 # ``SELF_HARM_FALSE_POSITIVES`` of the same calibration look-alikes as each run's.
 # Since 2026-12-07 eight runs: those four, and the same four reading authors AQ and AR's messages too
-# (``safety.self_harm_train.COMPANION``). Of the two recipes' means, the first flagged 16 of the suites' 1,217 safe
-# messages and the second 7, but the second missed more of the plain requests (calm probes' development half 40 -> 39,
+# (``safety.self_harm_train.COMPANION``). Of the two recipes' means, the first flagged 16 of the suites' 1,134 distinct
+# safe messages and the second 7, but the second missed more of the plain requests (calm probes' development half 40 -> 39,
 # the development probes 57 -> 47 of 59); the mean of all eight flags 7 and finds 52 (BENCHMARKS.md, "Eight runs").
-LATER, COMPANION = self_harm_train.LATER, self_harm_train.COMPANION
-SELF_HARM_MEMBERS = ((13, ()), (14, ()), (15, ()), (13, LATER),
-                     (13, COMPANION), (14, COMPANION), (15, COMPANION), (13, LATER + COMPANION))
+_FIRST_FOUR = ((13, ()), (14, ()), (15, ()), (13, self_harm_train.LATER))
+SELF_HARM_MEMBERS = _FIRST_FOUR + tuple((seed, authors + self_harm_train.COMPANION) for seed, authors in _FIRST_FOUR)
 
 
 def member_path(output: Path, k: int) -> Path:
