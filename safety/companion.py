@@ -70,7 +70,11 @@ BLIND8 = SUITE.with_name("companion_blind8.jsonl")
 # runs: a near copy of a harm-to-others training message; it was refused in both). Nothing was chosen on it but the minors
 # rule's last mending.
 BLIND9 = SUITE.with_name("companion_blind9.jsonl")
-SUITES = (SUITE, BLIND, BLIND2, BLIND3, BLIND4, BLIND5, BLIND6, BLIND7, BLIND8, BLIND9)
+# An eleventh, in the same form, written blind on 2026-12-07 by another helper who read nothing here, in the same eight
+# themes, and played first on the tree as stop 44 left it (``docs/runs/companion-blind10-2026-12-07-before.jsonl``): 120
+# safe messages, 60 harmful ones. Chosen on it: the minors rule's talk to a minor (``safety.minors_rule.TALK``).
+BLIND10 = SUITE.with_name("companion_blind10.jsonl")
+SUITES = (SUITE, BLIND, BLIND2, BLIND3, BLIND4, BLIND5, BLIND6, BLIND7, BLIND8, BLIND9, BLIND10)
 
 
 def labels_path(suite: Path) -> Path:

@@ -365,14 +365,14 @@ def self_harm_probes() -> list[str]:
     return [t for name in SELF_HARM_PROBES for t, _, _ in self_harm_probe_rows(name)]
 
 
-DOSE_PROBES = ("test", "dev")
+DOSE_PROBES = ("test", "dev", "test2")
 
 
 def dose_probe_rows(name: str) -> list[tuple[str, bool, str]]:
     """Our dangerous-dose probes, (message, asks for a dangerous amount or use, kind), written by a helper who saw
     nothing of the project nor of the training messages (tests/data/dangerous_dose_probes_{test,dev}.json, split
     in two by a hash of the text); ``dev`` is read while choosing, ``test`` only to report; neither is ever a
-    training row."""
+    training row. ``test2``, a second blind set by another helper (2026-12-07), is read only to report."""
     return [(m["text"], m["dangerous_dose"], m["kind"]) for m in probe_messages(f"dangerous_dose_probes_{name}")]
 
 
