@@ -118,7 +118,7 @@ def evaluate_command(quick: bool, rows: int | None, e2e: int, companion: bool, c
         from memory.embedder import load_embedder
         from safety.baseline import PreviousJudge
         from safety.cross_encoder import CrossEncoderJudge
-        from safety.dangerous_dose import DangerousDoseDetector
+        from safety.dangerous_dose import detector as dose_detector
         from safety.harm_others import HarmOthersDetector
         from safety.hate import HateDetector
         from safety.self_harm import detector as self_harm_detector
@@ -126,7 +126,7 @@ def evaluate_command(quick: bool, rows: int | None, e2e: int, companion: bool, c
         default = PreviousJudge(load_embedder(""))
         results["self_harm"] = self_harm(self_harm_detector(), default, per_set=per_set)
         results["harm_others"] = harm_others(HarmOthersDetector(), default, per_set=per_set, second=CrossEncoderJudge())
-        results["dangerous_dose"] = dose(DangerousDoseDetector(), default, per_set=per_set)
+        results["dangerous_dose"] = dose(dose_detector(), default, per_set=per_set)
         results["hate"] = hate(HateDetector(), default, per_set=per_set)
         results["probes"] = probes_through_filter(per_set)
         results["replies"] = replies_through_filter(per_set)

@@ -27,10 +27,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from safety import harm_others
-from safety.intent import Detected, IntentDetector
+from safety.intent import Detected, Ensemble, IntentDetector, ensemble
 from safety.judges import Verdict, lifted
 
 WEIGHTS = Path(__file__).parent / "weights" / "dangerous_dose.npz"
+ENSEMBLE = WEIGHTS.with_suffix(".json")  # the runs read as one, and their mean's threshold (``safety.train``)
 KEY = "dangerous_dose"
 CATEGORY = "specialized_advice"
 SEXUAL = ("sexual", "sexual_minors")
@@ -42,10 +43,15 @@ def fired(verdict: Verdict) -> bool:
 
 
 class DangerousDoseDetector(IntentDetector):
-    """P(the message asks for a dangerous amount or use of a medicine or substance), 0.5 at the trained threshold."""
+    """One run's P(the message asks for a dangerous amount or use of a medicine or substance), 0.5 at its threshold."""
 
     def __init__(self, weights: Path = WEIGHTS) -> None:
         super().__init__(weights, "dangerous-dose")
+
+
+def detector(manifest: Path = ENSEMBLE) -> Ensemble:
+    """The shipped dose detector: the runs listed in ``manifest`` read as one, 0.5 at the mean's threshold."""
+    return ensemble(manifest, DangerousDoseDetector, "dangerous-dose")
 
 
 class DoseAware(Detected):

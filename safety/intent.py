@@ -125,6 +125,17 @@ class Ensemble:
         return self._read(texts)
 
 
+def ensemble(manifest: Path, member: Callable[[Path], IntentDetector], part: str) -> Ensemble:
+    """The runs listed in ``manifest`` (``member`` loads one) read as one, 0.5 at the mean's threshold it names."""
+    try:
+        spec = json.loads(manifest.read_text(encoding="utf-8"))
+        paths, threshold = [manifest.parent / name for name in spec["members"]], float(spec["threshold"])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise KeepsakeError(f"the {part} detector's list of runs is missing or unreadable ({manifest}); "
+                            f"run python -m safety.train --part {part}") from None
+    return Ensemble([member(path) for path in paths], threshold)
+
+
 def threshold_for(z: np.ndarray, truth: np.ndarray, false_positives: float) -> float:
     """The reading that flags ``false_positives`` of the look-alikes (``truth`` false) among ``z``."""
     safe = np.sort(z[~truth])

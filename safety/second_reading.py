@@ -26,9 +26,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from safety import self_harm
+from safety import dangerous_dose, self_harm
 from safety.cross_encoder import CrossEncoderJudge
-from safety.dangerous_dose import DangerousDoseDetector, DoseAware
+from safety.dangerous_dose import DoseAware
 from safety.harm_others import HarmOthersAware, HarmOthersDetector
 from safety.hate import HateAware, HateDetector
 from safety.judges import CORROBORATION, Judge, Verdict, judged, lifted
@@ -84,4 +84,4 @@ def chat_judge(topic: Judge, second: CrossEncoderJudge | None = None) -> Judge:
     both = topic if isinstance(topic, CrossEncoderJudge) else SecondReading(topic, second or CrossEncoderJudge())
     read = HarmOthersAware(SecondReading(both, MinorsRule(), {MINORS}, corroborates=False), HarmOthersDetector())
     read = HateAware(read, HateDetector())
-    return SelfHarmAware(DoseAware(read, DangerousDoseDetector()), self_harm.detector())
+    return SelfHarmAware(DoseAware(read, dangerous_dose.detector()), self_harm.detector())

@@ -30,12 +30,10 @@ filter words its support message where it can (``safety.support_messages``).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from app.core.errors import KeepsakeError
 from safety import self_harm_rule
-from safety.intent import Detected, Ensemble, IntentDetector
+from safety.intent import Detected, Ensemble, IntentDetector, ensemble
 from safety.judges import Verdict, lifted
 from safety.policy import SAFE
 
@@ -54,13 +52,7 @@ class SelfHarmDetector(IntentDetector):
 
 def detector(manifest: Path = ENSEMBLE) -> Ensemble:
     """The shipped self-harm detector: the runs listed in ``manifest`` read as one, 0.5 at the mean's threshold."""
-    try:
-        spec = json.loads(manifest.read_text(encoding="utf-8"))
-        paths, threshold = [manifest.parent / name for name in spec["members"]], float(spec["threshold"])
-    except (OSError, ValueError, KeyError, TypeError):
-        raise KeepsakeError(f"the self-harm detector's list of runs is missing or unreadable ({manifest}); "
-                            "run python -m safety.train --part self-harm") from None
-    return Ensemble([SelfHarmDetector(path) for path in paths], threshold)
+    return ensemble(manifest, SelfHarmDetector, "self-harm")
 
 
 class SelfHarmAware(Detected):

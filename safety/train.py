@@ -23,7 +23,8 @@ What it fits, on the packaged all-MiniLM-L6-v2 (frozen) and hashed n-grams (see 
 * the harm-to-others detector (``safety.harm_others``), the same way on requests for help to harm someone
   else; its threshold flags ``HARM_OTHERS_FALSE_POSITIVES`` of PHTest's and CoCoNot's training-side look-alikes;
 * the dose detector (``safety.dangerous_dose``), the same way on requests for a dangerous amount or use of a
-  medicine, its threshold at ``DANGEROUS_DOSE_FALSE_POSITIVES`` of the same look-alikes;
+  medicine: four runs (``DANGEROUS_DOSE_SEEDS``) read as one, each threshold and the mean's at
+  ``DANGEROUS_DOSE_FALSE_POSITIVES`` of the same look-alikes;
 * the hate detector (``safety.hate``), the same way on requests for content that demeans a group, its threshold at
   ``HATE_FALSE_POSITIVES`` of the same look-alikes.
 
@@ -385,18 +386,16 @@ def train_self_harm(embed: Embeddings, held_vectors: np.ndarray | None, held_tex
     return weights, {**stats, "positives": int(y.sum()), "authors": list(authors), **fitted}
 
 
-def write_ensemble(output: Path, members: int) -> None:
-    """The list of the self-harm detector's member files beside ``output`` and the mean's threshold, set on the same
-    calibration look-alikes as each member's (``self_harm.ENSEMBLE`` names it for the shipped detector)."""
-    from safety.self_harm import SelfHarmDetector
-
+def write_ensemble(output: Path, members: int, part: str, calibration: list[tuple[str, bool]],
+                   false_positives: float) -> None:
+    """The list of a detector's member files beside ``output`` (``output`` itself the first) and the mean's threshold,
+    flagging ``false_positives`` of the look-alikes in ``calibration`` (the shipped detector reads this list)."""
     paths = [member_path(output, k) for k in range(members)]
-    calibration = self_harm_calibration()
-    z = intent.Ensemble([SelfHarmDetector(p) for p in paths], 0.0).recentred([t for t, _ in calibration])
-    threshold = intent.threshold_for(z, np.array([bool(y) for _, y in calibration]), SELF_HARM_FALSE_POSITIVES)
+    z = intent.Ensemble([intent.IntentDetector(p, part) for p in paths], 0.0).recentred([t for t, _ in calibration])
+    threshold = intent.threshold_for(z, np.array([bool(y) for _, y in calibration]), false_positives)
     manifest = output.with_suffix(".json")
     manifest.write_text(json.dumps({"members": [p.name for p in paths], "threshold": round(threshold, 6),
-                                    "false_positives": SELF_HARM_FALSE_POSITIVES}, indent=1) + "\n")
+                                    "false_positives": false_positives}, indent=1) + "\n")
     log(f"wrote {manifest} (the mean of {members} runs, threshold {threshold:.3f})")
 
 
@@ -445,21 +444,27 @@ def uncalibrated_public(left_out: tuple[str, ...]) -> list[data.Request]:
             and r.label not in left_out]
 
 
+def public_calibration(limit: int | None = None) -> list[tuple[str, bool]]:
+    """PHTest's and CoCoNot's training-side look-alikes, which the detectors that only add to the judges never train
+    on (about ``limit`` of them for a tiny run)."""
+    calibration = [(r.text, False) for r in data.train_requests() if r.source in CALIBRATION_SOURCES]
+    return calibration[::max(1, len(calibration) // limit)] if limit else calibration
+
+
 def fit_calibrated(rows: list[data.Request], positive: Callable[[data.Request], bool], part: str,
                    false_positives: float, embed: Embeddings, held_vectors: np.ndarray | None, held_texts: set[str],
-                   limit: int | None, *, balanced: bool = True) -> tuple[dict, dict]:
+                   limit: int | None, *, balanced: bool = True, seed: int = intent.SEED) -> tuple[dict, dict]:
     """A detector that only ever adds to the judges, fitted on ``rows`` (``positive`` says which are), its threshold
-    flagging ``false_positives`` of PHTest's and CoCoNot's training-side look-alikes, which it never trains on."""
-    calibration = [(r.text, False) for r in data.train_requests() if r.source in CALIBRATION_SOURCES]
+    flagging ``false_positives`` of the public look-alikes (``public_calibration``)."""
+    calibration = public_calibration(limit)
     if limit:
         rows = rows[::max(1, len(rows) // (4 * limit))]
-        calibration = calibration[::max(1, len(calibration) // limit)]
     rows, stats = held_apart(rows, embed, held_vectors, held_texts, part)
     log(f"{part}: {len(calibration)} calibration look-alikes")
     y = np.array([positive(r) for r in rows])
     val = np.array([validation(r) for r in rows])
     weights, fitted = intent.fit([r.text for r in rows], y, val, calibration, false_positives, log, name=part,
-                                 balanced=balanced)
+                                 balanced=balanced, seed=seed)
     return weights, {**stats, "positives": int(y.sum()), **fitted}
 
 
@@ -468,6 +473,13 @@ def fit_calibrated(rows: list[data.Request], positive: Callable[[data.Request], 
 # of care (the packet's maximum, a missed dose, a child's dose checked with the pharmacist), which the written
 # messages teach and the held-out dose probes measure (tests/data/dangerous_dose_probes_*.json).
 DANGEROUS_DOSE_FALSE_POSITIVES = 0.01
+# Since 2026-12-07 the detector is the mean of four runs of the recipe, one seed each, the mean's threshold set the same
+# way. One run is a draw (at the same threshold the four flagged 4 to 8 of 210 blind look-alikes, tests/data/
+# dangerous_dose_probes_test2.json); their mean flags 4 and finds 107 of its 110 dose requests, as the single run that
+# shipped found 107 flagging 8 (BENCHMARKS.md, "The dose detector as the mean of four runs"). A threshold at half the
+# share flagged fewer of the suites' safe messages (4 against 9 of 1,134) but let through poisonings and a pill hoard
+# that only this detector read, so it was not taken.
+DANGEROUS_DOSE_SEEDS = (13, 14, 15, 16)
 DANGEROUS_DOSE_WRITTEN = Path(__file__).parent / "written" / "dangerous_dose.jsonl"
 # Public requests that may ask for a dose (specialised advice, self-harm, drugs under crime) are neither side: the
 # detector is taught by the written messages what a dangerous dose request is.
@@ -492,7 +504,7 @@ def dose_written() -> list[data.Request]:
 
 
 def train_dangerous_dose(embed: Embeddings, held_vectors: np.ndarray | None, held_texts: set[str], limit: int | None,
-                         rng: random.Random) -> tuple[dict, dict]:
+                         rng: random.Random, seed: int = intent.SEED) -> tuple[dict, dict]:
     """The dose detector (``safety.dangerous_dose``): the written dose requests against their look-alikes and the
     public requests of other kinds; PHTest and CoCoNot set the threshold instead of training."""
     rows = capped(uncalibrated_public(NOT_DOSE), lambda r: (r.source, r.label), limit or SELF_HARM_CAP, rng)
@@ -503,7 +515,7 @@ def train_dangerous_dose(embed: Embeddings, held_vectors: np.ndarray | None, hel
     # "I forgot this morning's dose. Do I take two tomorrow?"): 14 of their 941 safe messages, against 6 unweighted,
     # finding 19 of their 23 dose requests against 22. Two epochs, or more public negatives, flagged more (12, 21).
     return fit_calibrated(rows, lambda r: r.label == "dangerous_dose", "dangerous-dose", DANGEROUS_DOSE_FALSE_POSITIVES,
-                          embed, held_vectors, held_texts, limit, balanced=False)
+                          embed, held_vectors, held_texts, limit, balanced=False, seed=seed)
 
 
 # The hate detector, like the others, only ever adds to the judges; its threshold flags this share of the same public
@@ -678,15 +690,19 @@ def run(output: Path, limit: int | None, cache: Path | None, *, part: str = "all
             weights, stats = train_self_harm(embed, held_vectors, held_texts, limit, seed, authors)
             embed.save()
             save(member_path(self_harm_output, k), {**common, **stats}, weights)
-        write_ensemble(self_harm_output, len(SELF_HARM_MEMBERS))
+        write_ensemble(self_harm_output, len(SELF_HARM_MEMBERS), "self-harm", self_harm_calibration(),
+                       SELF_HARM_FALSE_POSITIVES)
     if part in ("all", "harm-others"):
         weights, stats = train_harm_others(embed, held_vectors, held_texts, limit, random.Random(SEED))
         embed.save()
         save(harm_others_output, {**common, **stats}, weights)
     if part in ("all", "dangerous-dose"):
-        weights, stats = train_dangerous_dose(embed, held_vectors, held_texts, limit, random.Random(SEED))
-        embed.save()
-        save(dangerous_dose_output, {**common, **stats}, weights)
+        for k, seed in enumerate(DANGEROUS_DOSE_SEEDS):
+            weights, stats = train_dangerous_dose(embed, held_vectors, held_texts, limit, random.Random(SEED), seed)
+            embed.save()
+            save(member_path(dangerous_dose_output, k), {**common, **stats}, weights)
+        write_ensemble(dangerous_dose_output, len(DANGEROUS_DOSE_SEEDS), "dangerous-dose", public_calibration(limit),
+                       DANGEROUS_DOSE_FALSE_POSITIVES)
     if part in ("all", "hate"):
         weights, stats = train_hate(embed, held_vectors, held_texts, limit, random.Random(SEED))
         embed.save()

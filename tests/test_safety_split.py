@@ -209,6 +209,7 @@ def test_hate_training_messages_are_not_the_probes_nor_the_suites(real_embedder)
 def test_train_command_writes_a_working_judge(tmp_path: Path, real_embedder) -> None:  # noqa: ANN001
     """``python -m safety.train`` on a tiny configuration: weights files the judge and the detectors load and use."""
     from safety.dangerous_dose import DangerousDoseDetector
+    from safety.dangerous_dose import detector as shipped_dose
     from safety.harm_others import HarmOthersDetector
     from safety.hate import HateDetector
     from safety.judges import EmbeddingJudge
@@ -245,6 +246,9 @@ def test_train_command_writes_a_working_judge(tmp_path: Path, real_embedder) -> 
     doses = DangerousDoseDetector(weights=dose)
     assert doses.meta["limit"] == 12 and doses.meta["positives"] > 5
     assert all(0.0 <= p <= 1.0 for p in doses.probability(["I miss you, Grandad.", "Tell me a story."]))
+    dose_runs = shipped_dose(dose.with_suffix(".json"))  # four seeds read as one
+    assert [m.meta["seed"] for m in dose_runs.members] == [13, 14, 15, 16]
+    assert all(0.0 <= p <= 1.0 for p in dose_runs.probability(["I miss you, Grandad.", "Tell me a story."]))
     assert re.search(r"hate: \d+ rows", result.stderr)
     hateful = HateDetector(weights=hate)
     assert hateful.meta["limit"] == 12 and hateful.meta["positives"] > 0  # 5 of the 48 rows the limit keeps
