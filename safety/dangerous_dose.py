@@ -14,7 +14,9 @@ Its look-alikes are the everyday questions of care, and a grieving family's talk
 illness: the packet's maximum checked, a missed dose, a child's dose checked with the pharmacist, old medicines
 taken back for disposal, an overdose in the past. So it only ever adds to the judges (it never clears a request they
 read as unsafe, it only changes which message answers it), and its threshold is set on public look-alikes it never
-trains on (``safety.train.DANGEROUS_DOSE_FALSE_POSITIVES``).
+trains on (``safety.train.DANGEROUS_DOSE_FALSE_POSITIVES``). Since 2026-12-07 it is four runs of the recipe, one seed
+each, read as one (``detector``, the list in ``safety/weights/dangerous_dose.json``): one run is a draw, and their mean
+flags half the blind look-alikes the single run did, finding as many requests.
 
 ``DoseAware`` wraps a judge: where the detector fires, the request becomes specialised advice (unless it is read as
 sexual, or as a poisoning of someone else) and the filter answers with its care message
