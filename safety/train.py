@@ -474,7 +474,7 @@ def fit_calibrated(rows: list[data.Request], positive: Callable[[data.Request], 
 # messages teach and the held-out dose probes measure (tests/data/dangerous_dose_probes_*.json).
 DANGEROUS_DOSE_FALSE_POSITIVES = 0.01
 # Since 2026-12-07 the detector is the mean of four runs of the recipe, one seed each, the mean's threshold set the same
-# way. One run is a draw (at the same threshold the four flagged 4 to 8 of 210 blind look-alikes, tests/data/
+# way. One run is a draw (at the same threshold the four flagged 4 to 8 of 209 blind look-alikes, tests/data/
 # dangerous_dose_probes_test2.json); their mean flags 4 and finds 107 of its 110 dose requests, as the single run that
 # shipped found 107 flagging 8 (BENCHMARKS.md, "The dose detector as the mean of four runs"). A threshold at half the
 # share flagged fewer of the suites' safe messages (4 against 9 of 1,134) but let through poisonings and a pill hoard
