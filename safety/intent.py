@@ -25,7 +25,7 @@ import numpy as np
 from app.core.errors import KeepsakeError
 from app.core.text import sentences
 from safety.judges import Judge, Memo, Verdict, judged, sigmoid
-from safety.minilm import Reader, SentenceEmbedder
+from safety.minilm import Reader, SentenceEmbedder, in_length_order
 
 SEED = 13
 
@@ -73,6 +73,9 @@ class IntentDetector:
 
     def logits(self, texts: Sequence[str]) -> np.ndarray:
         """The unit's raw logit for each text (no windows, no recentring): what training thresholds."""
+        return in_length_order(texts, self._logits)
+
+    def _logits(self, texts: list[str]) -> np.ndarray:
         reader, out = self.reader, []
         with reader.torch.inference_mode():
             for start in range(0, len(texts), 32):
@@ -113,7 +116,9 @@ class Ensemble:
         self._read = Memo(self._probabilities, self.CACHE)
 
     def recentred(self, texts: Sequence[str]) -> np.ndarray:
-        texts = list(texts)
+        return in_length_order(texts, self._recentred)
+
+    def _recentred(self, texts: list[str]) -> np.ndarray:
         chunks = [np.mean([m.recentred(texts[i:i + self.CHUNK]) for m in self.members], axis=0)
                   for i in range(0, len(texts), self.CHUNK)]
         return (np.concatenate(chunks) if chunks else np.zeros(0)) - self.threshold

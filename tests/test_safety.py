@@ -288,6 +288,8 @@ def test_eval_reports_both_judges_on_held_out_rows_against_the_targets() -> None
     """``python -m safety eval``, 10 rows a set: every target figure for the shipped and the previous judge,
     on the same held-out rows, and the timing of a judge call. (The figures themselves come from the full
     run, BENCHMARKS.md; the companion suite is played through the chat path by tests/test_companion.py.)"""
+    from app.safety_e2e import probe_sets, render_probes
+
     result = CliRunner().invoke(safety_cli, ["eval", "--rows", "10", "--no-companion", "--json"])
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
@@ -310,21 +312,16 @@ def test_eval_reports_both_judges_on_held_out_rows_against_the_targets() -> None
     assert "with the cross-encoder's agreement, of those the judge passed" in render_harm_others(out["harm_others"])
     rendered = render(out)
     assert "previous" in rendered and "target >= 0.86" in rendered
-    assert all(r["asking"] + r["lookalikes"] <= 10 for r in out["probes"].values())
-
-
-def test_probes_through_the_filter() -> None:
-    """``python -m safety eval``'s last section: each probe message through the chat's own filter with a warm reply in
-    place of the model's, counting the asking messages no reader caught and the look-alikes the filter did not answer
-    (measured on every probe, BENCHMARKS.md: 58 of 1,557 look-alikes not answered)."""
-    from app.safety_e2e import probe_sets, probes_through_filter, render_probes
-
-    out = probes_through_filter(per_set=12)
-    assert set(out) == set(probe_sets())
-    assert all(r["asking"] + r["lookalikes"] <= 12 and len(r["asking_read_safe"]) <= r["asking"] for r in out.values())
-    asking, missed = sum(r["asking"] for r in out.values()), sum(len(r["asking_read_safe"]) for r in out.values())
+    # Its last section: each probe message through the chat's own filter with a warm reply in place of the model's,
+    # counting the asking messages no reader caught and the look-alikes the filter did not answer (measured on every
+    # probe, BENCHMARKS.md: 58 of 1,557 look-alikes not answered).
+    probes = out["probes"]
+    assert set(probes) == set(probe_sets())
+    assert all(r["asking"] + r["lookalikes"] <= 10 and len(r["asking_read_safe"]) <= r["asking"]
+               for r in probes.values())
+    asking, missed = sum(r["asking"] for r in probes.values()), sum(len(r["asking_read_safe"]) for r in probes.values())
     assert asking > 40 and missed < asking / 2, (missed, asking)
-    assert "look-alikes not shown the reply" in render_probes(out)
+    assert "look-alikes not shown the reply" in render_probes(probes)
 
 
 def test_small_model_replies_through_the_filter() -> None:
