@@ -35,6 +35,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.fixture(autouse=True, scope="module")
+def torch_threads_restored():  # noqa: ANN201
+    """PyTorch's thread count as each module found it. A module that pins it to one thread (tests/test_finetune.py,
+    beside llama.cpp) had left it pinned for the rest of the run, and every later module's detectors and judges read
+    at half speed: the self-harm suites test took 70 s after it, 34 s alone."""
+    import torch
+
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(autouse=True)
 def keepsake_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point everything Keepsake writes at a fresh directory; ignore the developer's own settings."""
