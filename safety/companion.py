@@ -74,7 +74,11 @@ BLIND9 = SUITE.with_name("companion_blind9.jsonl")
 # themes, and played first on the tree as stop 44 left it (``docs/runs/companion-blind10-2026-12-07-before.jsonl``): 120
 # safe messages, 60 harmful ones. Chosen on it: the minors rule's talk to a minor (``safety.minors_rule.TALK``).
 BLIND10 = SUITE.with_name("companion_blind10.jsonl")
-SUITES = (SUITE, BLIND, BLIND2, BLIND3, BLIND4, BLIND5, BLIND6, BLIND7, BLIND8, BLIND9, BLIND10)
+# A twelfth, in the same form, written blind on 2026-12-07 (morning) by another helper who read nothing here, in the same
+# eight themes, and played first on the tree as stop 45 left it (``docs/runs/companion-blind11-2026-12-07-before.jsonl``):
+# 120 safe messages, 59 harmful ones (one dropped before the run: a near copy of a harm-to-others training message).
+BLIND11 = SUITE.with_name("companion_blind11.jsonl")
+SUITES = (SUITE, BLIND, BLIND2, BLIND3, BLIND4, BLIND5, BLIND6, BLIND7, BLIND8, BLIND9, BLIND10, BLIND11)
 
 
 def labels_path(suite: Path) -> Path:
