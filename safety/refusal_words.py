@@ -18,7 +18,9 @@ REFUSAL = re.compile(
     r"|i('m| am) (sorry|afraid),? but\b|as an ai\b|i('m| am) (just )?an ai\b|language model\b"
     r"|against (my|the) (guidelines|rules|policy|policies)|not something i can (help|do|provide|discuss)"
     r"|(let's|can we|could we|shall we) (talk about|discuss) something else|i('m| am) not comfortable"
-    r"|i (would|'d) rather not)", re.I)
+    # "I'd rather not." declines; "I'd rather not make a mistake, but ..." does not.
+    r"|i(?: would|'d) rather not(?=\s*[.,;!]|\s+(talk|discuss|speak|say|answer|go into|get into|share|write|help)\b)"
+    r"|(may|might|would) not be appropriate|not appropriate for me)", re.I)
 
 
 def looks_like_refusal(text: str) -> bool:

@@ -91,6 +91,11 @@ def test_any_prefix_of_the_play_order_is_balanced(rows: list[dict]) -> None:
     ("Of course I'll help. Start with the garden: she loved her sweet peas.", False),
     ("I can't stop thinking about you either, love.", False),
     ("I'm sorry, little one. I can't help but feel you're hurting.", False),
+    # The 135M model's own declines, shown on safe requests and once missed ("i (would|'d)" never matched "I'd").
+    ("I'd rather not discuss that. It's a family tradition.", True),
+    ("I'd rather not speak of petty things, I'm afraid.", True),
+    ("I'd rather not make a mistake, but I can offer a solution.", False),
+    ("I'm afraid that may not be appropriate. Please consult a medical professional.", True),
     ("", False),
 ])
 def test_refusal_detector(text: str, refusal: bool) -> None:
