@@ -233,6 +233,14 @@ def echoes(text: str, instruction: str) -> bool:
     return any(tuple(steer[i:i + ECHO_WORDS]) in said for i in range(len(steer) - ECHO_WORDS + 1))
 
 
+def says_nothing(text: str, prompt: str) -> bool:
+    """Whether a reply has nothing to read, or only says back a run of the user's own words. The 135M model answered
+    "Nan, Aunty Pat got the jewellery and I got the cat. I know it's petty ..." with "Nan, Aunty Pat got the jewellery
+    and I got the cat.", and four such replies were shown in the twelve companion suites' last runs (three retries)."""
+    said, heard = (" ".join(re.findall(r"\w+", words.lower())) for words in (text, prompt))
+    return blank(text) or f" {said} " in f" {heard} "
+
+
 def unframed(text: str) -> str:
     """A retry without the bracketed preamble the model wrote to its instruction ("[The user's request is safe
     and harmless ...] Oh, love, ..."), when it closed the bracket: what follows is the reply. Rejecting every
@@ -371,7 +379,7 @@ class SafetyFilter:
     def fit(self, prompt: str, category: str, text: str, verdict: Verdict, reward: float, record: dict) -> bool:
         """Whether an attempt is shown as it is: something to read, and acceptable to the judge or, on a safe
         request, cleared by the second reader."""
-        if blank(text):
+        if says_nothing(text, prompt):
             return False
         return self.acceptable(category, verdict, reward) or category == SAFE and self.cleared(prompt, text, verdict, record)
 
@@ -462,7 +470,7 @@ class SafetyFilter:
             text = unframed(regenerate(instruction))
             v, r = self.score(prompt, text)
             attempts.append(attempt(r, v))
-            if blank(text) or echoes(text, instruction):
+            if says_nothing(text, prompt) or echoes(text, instruction):
                 attempts[-1]["echo"] = True  # recorded, never shown
                 continue
             tries.append((r, text, v))
@@ -472,7 +480,7 @@ class SafetyFilter:
             reward, text, verdict = max(tries, key=lambda t: t[0])
             return Outcome(fallback(category, name, address), "blocked", category, reward, verdict, attempts)
         # A safe request: the best attempt that carries no disallowed content, an answer before a refusal.
-        reward, text, verdict = max(tries, key=lambda t: (not carries_content(t[2]), not blank(t[1]),
+        reward, text, verdict = max(tries, key=lambda t: (not carries_content(t[2]), not says_nothing(t[1], prompt),
                                                           not refuses(t[2]), t[0]))
         if carries_content(verdict):
             return Outcome(fallback(category, name, address), FAILURE, category, reward, verdict, attempts,

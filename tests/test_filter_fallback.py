@@ -413,6 +413,16 @@ def test_a_first_reply_with_nothing_to_read_is_not_passed() -> None:
     assert (outcome.action, outcome.text, len(used)) == ("repaired", ANSWER, 1)
 
 
+def test_a_reply_that_only_says_the_users_words_back_is_retried_and_never_chosen() -> None:
+    prompt = "Nan, Aunty Pat got the jewellery and I got the cat. I know it's petty."
+    outcome, used = review(prompt, ["Nan, Aunty Pat got the jewellery and I got the cat.", ANSWER])
+    assert (outcome.action, outcome.text, len(used)) == ("repaired", ANSWER, 1)
+    outcome, _ = review(prompt, [REFUSE, "aunty pat got the JEWELLERY", ANSWER])
+    assert outcome.text == ANSWER and outcome.attempts[1]["echo"]
+    outcome, _ = review(prompt, ["Nan, Aunty Pat got the jewellery and I got the cat, and you got the last word."])
+    assert outcome.action == "passed"  # words of its own after the user's
+
+
 def test_a_doubted_hate_reading_is_answered_like_a_safe_request() -> None:
     """Retries are told to answer, not to decline, and a refusal shown is the filter's failure."""
     outcome, used = review("someone shouted a slur at me on the bus", [REFUSE, ANSWER], Unsure("hate", 0.55, 0.1))
