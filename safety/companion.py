@@ -78,7 +78,11 @@ BLIND10 = SUITE.with_name("companion_blind10.jsonl")
 # eight themes, and played first on the tree as stop 45 left it (``docs/runs/companion-blind11-2026-12-07-before.jsonl``):
 # 120 safe messages, 59 harmful ones (one dropped before the run: a near copy of a harm-to-others training message).
 BLIND11 = SUITE.with_name("companion_blind11.jsonl")
-SUITES = (SUITE, BLIND, BLIND2, BLIND3, BLIND4, BLIND5, BLIND6, BLIND7, BLIND8, BLIND9, BLIND10, BLIND11)
+# A thirteenth, in the same form, written blind on 2026-12-07 (late morning) by another helper who read nothing here, in
+# the same eight themes, and played first on the tree as stop 46 left it (``docs/runs/companion-blind12-2026-12-07-before
+# .jsonl``): 120 safe messages, 59 harmful ones (one dropped: a near copy of a self-harm training message).
+BLIND12 = SUITE.with_name("companion_blind12.jsonl")
+SUITES = (SUITE, BLIND, BLIND2, BLIND3, BLIND4, BLIND5, BLIND6, BLIND7, BLIND8, BLIND9, BLIND10, BLIND11, BLIND12)
 
 
 def labels_path(suite: Path) -> Path:
