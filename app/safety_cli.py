@@ -109,8 +109,8 @@ def evaluate_command(quick: bool, rows: int | None, e2e: int, companion: bool, c
     """Measure the shipped judge on the public sets in ../shared/data/safety, and the filter end to end."""
     from app.safety_e2e import (companion_run, end_to_end, probes_through_filter, render_end_to_end, render_probes,
                                 render_replies, replies_through_filter)
-    from safety.evaluate import (QUICK_ROWS, dose, evaluate, harm_others, hate, render, render_dose, render_harm_others,
-                                  render_hate, render_self_harm, self_harm)
+    from safety.evaluate import (QUICK_ROWS, dose, evaluate, harm_others, hate, minors, render, render_dose,
+                                  render_harm_others, render_hate, render_minors, render_self_harm, self_harm)
 
     per_set = rows or (QUICK_ROWS if quick else None)  # None: evaluate's 400 a set, every self-harm row
     results = {} if companion_only else evaluate(_judge(judge_name), rows=per_set)
@@ -121,6 +121,7 @@ def evaluate_command(quick: bool, rows: int | None, e2e: int, companion: bool, c
         from safety.dangerous_dose import detector as dose_detector
         from safety.harm_others import HarmOthersDetector
         from safety.hate import HateDetector
+        from safety.minors import MinorsDetector
         from safety.self_harm import detector as self_harm_detector
 
         default = PreviousJudge(load_embedder(""))
@@ -128,6 +129,7 @@ def evaluate_command(quick: bool, rows: int | None, e2e: int, companion: bool, c
         results["harm_others"] = harm_others(HarmOthersDetector(), default, per_set=per_set, second=CrossEncoderJudge())
         results["dangerous_dose"] = dose(dose_detector(), default, per_set=per_set)
         results["hate"] = hate(HateDetector(), default, per_set=per_set)
+        results["minors"] = minors(MinorsDetector(), default, per_set=per_set)
         results["probes"] = probes_through_filter(per_set)
         results["replies"] = replies_through_filter(per_set)
     if e2e and not companion_only:
@@ -147,6 +149,7 @@ def evaluate_command(quick: bool, rows: int | None, e2e: int, companion: bool, c
         click.echo(render_harm_others(results["harm_others"]))
         click.echo(render_dose(results["dangerous_dose"]))
         click.echo(render_hate(results["hate"]))
+        click.echo(render_minors(results["minors"]))
         click.echo(render_probes(results["probes"]))
         click.echo(render_replies(results["replies"]))
     if "end_to_end" in results:

@@ -426,6 +426,22 @@ def hate_probes() -> list[str]:
     return [t for name in HATE_PROBES for t, _, _ in hate_probe_rows(name)]
 
 
+MINORS_PROBES = ("test", "dev")
+
+
+def minors_probe_rows(name: str) -> list[tuple[str, bool, str]]:
+    """Our probes of requests about minors (message, asks for sexual content involving a minor or access to a child,
+    kind), written by a helper who saw nothing of the project, briefed in general words (tests/data/minors_probes_
+    {test,dev}.json, split in two by a hash of the text); ``dev`` is read while choosing, ``test`` only to report;
+    neither is ever a training row. Kept out of ``probe_texts`` as the hate probes are: the minors detector's training
+    holds them apart itself (``safety.train.train_minors``)."""
+    return [(m["text"], m["minors"], m["kind"]) for m in probe_messages(f"minors_probes_{name}")]
+
+
+def minors_probes() -> list[str]:
+    return [t for name in MINORS_PROBES for t, _, _ in minors_probe_rows(name)]
+
+
 CALM_PROBES = ("test", "dev")
 
 

@@ -367,6 +367,26 @@ def render_hate(results: dict) -> str:
     return "\n".join(lines + [added_line(name, r) for name, r in results["sets"].items()])
 
 
+def minors_sets() -> dict[str, list[tuple[str, bool, str]]]:
+    """(message, asks for sexual content involving a minor or access to a child, kind) per held-out set: our blind
+    probes, the companion suites (their requests about minors against their safe user messages), and the public safe
+    look-alikes and chatbot prompts (no public set here labels a request about minors)."""
+    out = {f"probes_{name}": data.minors_probe_rows(name) for name in data.MINORS_PROBES}
+    out |= suite_requests(lambda r: r["category"] == "sexual_minors")
+    return out | lookalikes(data.eval_requests(), "mn")
+
+
+def minors(detector, judge, per_set: int | None = None) -> dict:  # noqa: ANN001
+    """The minors detector on every held-out set: recall, false positives, and what it adds on the chat path."""
+    return added(minors_sets(), detector, judge, per_set, "mn")
+
+
+def render_minors(results: dict) -> str:
+    lines = ["Sexual content involving a minor, or access to a child, asked for in the user's message "
+             "(safety/minors.py), held-out sets; what it adds is counted where the judge reads the request as safe"]
+    return "\n".join(lines + [added_line(name, r) for name, r in results["sets"].items()])
+
+
 def dose_suites() -> list[tuple[str, bool, str]]:
     """(message, asks, kind) over the companion suites: their specialised-advice requests, most of them doses, against
     their safe user messages. Ours: a plain clone has them."""

@@ -57,7 +57,7 @@ from dataclasses import dataclass, field
 
 from app.core.chat import blank
 from app.core.settings import SafetySettings
-from safety import dangerous_dose, hate, self_harm
+from safety import dangerous_dose, hate, minors, self_harm
 from safety.harm_others import CATEGORIES as HARM_TO_OTHERS
 from safety.harm_others import KEY as HARM_OTHERS
 from safety.harm_others import SECONDED, fired
@@ -158,12 +158,12 @@ HATE_UNSHARED = 0.3
 # of 627 harmful. Not requests about minors: never allowed, always refused.
 SPREAD_P = 0.5
 FAILURE = "refused_safe"  # the action recorded when a refusal is shown on a safe request
-# The second readers' readings of the request (the harm-to-others, dose and hate detectors' among them), a self-harm
-# reading of the judge's set aside and the self-harm rule's match (``safety.self_harm``),
-# a doubted category, and the second reader's P(content) of a reply it cleared to be shown
-# (``SafetyFilter.cleared``), kept with the judge's scores.
+# The second readers' readings of the request (the harm-to-others, dose, hate and minors detectors' among them), a
+# self-harm reading of the judge's set aside and the self-harm rule's match (``safety.self_harm``), a doubted category,
+# and the second reader's P(content) of a reply it cleared to be shown (``SafetyFilter.cleared``), kept with the judge's
+# scores.
 READERS = ("self_harm", "self_harm_judged", self_harm.STATED, "harm_others", SECONDED, dangerous_dose.KEY, hate.KEY,
-           "readings", CORROBORATION, "doubted", "cleared")
+           minors.KEY, "readings", CORROBORATION, "doubted", "cleared")
 # Tries beyond ``safety_best_of`` on a safe request while no attempt is showable: the 135M model's replies to
 # a funeral request refused by their words ("I'm so sorry for your loss. I can't help with requests ...") in
 # all three attempts once in 20 sends on CI (2026-12-05). With three more, a grief request still ended in a

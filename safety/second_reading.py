@@ -32,6 +32,7 @@ from safety.dangerous_dose import DoseAware
 from safety.harm_others import HarmOthersAware, HarmOthersDetector
 from safety.hate import HateAware, HateDetector
 from safety.judges import CORROBORATION, Judge, Verdict, judged, lifted
+from safety.minors import MinorsAware, MinorsDetector
 from safety.minors_rule import CATEGORY as MINORS
 from safety.minors_rule import MinorsRule
 from safety.self_harm import SelfHarmAware
@@ -72,9 +73,10 @@ class SecondReading:
 
 def chat_judge(topic: Judge, second: CrossEncoderJudge | None = None) -> Judge:
     """What a chat filters with: ``topic``, read beside it by the cross-encoder for sexual requests and as a
-    second opinion on whether the request is unsafe at all (unless ``topic`` is the cross-encoder), by the rule for
-    sexual requests about minors (``safety.minors_rule``), by the harm-to-others detector, which finds threats and
-    poisonings dressed as family talk that both judges read as safe (``safety.harm_others``), by the hate detector,
+    second opinion on whether the request is unsafe at all (unless ``topic`` is the cross-encoder), by the rule and the
+    minors detector for sexual requests about minors (``safety.minors_rule``, ``safety.minors``), by the harm-to-others
+    detector, which finds threats and poisonings dressed as family talk that both judges read as safe
+    (``safety.harm_others``), by the hate detector,
     which finds a grandfather's old prejudices asked for again (``safety.hate``), by the dose detector,
     which finds a dangerous amount of a medicine asked for in a careful one's words (``safety.dangerous_dose``), and
     by the self-harm detector, whose every judge takes a grief-voiced request for a method for grief
@@ -82,6 +84,7 @@ def chat_judge(topic: Judge, second: CrossEncoderJudge | None = None) -> Judge:
     cross-encoder to read with, where the caller shares it (the filter asks it about replies,
     ``safety.filter.SafetyFilter.cleared``)."""
     both = topic if isinstance(topic, CrossEncoderJudge) else SecondReading(topic, second or CrossEncoderJudge())
-    read = HarmOthersAware(SecondReading(both, MinorsRule(), {MINORS}, corroborates=False), HarmOthersDetector())
+    read = MinorsAware(SecondReading(both, MinorsRule(), {MINORS}, corroborates=False), MinorsDetector())
+    read = HarmOthersAware(read, HarmOthersDetector())
     read = HateAware(read, HateDetector())
     return SelfHarmAware(DoseAware(read, dangerous_dose.detector()), self_harm.detector())

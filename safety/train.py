@@ -1,6 +1,6 @@
 """Train the shipped safety judge and the intent detectors: ``python -m safety.train`` writes
-safety/weights/embedding_judge.npz, self_harm.npz, harm_others.npz, dangerous_dose.npz and hate.npz (``--part``
-picks one).
+safety/weights/embedding_judge.npz, self_harm.npz, harm_others.npz, dangerous_dose.npz, hate.npz and minors.npz
+(``--part`` picks one).
 
 Reproducible: fixed seeds, data read from ``../shared/data/safety`` by the split in ``safety.data``
 plus our own exemplars, deterministic solvers, one torch thread. About 10 minutes of CPU, most of
@@ -26,7 +26,9 @@ What it fits, on the packaged all-MiniLM-L6-v2 (frozen) and hashed n-grams (see 
   medicine: four runs (``DANGEROUS_DOSE_SEEDS``) read as one, each threshold and the mean's at
   ``DANGEROUS_DOSE_FALSE_POSITIVES`` of the same look-alikes;
 * the hate detector (``safety.hate``), the same way on requests for content that demeans a group, its threshold at
-  ``HATE_FALSE_POSITIVES`` of the same look-alikes.
+  ``HATE_FALSE_POSITIVES`` of the same look-alikes;
+* the minors detector (``safety.minors``), the same way on requests for sexual content involving a minor or for access
+  to a child, its threshold at ``MINORS_FALSE_POSITIVES`` of the same look-alikes.
 
 Each regression's strength is chosen on a validation slice (15% of the training rows, by template
 where the source has templates), which never touches the held-out evaluation sets.
@@ -58,6 +60,7 @@ from safety.harm_others import CATEGORIES as HARM_OTHERS
 from safety.harm_others import WEIGHTS as HARM_OTHERS_WEIGHTS
 from safety.hate import WEIGHTS as HATE_WEIGHTS
 from safety.judges import WEIGHTS
+from safety.minors import WEIGHTS as MINORS_WEIGHTS
 from safety.policy import LABELS, SAFE
 from safety.self_harm import WEIGHTS as SELF_HARM_WEIGHTS
 
@@ -550,6 +553,42 @@ def train_hate(embed: Embeddings, held_vectors: np.ndarray | None, held_texts: s
                           held_texts, limit)
 
 
+# The minors detector, like the others, only ever adds to the judges (and the rule); its threshold flags this share of
+# the same public look-alikes (PHTest, CoCoNot, training side), none trained on. At 1% (2026-12-07) it flagged 9 of the
+# 148 look-alikes of the minors probes' development half, a 14-year-old's crush and a father asking how to answer his
+# son's coming out among them, each a refusal; at this share 4, finding 60 of the thirteen companion suites' 66
+# requests about minors against 61 (chosen on those two; the probes' test half reports it).
+MINORS_FALSE_POSITIVES = 0.006
+MINORS_WRITTEN = Path(__file__).parent / "written" / "minors.jsonl"
+
+
+def minors_written() -> list[data.Request]:
+    """The written requests for sexual content involving a minor or for access to a child ("sexual_minors") and their
+    look-alikes ("safe")."""
+    rows = [json.loads(line) for line in MINORS_WRITTEN.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [data.Request(r["text"], r["label"], "minors-written", f"{r['author']}/{r['kind']}") for r in rows]
+
+
+def train_minors(embed: Embeddings, held_vectors: np.ndarray | None, held_texts: set[str], limit: int | None,
+                 rng: random.Random) -> tuple[dict, dict]:
+    """The minors detector (``safety.minors``): the written requests against their look-alikes, the other detectors'
+    look-alikes and the public requests of every kind (its sexual ones about adults among them; none of the public
+    sets labels a request about minors); PHTest and CoCoNot set the threshold instead of training. The minors probes
+    (``data.minors_probes``) are held apart here only: the other detectors were trained before they were written."""
+    rows = capped(uncalibrated_public(("unsafe", "jailbreak")), lambda r: (r.source, r.label), limit or SELF_HARM_CAP,
+                  rng)
+    rows += [data.Request(t, SAFE, "exemplars", "safe") for t in exemplars.SAFE_PROMPTS]
+    others = [r for r in self_harm_train.written() + harm_others_written() + dose_messages() + hate_written()
+              if r.label == SAFE]
+    rows += [r for r in companion_train.requests() if r.label == SAFE] + others + minors_written()
+    probes = data.minors_probes()
+    held_texts = held_texts | {data.normalise(t) for t in probes}
+    if held_vectors is not None:
+        held_vectors = np.concatenate([held_vectors, embed(probes)])
+    return fit_calibrated(rows, lambda r: r.label == "sexual_minors", "minors", MINORS_FALSE_POSITIVES, embed,
+                          held_vectors, held_texts, limit)
+
+
 def cross_encoder_bundle(limit: int | None) -> dict:
     """Everything a training run reads, from ``../shared`` and our own modules, as plain lists."""
     from safety import evaluate
@@ -606,10 +645,12 @@ def save(output: Path, meta: dict, weights: dict) -> None:
               show_default=True, help="Where the dose detector's weights go.")
 @click.option("--hate-output", type=click.Path(path_type=Path), default=HATE_WEIGHTS, show_default=True,
               help="Where the hate detector's weights go.")
+@click.option("--minors-output", type=click.Path(path_type=Path), default=MINORS_WEIGHTS, show_default=True,
+              help="Where the minors detector's weights go.")
 @click.option("--part", default="all", show_default=True,
-              type=click.Choice(["all", "judge", "self-harm", "harm-others", "dangerous-dose", "hate",
+              type=click.Choice(["all", "judge", "self-harm", "harm-others", "dangerous-dose", "hate", "minors",
                                  "cross-encoder"]),
-              help="Train the judge and the four detectors (all), one of them, or the "
+              help="Train the judge and the five detectors (all), one of them, or the "
               "cross-encoder judge (which needs a GPU, or --limit).")
 @click.option("--limit", type=int, help="At most this many rows per source and label: a tiny judge, for tests.")
 @click.option("--cache", type=click.Path(path_type=Path), help="Keep embeddings in this .npz between runs.")
@@ -624,7 +665,7 @@ def save(output: Path, meta: dict, weights: dict) -> None:
               help="Cross-encoder: all-MiniLM-L6-v2 from this folder instead of the installed package.")
 @click.option("--report", type=click.Path(path_type=Path), help="Cross-encoder from a bundle: the held-out figures as JSON here.")
 def main(output: Path, self_harm_output: Path, harm_others_output: Path, dangerous_dose_output: Path,
-         hate_output: Path, part: str, limit: int | None, cache: Path | None,
+         hate_output: Path, minors_output: Path, part: str, limit: int | None, cache: Path | None,
          cross_encoder_output: Path, device: str, export_bundle: Path | None, bundle: Path | None,
          model_dir: Path | None, report: Path | None) -> None:
     """Train the shipped safety judge and the intent detectors on the training side of the split in safety.data."""
@@ -634,7 +675,7 @@ def main(output: Path, self_harm_output: Path, harm_others_output: Path, dangero
         else:
             run(output, limit, cache, part=part, self_harm_output=self_harm_output,
                 harm_others_output=harm_others_output, dangerous_dose_output=dangerous_dose_output,
-                hate_output=hate_output)
+                hate_output=hate_output, minors_output=minors_output)
     except KeepsakeError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
@@ -669,7 +710,8 @@ def run_cross_encoder(output: Path, limit: int | None, device: str, export: Path
 
 def run(output: Path, limit: int | None, cache: Path | None, *, part: str = "all",
         self_harm_output: Path = SELF_HARM_WEIGHTS, harm_others_output: Path = HARM_OTHERS_WEIGHTS,
-        dangerous_dose_output: Path = DANGEROUS_DOSE_WEIGHTS, hate_output: Path = HATE_WEIGHTS) -> None:
+        dangerous_dose_output: Path = DANGEROUS_DOSE_WEIGHTS, hate_output: Path = HATE_WEIGHTS,
+        minors_output: Path = MINORS_WEIGHTS) -> None:
     start = time.time()
     rng = random.Random(SEED)
     np.random.seed(SEED)
@@ -707,6 +749,10 @@ def run(output: Path, limit: int | None, cache: Path | None, *, part: str = "all
         weights, stats = train_hate(embed, held_vectors, held_texts, limit, random.Random(SEED))
         embed.save()
         save(hate_output, {**common, **stats}, weights)
+    if part in ("all", "minors"):
+        weights, stats = train_minors(embed, held_vectors, held_texts, limit, random.Random(SEED))
+        embed.save()
+        save(minors_output, {**common, **stats}, weights)
     log(f"done in {time.time() - start:.0f} s")
 
 

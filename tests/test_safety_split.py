@@ -205,6 +205,17 @@ def test_hate_training_messages_are_not_the_probes_nor_the_suites(real_embedder)
     assert_apart(real_embedder, [r.text for r in rows], held)
 
 
+def test_minors_training_messages_are_not_the_probes_nor_the_suites(real_embedder) -> None:  # noqa: ANN001
+    """The written messages the minors detector trains on (safety/written, authors AY and AZ) are no copies, not even
+    reworded, of the minors probes that measure it, the companion suites or our other probes."""
+    from safety.train import minors_written
+
+    rows = minors_written()
+    assert len(rows) > 1000 and {r.label for r in rows} == {"safe", "sexual_minors"}
+    held = [*suite_messages(), *data.minors_probes(), *(r["text"] for r in data.probes()["requests"])]
+    assert_apart(real_embedder, [r.text for r in rows], held)
+
+
 @needs_data
 def test_train_command_writes_a_working_judge(tmp_path: Path, real_embedder) -> None:  # noqa: ANN001
     """``python -m safety.train`` on a tiny configuration: weights files the judge and the detectors load and use."""
@@ -213,14 +224,16 @@ def test_train_command_writes_a_working_judge(tmp_path: Path, real_embedder) -> 
     from safety.harm_others import HarmOthersDetector
     from safety.hate import HateDetector
     from safety.judges import EmbeddingJudge
+    from safety.minors import MinorsDetector
     from safety.self_harm import SelfHarmDetector
     from safety.self_harm import detector as shipped_self_harm
 
     out, self_harm, harm_others = tmp_path / "tiny.npz", tmp_path / "tiny_self_harm.npz", tmp_path / "tiny_ho.npz"
-    dose, hate = tmp_path / "tiny_dose.npz", tmp_path / "tiny_hate.npz"
+    dose, hate, minors = tmp_path / "tiny_dose.npz", tmp_path / "tiny_hate.npz", tmp_path / "tiny_minors.npz"
     result = subprocess.run([sys.executable, "-m", "safety.train", "--limit", "12", "--output", str(out),
                              "--self-harm-output", str(self_harm), "--harm-others-output", str(harm_others),
-                             "--dangerous-dose-output", str(dose), "--hate-output", str(hate)],
+                             "--dangerous-dose-output", str(dose), "--hate-output", str(hate),
+                             "--minors-output", str(minors)],
                             capture_output=True, text=True, timeout=900, cwd=Path(__file__).parents[1])
     assert result.returncode == 0, result.stderr[-2000:]
     assert re.search(r"requests: \d+ rows \(\d+ exact", result.stderr) and "wrote" in result.stderr
@@ -253,6 +266,10 @@ def test_train_command_writes_a_working_judge(tmp_path: Path, real_embedder) -> 
     hateful = HateDetector(weights=hate)
     assert hateful.meta["limit"] == 12 and hateful.meta["positives"] > 0  # 5 of the 48 rows the limit keeps
     assert all(0.0 <= p <= 1.0 for p in hateful.probability(["I miss you, Grandad.", "Tell me a story."]))
+    assert re.search(r"minors: \d+ rows", result.stderr)
+    about_minors = MinorsDetector(weights=minors)
+    assert about_minors.meta["limit"] == 12 and about_minors.meta["positives"] > 0
+    assert all(0.0 <= p <= 1.0 for p in about_minors.probability(["I miss you, Grandad.", "Tell me a story."]))
     assert not list(tmp_path.glob("*.partial.npz"))
     # Bad input: a clear one-line error, nothing written.
     bad = subprocess.run([sys.executable, "-m", "safety.train", "--limit", "12", "--output", str(tmp_path / "x.npz"),
