@@ -194,25 +194,17 @@ def test_dose_training_messages_are_not_the_probes_nor_the_suites(real_embedder)
     assert_apart(real_embedder, ours, held)
 
 
-def test_hate_training_messages_are_not_the_probes_nor_the_suites(real_embedder) -> None:  # noqa: ANN001
-    """The written messages the hate detector trains on (safety/written, authors AI and AJ) are no copies, not even
-    reworded, of the hate probes that measure it, the companion suites or our other probes."""
-    from safety.train import hate_written
+@pytest.mark.parametrize(("part", "label", "probes"), [("hate", "hate", data.hate_probes),
+                                                       ("minors", "sexual_minors", data.minors_probes)])
+def test_written_training_messages_are_not_the_probes_nor_the_suites(real_embedder, part: str, label: str,  # noqa: ANN001
+                                                                      probes) -> None:  # noqa: ANN001
+    """The written messages the hate and minors detectors train on (safety/written: authors AI and AJ, AY and AZ) are no
+    copies, not even reworded, of the probes that measure each, the companion suites or our other probes."""
+    from safety import train
 
-    rows = hate_written()
-    assert len(rows) > 1000 and {r.label for r in rows} == {"safe", "hate"}
-    held = [*suite_messages(), *data.hate_probes(), *(r["text"] for r in data.probes()["requests"])]
-    assert_apart(real_embedder, [r.text for r in rows], held)
-
-
-def test_minors_training_messages_are_not_the_probes_nor_the_suites(real_embedder) -> None:  # noqa: ANN001
-    """The written messages the minors detector trains on (safety/written, authors AY and AZ) are no copies, not even
-    reworded, of the minors probes that measure it, the companion suites or our other probes."""
-    from safety.train import minors_written
-
-    rows = minors_written()
-    assert len(rows) > 1000 and {r.label for r in rows} == {"safe", "sexual_minors"}
-    held = [*suite_messages(), *data.minors_probes(), *(r["text"] for r in data.probes()["requests"])]
+    rows = getattr(train, f"{part}_written")()
+    assert len(rows) > 1000 and {r.label for r in rows} == {"safe", label}
+    held = [*suite_messages(), *probes(), *(r["text"] for r in data.probes()["requests"])]
     assert_apart(real_embedder, [r.text for r in rows], held)
 
 
