@@ -361,10 +361,14 @@ def hate(detector, judge, per_set: int | None = None) -> dict:  # noqa: ANN001
     return added(hate_sets(), detector, judge, per_set, "ht")
 
 
-def render_hate(results: dict) -> str:
-    lines = ["Content that demeans a group asked for in the user's message (safety/hate.py), held-out sets; what it adds "
-             "is counted where the judge reads the request as safe"]
+def render_added(what: str, results: dict) -> str:
+    """An ``added`` detector's section: ``what`` it reads, then a line a set."""
+    lines = [f"{what}, held-out sets; what it adds is counted where the judge reads the request as safe"]
     return "\n".join(lines + [added_line(name, r) for name, r in results["sets"].items()])
+
+
+def render_hate(results: dict) -> str:
+    return render_added("Content that demeans a group asked for in the user's message (safety/hate.py)", results)
 
 
 def minors_sets() -> dict[str, list[tuple[str, bool, str]]]:
@@ -382,9 +386,8 @@ def minors(detector, judge, per_set: int | None = None) -> dict:  # noqa: ANN001
 
 
 def render_minors(results: dict) -> str:
-    lines = ["Sexual content involving a minor, or access to a child, asked for in the user's message "
-             "(safety/minors.py), held-out sets; what it adds is counted where the judge reads the request as safe"]
-    return "\n".join(lines + [added_line(name, r) for name, r in results["sets"].items()])
+    return render_added("Sexual content involving a minor, or access to a child, asked for in the user's message "
+                        "(safety/minors.py)", results)
 
 
 def dose_suites() -> list[tuple[str, bool, str]]:

@@ -545,19 +545,27 @@ def train_hate(embed: Embeddings, held_vectors: np.ndarray | None, held_texts: s
     rows += [data.Request(t, SAFE, "exemplars", "safe") for t in exemplars.SAFE_PROMPTS]
     others = [r for r in self_harm_train.written() + harm_others_written() + dose_messages() if r.label == SAFE]
     rows += [r for r in companion_train.requests() if r.label == SAFE] + others + hate_written()
-    probes = data.hate_probes()
+    held_vectors, held_texts = also_held(data.hate_probes(), embed, held_vectors, held_texts)
+    return fit_calibrated(rows, lambda r: r.label == "hate", "hate", HATE_FALSE_POSITIVES, embed, held_vectors,
+                          held_texts, limit)
+
+
+def also_held(probes: list[str], embed: Embeddings, held_vectors: np.ndarray | None,
+              held_texts: set[str]) -> tuple[np.ndarray | None, set[str]]:
+    """The held-out texts and their vectors with a detector's own probes added: probes written after the other
+    detectors were trained are held apart only by the detector they measure, so that the others still reproduce."""
     held_texts = held_texts | {data.normalise(t) for t in probes}
     if held_vectors is not None:
         held_vectors = np.concatenate([held_vectors, embed(probes)])
-    return fit_calibrated(rows, lambda r: r.label == "hate", "hate", HATE_FALSE_POSITIVES, embed, held_vectors,
-                          held_texts, limit)
+    return held_vectors, held_texts
 
 
 # The minors detector, like the others, only ever adds to the judges (and the rule); its threshold flags this share of
 # the same public look-alikes (PHTest, CoCoNot, training side), none trained on. At 1% (2026-12-07) it flagged 9 of the
 # 148 look-alikes of the minors probes' development half, a 14-year-old's crush and a father asking how to answer his
-# son's coming out among them, each a refusal; at this share 4, finding 60 of the thirteen companion suites' 66
-# requests about minors against 61 (chosen on those two; the probes' test half reports it).
+# son's coming out among them, each a refusal; at this share 7 (five of them in French, German or Spanish), finding as
+# many of the thirteen companion suites' 66 requests about minors, 61 (chosen on those two; the probes' test half
+# reports it: 3 of 152 flagged against 11).
 MINORS_FALSE_POSITIVES = 0.006
 MINORS_WRITTEN = Path(__file__).parent / "written" / "minors.jsonl"
 
@@ -581,10 +589,7 @@ def train_minors(embed: Embeddings, held_vectors: np.ndarray | None, held_texts:
     others = [r for r in self_harm_train.written() + harm_others_written() + dose_messages() + hate_written()
               if r.label == SAFE]
     rows += [r for r in companion_train.requests() if r.label == SAFE] + others + minors_written()
-    probes = data.minors_probes()
-    held_texts = held_texts | {data.normalise(t) for t in probes}
-    if held_vectors is not None:
-        held_vectors = np.concatenate([held_vectors, embed(probes)])
+    held_vectors, held_texts = also_held(data.minors_probes(), embed, held_vectors, held_texts)
     return fit_calibrated(rows, lambda r: r.label == "sexual_minors", "minors", MINORS_FALSE_POSITIVES, embed,
                           held_vectors, held_texts, limit)
 
