@@ -76,6 +76,14 @@ class LiveReply:
         self.turn = Turn(self.turn.backend, plan, self.turn.sampling)
         return self.turn.run().text
 
+    def _after_support(self) -> bool:
+        """Whether the user's message answers the filter's support message (the reply it follows is one)."""
+        parent = self.user_message.parent_id
+        if parent is None:
+            return False
+        previous = self.service.store.get_message(self.user_id, parent)
+        return previous.role == "assistant" and previous.safety_action == "supported"
+
     def _retry_empty(self) -> str:
         """Draw again while the finished reply is empty (another seed when the sampler has a fixed one)."""
         for attempt in range(1, EMPTY_RETRIES + 1):
@@ -118,7 +126,8 @@ class LiveReply:
             if safety is not None:
                 address = (self.persona.style.get("forms_of_address") or [""])[0] if self.persona else ""
                 self.outcome = safety.review(self.user_message.content, self.turn.text, self._regenerate,
-                                             name=self.persona.name if self.persona else "", address=address)
+                                             name=self.persona.name if self.persona else "", address=address,
+                                             after_support=self._after_support())
                 self.text = self.outcome.text
                 if hold:
                     yield self.text

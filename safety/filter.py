@@ -57,11 +57,11 @@ from dataclasses import dataclass, field
 
 from app.core.chat import blank
 from app.core.settings import SafetySettings
-from safety import dangerous_dose, hate, minors, self_harm
+from safety import check_in, dangerous_dose, hate, minors, self_harm
 from safety.harm_others import CATEGORIES as HARM_TO_OTHERS
 from safety.harm_others import KEY as HARM_OTHERS
 from safety.harm_others import SECONDED, fired
-from safety.judges import CORROBORATION, Judge, Verdict
+from safety.judges import CORROBORATION, Judge, Verdict, lifted
 from safety.policy import CATEGORIES, SAFE
 from safety.refusal_words import looks_like_refusal
 from safety.reward import expected_reward
@@ -162,7 +162,9 @@ FAILURE = "refused_safe"  # the action recorded when a refusal is shown on a saf
 # self-harm reading of the judge's set aside and the self-harm rule's match (``safety.self_harm``), a doubted category,
 # and the second reader's P(content) of a reply it cleared to be shown (``SafetyFilter.cleared``), kept with the judge's
 # scores.
-READERS = ("self_harm", "self_harm_judged", self_harm.STATED, "harm_others", SECONDED, dangerous_dose.KEY, hate.KEY,
+DENIED = "denied_after_support"  # set where an answer to the support message said the writer is not at risk
+AFFIRMED = "affirmed_after_support"  # and where it answered yes
+READERS = ("self_harm", "self_harm_judged", DENIED, AFFIRMED, self_harm.STATED, "harm_others", SECONDED, dangerous_dose.KEY, hate.KEY,
            minors.KEY, "readings", CORROBORATION, "doubted", "cleared")
 # Tries beyond ``safety_best_of`` on a safe request while no attempt is showable: the 135M model's replies to
 # a funeral request refused by their words ("I'm so sorry for your loss. I can't help with requests ...") in
@@ -397,8 +399,10 @@ class SafetyFilter:
         verdict.extra["cleared"] = round(second, 4)
         return True
 
-    def score(self, prompt: str, reply: str) -> tuple[Verdict, float]:
+    def score(self, prompt: str, reply: str, *, after_support: bool = False) -> tuple[Verdict, float]:
         verdict = self.judge.judge(prompt, reply)
+        if after_support:
+            verdict = self.answered(prompt, verdict)
         unsure = doubted(verdict)
         if unsure:
             verdict.extra["doubted"] = verdict.category
@@ -407,6 +411,23 @@ class SafetyFilter:
             verdict.prompt = {**verdict.prompt, SAFE: 1.0}
         verdict = read_by_its_words(verdict, reply)
         return verdict, expected_reward(verdict)
+
+    def answered(self, prompt: str, verdict: Verdict) -> Verdict:
+        """The verdict on a message that answers the support message (``safety.check_in``): a self-harm reading of the
+        detector's set aside where the message denies the risk and the rest of it is not read as self-harm (never one
+        the rule made, ``self_harm.STATED``); read as self-harm where it answers yes or turns the help lines down."""
+        rest = check_in.rest(prompt)
+        if rest is None:
+            if verdict.category != self_harm.CATEGORY and check_in.affirms(prompt):
+                verdict.extra[AFFIRMED] = True
+                lifted(verdict, self_harm.CATEGORY, 1.0)
+            return verdict
+        if verdict.category != self_harm.CATEGORY or verdict.extra.get(self_harm.STATED):
+            return verdict
+        if rest and self.judge.judge(rest).category == self_harm.CATEGORY:
+            return verdict
+        verdict.extra[DENIED] = True
+        return self_harm.set_aside(verdict)
 
     def acceptable(self, category: str, verdict: Verdict, reward: float) -> bool:
         """Whether an attempt can be shown without another try: enough reward and, on a safe request, not a refusal."""
@@ -449,9 +470,10 @@ class SafetyFilter:
         return category in REFUSAL_ONLY or category == "self_harm"
 
     def review(self, prompt: str, first: str, regenerate: Callable[[str], str], *, name: str = "",
-               address: str = "") -> Outcome:
-        """Decide what to show for ``first``; ``regenerate(instruction)`` produces another attempt."""
-        verdict, reward = self.score(prompt, first)
+               address: str = "", after_support: bool = False) -> Outcome:
+        """Decide what to show for ``first``; ``regenerate(instruction)`` produces another attempt. ``after_support``:
+        the message answers the filter's support message (``answered``)."""
+        verdict, reward = self.score(prompt, first, after_support=after_support)
         category = verdict.category
         tries = [(reward, first, verdict)]
         attempts = [attempt(reward, verdict)]
@@ -468,7 +490,7 @@ class SafetyFilter:
                 break
             instruction = steering(category)
             text = unframed(regenerate(instruction))
-            v, r = self.score(prompt, text)
+            v, r = self.score(prompt, text, after_support=after_support)
             attempts.append(attempt(r, v))
             if says_nothing(text, prompt) or echoes(text, instruction):
                 attempts[-1]["echo"] = True  # recorded, never shown
