@@ -28,15 +28,18 @@ from __future__ import annotations
 import re
 
 _NEG = r"\b(?:not|never|no|don'?t|dont|won'?t|wont|wouldn'?t|isn'?t|ain'?t|didn'?t|didnt|nothing|nowhere near)\b"
-_ACT = (r"(?:(?:hurt|harm|kill|cut|end|top)(?:ing)?\s+(?:my ?self|meself)|end(?:ing)?\s+(?:it(?:\s+all)?|my\s+life|things)"
+_ACT = (r"(?:(?:hurt|harm|kill|cut|end|top)(?:ing)?\s+(?:my ?self|meself)"
+        r"|end(?:ing)?\s+(?:it(?:\s+all)?|my\s+life|things)"
         r"|suicid\w*|do(?:ing)?\s+anything\s+(?:stupid|silly|daft|drastic)|(?:want|wanna|wanting|going|gonna|plan\w*|"
         r"thinking|thought)\s+(?:to|of|about)\s+(?:die|dying|hurt\w*|harm\w*|kill\w*|end\w*)|in\s+danger|at\s+risk)")
 _REASSURED = (r"\b(?:i'?m|i\s+am|im)\s+(?:(?:really|honestly|totally|perfectly|completely|absolutely|genuinely)\s+)?"
               r"(?:safe|ok|okay|fine|alright|all\s+right)\b"
-              r"|\b(?:misread|misunderstood|misunderstanding|figure\s+of\s+speech|not\s+like\s+that|not\s+what\s+i\s+meant)\b"
+              r"|\b(?:misread|misunderstood|misunderstanding|figure\s+of\s+speech|not\s+like\s+that"
+              r"|not\s+what\s+i\s+meant)\b"
               r"|\bi\s+(?:only\s+|just\s+)?(?:meant|mean)\b|\bdidn'?t\s+mean\b|\bdidnt\s+mean\b"
               r"|\bi\s+was\s+(?:only\s+|just\s+)?(?:joking|kidding|talking\s+about|being\s+dramatic|exaggerating)\b")
-_BARE_NO = r"^(?:no+|nope|nah|naw|god\s+no|oh\s+no|no\s+no)\b(?!\s+(?:one|body|point|way|reason|more|longer|hope|future|use))"
+_BARE_NO = (r"^(?:no+|nope|nah|naw|god\s+no|oh\s+no|no\s+no)\b"
+            r"(?!\s+(?:one|body|point|way|reason|more|longer|hope|future|use))")
 # A clause that puts the act off is no denial: "not tonight", "I won't do anything yet".
 _PUT_OFF = r"\b(?:tonight|today|yet|for\s+now|this\s+(?:week|time)|until|till|til|before|after|anymore|any\s+more)\b"
 # The act named outside a denying clause: "Not hurting myself. Just ending it." denies one act to name another.
@@ -46,10 +49,11 @@ PUT_OFF = re.compile(_PUT_OFF, re.I)
 CLAUSE = re.compile(r"[.!?;\n]+|,\s*|\s+but\s+", re.I)
 
 
-_YES = (r"(?:yes|yeah|yea|yep|yup|ya|yh|ye|oo|si|sí|oui|ja|tak|maybe|perhaps|possibly|probably|kinda|kind\s+of|sort\s+of|"
-        r"i\s+think\s+so|i\s+guess|i\s+don'?t\s+know|i\s+dont\s+know|idk|i\s+dunno|dunno|a\s+bit|a\s+little|sometimes)")
+_YES = (r"(?:yes|yeah|yea|yep|yup|ya|yh|ye|oo|si|sí|oui|ja|tak|maybe|perhaps|possibly|probably|kinda|"
+        r"kind\s+of|sort\s+of|i\s+think\s+so|i\s+guess|i\s+don'?t\s+know|i\s+dont\s+know|idk|i\s+dunno|dunno|a\s+bit|a\s+little|sometimes)")
 AFFIRMED = re.compile(rf"^(?:{_YES}\W*){{1,3}}$", re.I)
-HELP_REFUSED = re.compile(r"\b(?:too\s+late|no\s+need|no\s+point|not\s+(?:going\s+to\s+|gonna\s+)?(?:call|ring)(?:ing)?|"
+HELP_REFUSED = re.compile(r"\b(?:too\s+late|no\s+need|no\s+point|"
+                          r"not\s+(?:going\s+to\s+|gonna\s+)?(?:call|ring)(?:ing)?|"
                           r"won'?t\s+(?:call|ring)|don'?t\s+want\s+to\s+(?:call|ring)|put\s+me\s+on\s+hold)\b"
                           r"[^.!?]{0,30}?\b(?:crisis|help\s*lines?|samaritans|988|anyone|them|again|for)\b", re.I)
 

@@ -164,7 +164,8 @@ FAILURE = "refused_safe"  # the action recorded when a refusal is shown on a saf
 # scores.
 DENIED = "denied_after_support"  # set where an answer to the support message said the writer is not at risk
 AFFIRMED = "affirmed_after_support"  # and where it answered yes
-READERS = ("self_harm", "self_harm_judged", DENIED, AFFIRMED, self_harm.STATED, "harm_others", SECONDED, dangerous_dose.KEY, hate.KEY,
+READERS = ("self_harm", "self_harm_judged", DENIED, AFFIRMED,
+           self_harm.STATED, "harm_others", SECONDED, dangerous_dose.KEY, hate.KEY,
            minors.KEY, "readings", CORROBORATION, "doubted", "cleared")
 # Tries beyond ``safety_best_of`` on a safe request while no attempt is showable: the 135M model's replies to
 # a funeral request refused by their words ("I'm so sorry for your loss. I can't help with requests ...") in
