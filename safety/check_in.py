@@ -50,7 +50,8 @@ CLAUSE = re.compile(r"[.!?;\n]+|,\s*|\s+but\s+", re.I)
 
 
 _YES = (r"(?:yes|yeah|yea|yep|yup|ya|yh|ye|oo|si|sí|oui|ja|tak|maybe|perhaps|possibly|probably|kinda|"
-        r"kind\s+of|sort\s+of|i\s+think\s+so|i\s+guess|i\s+don'?t\s+know|i\s+dont\s+know|idk|i\s+dunno|dunno|a\s+bit|a\s+little|sometimes)")
+        r"kind\s+of|sort\s+of|i\s+think\s+so|i\s+guess|i\s+don'?t\s+know|i\s+dont\s+know|idk|i\s+dunno|dunno|"
+        r"a\s+bit|a\s+little|sometimes)")
 AFFIRMED = re.compile(rf"^(?:{_YES}\W*){{1,3}}$", re.I)
 HELP_REFUSED = re.compile(r"\b(?:too\s+late|no\s+need|no\s+point|"
                           r"not\s+(?:going\s+to\s+|gonna\s+)?(?:call|ring)(?:ing)?|"
