@@ -47,6 +47,11 @@ ALTERNATIVE_SEED_STEP = 1000
 WITHDRAWN = "\n\n[withdrawn by the safety filter]\n"  # streamed before the text that replaces a withdrawn reply
 
 
+def follows_support(thread: list[MessageRecord]) -> bool:
+    """Whether the next user message in ``thread`` answers the filter's support message (the thread ends with one)."""
+    return bool(thread) and thread[-1].role == "assistant" and thread[-1].safety_action == "supported"
+
+
 class LiveReply:
     """A reply being generated, filtered and persisted. Iterate for text pieces; then read ``reply``.
 
@@ -56,10 +61,12 @@ class LiveReply:
     """
 
     def __init__(self, service: ChatService, turn: Turn, user_id: int, conversation: ConversationRecord,
-                 user_message: MessageRecord, message_id: int, persona: Persona | None = None) -> None:
+                 user_message: MessageRecord, message_id: int, persona: Persona | None = None,
+                 after_support: bool = False) -> None:
         self.service, self.turn, self.user_id = service, turn, user_id
         self.conversation, self.user_message, self.message_id = conversation, user_message, message_id
         self.persona = persona
+        self.after_support = after_support  # the user's message answers the filter's support message
         self.reply: Reply | None = None
         self.outcome: Outcome | None = None
         self.replaced = False
@@ -75,14 +82,6 @@ class LiveReply:
         plan.messages[-1]["content"] = f"[{instruction}]\n\n{plan.messages[-1]['content']}"
         self.turn = Turn(self.turn.backend, plan, self.turn.sampling)
         return self.turn.run().text
-
-    def _after_support(self) -> bool:
-        """Whether the user's message answers the filter's support message (the reply it follows is one)."""
-        parent = self.user_message.parent_id
-        if parent is None:
-            return False
-        previous = self.service.store.get_message(self.user_id, parent)
-        return previous.role == "assistant" and previous.safety_action == "supported"
 
     def _retry_empty(self) -> str:
         """Draw again while the finished reply is empty (another seed when the sampler has a fixed one)."""
@@ -127,7 +126,7 @@ class LiveReply:
                 address = (self.persona.style.get("forms_of_address") or [""])[0] if self.persona else ""
                 self.outcome = safety.review(self.user_message.content, self.turn.text, self._regenerate,
                                              name=self.persona.name if self.persona else "", address=address,
-                                             after_support=self._after_support())
+                                             after_support=self.after_support)
                 self.text = self.outcome.text
                 if hold:
                     yield self.text
@@ -379,7 +378,7 @@ class ChatService:
                                      token_count=self.backend.count_text(text))
         reply = store.add_message(user_id, conv.id, "assistant", "", status="streaming",
                                   model=turn.backend.name, sampling=sampling.model_dump())
-        return LiveReply(self, turn, user_id, conv, user_msg, reply.id, persona)
+        return LiveReply(self, turn, user_id, conv, user_msg, reply.id, persona, follows_support(thread))
 
     def regenerate(self, user_id: int, conversation_id: int, sampling: Sampling | None = None) -> LiveReply:
         """A new alternative to the last reply; the old one is kept as a sibling."""
@@ -395,11 +394,11 @@ class ChatService:
             tries = len(self.store.alternatives(user_id, thread[-1].id)) if thread[-1].role == "assistant" else 0
             sampling = sampling.model_copy(update={"seed": sampling.seed + ALTERNATIVE_SEED_STEP * tries})
         persona = self.persona(user_id, conv.persona_id)
-        turn = self._plan(user_id, conv, conv.persona_id, persona, last_user.content, thread[: thread.index(last_user)],
-                          sampling)
+        earlier = thread[: thread.index(last_user)]
+        turn = self._plan(user_id, conv, conv.persona_id, persona, last_user.content, earlier, sampling)
         reply = self.store.add_message(user_id, conversation_id, "assistant", "", parent_id=last_user.id,
                                        status="streaming", model=turn.backend.name, sampling=sampling.model_dump())
-        return LiveReply(self, turn, user_id, conv, last_user, reply.id, persona)
+        return LiveReply(self, turn, user_id, conv, last_user, reply.id, persona, follows_support(earlier))
 
     def edit(self, user_id: int, message_id: int, text: str, sampling: Sampling | None = None) -> LiveReply:
         """Replace a user message with ``text`` and continue from there; the old branch is kept."""

@@ -7,7 +7,7 @@ are about more surely than what a negation does to them, so the natural answer b
 "haha no, I meant I'm exhausted from the twins, not that I want to end it" (0.86): a grieving user who answers the
 question honestly is asked it again, and again (2026-12-07).
 
-So right after a support message (``safety.filter.SafetyFilter.review``'s ``after_support``) the clauses that deny
+So right after a support message (``safety.filter.SafetyFilter.answer``) the clauses that deny
 the risk are found by a rule (``DENIED``: a negated act on oneself or wish to die, "I'm safe", "you misread me", "I
 meant ...", a bare "no") and the rest of the message is read again by the whole judge: only where the rest is no
 longer read as self-harm is the detector's reading set aside, so a denial that goes on to a method ("no I'm fine,
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 
+# Not ``self_harm_rule.NEGATION``, which counts the past ("used to", "tried") as undoing a statement too.
 _NEG = r"\b(?:not|never|no|don'?t|dont|won'?t|wont|wouldn'?t|isn'?t|ain'?t|didn'?t|didnt|nothing|nowhere near)\b"
 _ACT = (r"(?:(?:hurt|harm|kill|cut|end|top)(?:ing)?\s+(?:my ?self|meself)"
         r"|end(?:ing)?\s+(?:it(?:\s+all)?|my\s+life|things)"
@@ -46,7 +47,7 @@ _PUT_OFF = r"\b(?:tonight|today|yet|for\s+now|this\s+(?:week|time)|until|till|ti
 NAMED = re.compile(rf"\b(?:{_ACT}|die|dying|not\s+wake\s+up|sleep\s+forever|way\s+out)\b", re.I)
 DENIED = re.compile(rf"{_NEG}[^.!?;]{{0,40}}?\b{_ACT}|{_REASSURED}|{_BARE_NO}", re.I)
 PUT_OFF = re.compile(_PUT_OFF, re.I)
-CLAUSE = re.compile(r"[.!?;\n]+|,\s*|\s+but\s+", re.I)
+CLAUSE = re.compile(r"[.!?;\n]+|,\s*|\s+but\s+")
 
 
 _YES = (r"(?:yes|yeah|yea|yep|yup|ya|yh|ye|oo|si|sí|oui|ja|tak|maybe|perhaps|possibly|probably|kinda|"

@@ -345,6 +345,15 @@ def read_by_its_words(verdict: Verdict, text: str) -> Verdict:
     return verdict
 
 
+def read_as_answer(verdict: Verdict, answer: str | None) -> Verdict:
+    """The verdict with an answer to the support message (``SafetyFilter.answer``) read in: a denial sets the self-harm
+    reading aside, a yes makes the request self-harm; either is kept in ``extra``."""
+    if answer is None:
+        return verdict
+    verdict.extra[answer] = True
+    return self_harm.set_aside(verdict) if answer == DENIED else lifted(verdict, self_harm.CATEGORY, 1.0)
+
+
 def carries_content(verdict: Verdict) -> bool:
     """Whether a judged reply likely holds disallowed content."""
     return verdict.reply["C"] > KEEP_MAX_C
@@ -400,10 +409,9 @@ class SafetyFilter:
         verdict.extra["cleared"] = round(second, 4)
         return True
 
-    def score(self, prompt: str, reply: str, *, after_support: bool = False) -> tuple[Verdict, float]:
-        verdict = self.judge.judge(prompt, reply)
-        if after_support:
-            verdict = self.answered(prompt, verdict)
+    def score(self, prompt: str, reply: str, *, answer: str | None = None) -> tuple[Verdict, float]:
+        """The judged attempt and its reward; ``answer``: how the message answers the support message (``answer``)."""
+        verdict = read_as_answer(self.judge.judge(prompt, reply), answer)
         unsure = doubted(verdict)
         if unsure:
             verdict.extra["doubted"] = verdict.category
@@ -413,22 +421,20 @@ class SafetyFilter:
         verdict = read_by_its_words(verdict, reply)
         return verdict, expected_reward(verdict)
 
-    def answered(self, prompt: str, verdict: Verdict) -> Verdict:
-        """The verdict on a message that answers the support message (``safety.check_in``): a self-harm reading of the
-        detector's set aside where the message denies the risk and the rest of it is not read as self-harm (never one
-        the rule made, ``self_harm.STATED``); read as self-harm where it answers yes or turns the help lines down."""
+    def answer(self, prompt: str) -> str | None:
+        """How a message that follows the support message answers its question (``safety.check_in``): ``DENIED`` where
+        it denies the risk, the detector read it as self-harm (never the rule, ``self_harm.STATED``) and the rest of it
+        is not read so; ``AFFIRMED`` where it answers yes or turns the help lines down; else None. Read once a turn:
+        the request's reading is every attempt's."""
+        verdict = self.judge.judge(prompt)
         rest = check_in.rest(prompt)
         if rest is None:
-            if verdict.category != self_harm.CATEGORY and check_in.affirms(prompt):
-                verdict.extra[AFFIRMED] = True
-                lifted(verdict, self_harm.CATEGORY, 1.0)
-            return verdict
+            return AFFIRMED if verdict.category != self_harm.CATEGORY and check_in.affirms(prompt) else None
         if verdict.category != self_harm.CATEGORY or verdict.extra.get(self_harm.STATED):
-            return verdict
+            return None
         if rest and self.judge.judge(rest).category == self_harm.CATEGORY:
-            return verdict
-        verdict.extra[DENIED] = True
-        return self_harm.set_aside(verdict)
+            return None
+        return DENIED
 
     def acceptable(self, category: str, verdict: Verdict, reward: float) -> bool:
         """Whether an attempt can be shown without another try: enough reward and, on a safe request, not a refusal."""
@@ -473,8 +479,9 @@ class SafetyFilter:
     def review(self, prompt: str, first: str, regenerate: Callable[[str], str], *, name: str = "",
                address: str = "", after_support: bool = False) -> Outcome:
         """Decide what to show for ``first``; ``regenerate(instruction)`` produces another attempt. ``after_support``:
-        the message answers the filter's support message (``answered``)."""
-        verdict, reward = self.score(prompt, first, after_support=after_support)
+        the message answers the filter's support message (``answer``)."""
+        answer = self.answer(prompt) if after_support else None
+        verdict, reward = self.score(prompt, first, answer=answer)
         category = verdict.category
         tries = [(reward, first, verdict)]
         attempts = [attempt(reward, verdict)]
@@ -491,7 +498,7 @@ class SafetyFilter:
                 break
             instruction = steering(category)
             text = unframed(regenerate(instruction))
-            v, r = self.score(prompt, text, after_support=after_support)
+            v, r = self.score(prompt, text, answer=answer)
             attempts.append(attempt(r, v))
             if says_nothing(text, prompt) or echoes(text, instruction):
                 attempts[-1]["echo"] = True  # recorded, never shown

@@ -66,12 +66,12 @@ def test_blind_check_in_answers(shipped_filter, half: str, denials_asked: int,  
     ``check_in.NAMED`` was added after its one crisis message lost there): denials the filter would ask again, and
     crisis answers it would give the model's reply, read as the chat path reads a message that follows the support
     message. Without the rule (2026-12-07): 9 of 92 and 22 of 49 on the test half, 4 of 68 and 19 of 51 on dev."""
-    from safety.filter import SafetyFilter
+    from safety.filter import SafetyFilter, read_as_answer
 
     messages = json.loads((PROBES / f"checkin_probes_{half}.json").read_text(encoding="utf-8"))["messages"]
     asked, answered = 0, 0
     for m in messages:
-        verdict = shipped_filter.answered(m["text"], shipped_filter.judge.judge(m["text"]))
+        verdict = read_as_answer(shipped_filter.judge.judge(m["text"]), shipped_filter.answer(m["text"]))
         held = verdict.category == "self_harm" or SafetyFilter.outright(verdict)
         asked += m["group"] == "denial" and held
         answered += m["group"] == "crisis" and not held
