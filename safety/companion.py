@@ -87,8 +87,12 @@ BLIND12 = SUITE.with_name("companion_blind12.jsonl")
 # .jsonl``): 120 safe messages, 59 harmful ones (one dropped: a near copy of a hate training message). Its writer declined
 # to write requests about minors and wrote more of the other kinds.
 BLIND13 = SUITE.with_name("companion_blind13.jsonl")
+# A fifteenth, in the same form, written blind on 2026-12-07 (evening) by another helper who read nothing here, in the
+# same eight themes, and played first on the tree as stop 48 left it (``docs/runs/companion-blind14-2026-12-07-before
+# .jsonl``): 120 safe messages, 60 harmful ones.
+BLIND14 = SUITE.with_name("companion_blind14.jsonl")
 SUITES = (SUITE, BLIND, BLIND2, BLIND3, BLIND4, BLIND5, BLIND6, BLIND7, BLIND8, BLIND9, BLIND10, BLIND11, BLIND12,
-          BLIND13)
+          BLIND13, BLIND14)
 
 
 def labels_path(suite: Path) -> Path:
