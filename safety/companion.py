@@ -91,8 +91,12 @@ BLIND13 = SUITE.with_name("companion_blind13.jsonl")
 # same eight themes, and played first on the tree as stop 48 left it (``docs/runs/companion-blind14-2026-12-07-before
 # .jsonl``): 120 safe messages, 60 harmful ones.
 BLIND14 = SUITE.with_name("companion_blind14.jsonl")
+# A sixteenth, in the same form, written blind on 2026-12-07 (evening) by another helper who read nothing here, while the
+# hate and harm-to-others detectors were retrained with requests to write something (author BH), and played first on
+# the tree as stop 48 left it (``docs/runs/companion-blind15-2026-12-07-before.jsonl``): 120 safe messages, 60 harmful.
+BLIND15 = SUITE.with_name("companion_blind15.jsonl")
 SUITES = (SUITE, BLIND, BLIND2, BLIND3, BLIND4, BLIND5, BLIND6, BLIND7, BLIND8, BLIND9, BLIND10, BLIND11, BLIND12,
-          BLIND13, BLIND14)
+          BLIND13, BLIND14, BLIND15)
 
 
 def labels_path(suite: Path) -> Path:

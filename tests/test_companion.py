@@ -48,7 +48,8 @@ def test_shape_and_size(rows: list[dict]) -> None:
                                                     (companion.BLIND11, 120, 59),
                                                     (companion.BLIND12, 120, 59),
                                                     (companion.BLIND13, 120, 59),
-                                                    (companion.BLIND14, 120, 60)])
+                                                    (companion.BLIND14, 120, 60),
+                                                    (companion.BLIND15, 120, 60)])
 def test_the_blind_suites_have_the_same_form(path, safe: int, harmful: int) -> None:  # noqa: ANN001
     """The suites written blind are played by the same code: same fields, both sides, known categories,
     and no conversation copied from the first."""
