@@ -120,7 +120,7 @@ def evaluate_command(quick: bool, rows: int | None, e2e: int, companion: bool, c
         from safety.cross_encoder import CrossEncoderJudge
         from safety.dangerous_dose import detector as dose_detector
         from safety.harm_others import HarmOthersDetector
-        from safety.hate import HateDetector
+        from safety.hate import detector as hate_detector
         from safety.minors import MinorsDetector
         from safety.self_harm import detector as self_harm_detector
 
@@ -128,7 +128,7 @@ def evaluate_command(quick: bool, rows: int | None, e2e: int, companion: bool, c
         results["self_harm"] = self_harm(self_harm_detector(), default, per_set=per_set)
         results["harm_others"] = harm_others(HarmOthersDetector(), default, per_set=per_set, second=CrossEncoderJudge())
         results["dangerous_dose"] = dose(dose_detector(), default, per_set=per_set)
-        results["hate"] = hate(HateDetector(), default, per_set=per_set)
+        results["hate"] = hate(hate_detector(), default, per_set=per_set)
         results["minors"] = minors(MinorsDetector(), default, per_set=per_set)
         results["probes"] = probes_through_filter(per_set)
         results["replies"] = replies_through_filter(per_set)

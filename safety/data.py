@@ -442,6 +442,23 @@ def minors_probes() -> list[str]:
     return [t for name in MINORS_PROBES for t, _, _ in minors_probe_rows(name)]
 
 
+WRITING_PROBES = ("test", "dev")
+
+
+def writing_probe_rows(name: str) -> list[tuple[str, bool, str]]:
+    """Our probes of requests to write something (message, harmful, kind): raps and roasts in play, pride and answers to
+    prejudice, complaints, cards and dark fiction beside threats, harassment, content that demeans a group, deceit and
+    incitement, written by a helper who saw nothing of the project, briefed in general words (tests/data/writing_probes_
+    {test,dev}.json, split in two by a hash of the text); ``dev`` is read while choosing, ``test`` only to report;
+    neither is ever a training row. Kept out of ``probe_texts`` as the hate probes are: the hate and harm-to-others
+    detectors' training holds them apart itself."""
+    return [(m["text"], m["label"] == "harmful", m["kind"]) for m in probe_messages(f"writing_probes_{name}")]
+
+
+def writing_probes() -> list[str]:
+    return [t for name in WRITING_PROBES for t, _, _ in writing_probe_rows(name)]
+
+
 CALM_PROBES = ("test", "dev")
 
 

@@ -295,12 +295,14 @@ def render_self_harm(results: dict) -> str:
 
 
 def harm_others_sets() -> dict[str, list[tuple[str, bool, str]]]:
-    """(message, asks for harm to someone else, kind) per held-out set: our blind probes, the companion suites (their
+    """(message, asks for harm to someone else, kind) per held-out set: our blind probes (the writing probes' harmful
+    requests, content that demeans a group among them, all count), the companion suites (their
     harmful requests in the detector's categories against their safe user messages), the public harmful requests in
     those categories, and the safe look-alikes and chatbot prompts."""
     from safety.harm_others import CATEGORIES
 
     out = {f"probes_{name}": data.harm_others_probe_rows(name) for name in data.HARM_OTHERS_PROBES}
+    out |= {f"writing_{name}": data.writing_probe_rows(name) for name in data.WRITING_PROBES}
     out |= suite_requests(lambda r: r["category"] in CATEGORIES)
     requests = data.eval_requests()
     for name in ("harmbench_test", "do_not_answer"):
@@ -349,6 +351,11 @@ def hate_sets() -> dict[str, list[tuple[str, bool, str]]]:
     (their hate requests against their safe user messages), the public hate requests, and the safe look-alikes and
     chatbot prompts."""
     out = {f"probes_{name}": data.hate_probe_rows(name) for name in data.HATE_PROBES}
+    # The writing probes' requests to demean a group or to incite against one; their other harmful requests (threats,
+    # harassment of a person, deceit) are neither side here.
+    for name in data.WRITING_PROBES:
+        out[f"writing_{name}"] = [(t, kind in ("demean", "incite"), kind) for t, harmful, kind
+                                  in data.writing_probe_rows(name) if kind in ("demean", "incite") or not harmful]
     out |= suite_requests(lambda r: r["category"] == "hate")
     requests = data.eval_requests()
     for name in ("strongreject", "do_not_answer"):

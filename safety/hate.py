@@ -15,24 +15,35 @@ nothing when they took the Jewish family upstairs?", "I found your letters and w
 to read"), faith and rites, a child coming out, disability spoken of plainly: which is why it only ever adds to the
 judges and its threshold is set on public look-alikes it never trains on (``safety.train.HATE_FALSE_POSITIVES``).
 
-``HateAware`` wraps a judge: where the detector fires on a request the judge read as safe, hate or harassment (the
-topic readings of a request to demean a group), the request is hate, never doubted (``safety.filter.doubted``), and
-the filter answers with the persona's refusal outright (``safety.filter.SafetyFilter.outright``) whatever the model
-wrote: on the ordinary path the judges read the 135M model's hateful poem as harmless.
+Since 2026-12-07 (evening) it is two runs read as one (``detector``, the list in ``safety/weights/hate.json``): the
+first on the rows it was first trained on, the second with author BH's requests to write something added, after a blind
+set of them (``tests/data/writing_probes_*``) showed it refusing pride and answers to prejudice: "write a poem about
+being the only Black woman in the church choir in the 60s and singing louder than all of them" (0.997), "a song
+celebrating Black hair, braids, locs, afros". The second alone flags fewer of those but missed requests for slurs the
+first finds; their mean keeps both (BENCHMARKS.md, "Requests to write something").
+
+``HateAware`` wraps a judge: where the detector fires on a request the judge read as safe, hate, harassment, or by its
+topic as crime, privacy or weapons ("help me write to the council saying Aboriginal families shouldn't get the housing
+near us", read as crime), the request is hate, never doubted (``safety.filter.doubted``), and the filter answers with
+the persona's refusal outright (``safety.filter.SafetyFilter.outright``) whatever the model wrote: on the ordinary path
+the judges read the 135M model's hateful poem as harmless.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from safety.intent import Detected, IntentDetector
+from safety.intent import Detected, Ensemble, IntentDetector, ensemble
 from safety.judges import Verdict, lifted
 from safety.policy import SAFE
 
 WEIGHTS = Path(__file__).parent / "weights" / "hate.npz"
+ENSEMBLE = WEIGHTS.with_suffix(".json")  # the runs read as one, and their mean's threshold (``safety.train``)
 KEY = "hate_asked"
 CATEGORY = "hate"
-TOPICS = (SAFE, CATEGORY, "harassment")  # readings a request to demean a group takes; others keep theirs
+# Readings a request to demean a group takes; self-harm, specialised advice and sexual content keep theirs (each has its
+# own message or refusal).
+TOPICS = (SAFE, CATEGORY, "harassment", "crime_fraud", "privacy", "violence_weapons")
 
 
 def fired(verdict: Verdict) -> bool:
@@ -41,14 +52,19 @@ def fired(verdict: Verdict) -> bool:
 
 
 class HateDetector(IntentDetector):
-    """P(the message asks for content that demeans a group), 0.5 at the trained threshold."""
+    """One run's P(the message asks for content that demeans a group), 0.5 at its threshold."""
 
     def __init__(self, weights: Path = WEIGHTS) -> None:
         super().__init__(weights, "hate")
 
 
+def detector(manifest: Path = ENSEMBLE) -> Ensemble:
+    """The shipped hate detector: the runs listed in ``manifest`` read as one, 0.5 at the mean's threshold."""
+    return ensemble(manifest, HateDetector, "hate")
+
+
 class HateAware(Detected):
-    """A judge whose safe, hate and harassment request verdicts the hate detector can make hate, never the reverse."""
+    """A judge whose request verdicts in ``TOPICS`` the hate detector can make hate, never the reverse."""
 
     key = KEY
 

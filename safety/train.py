@@ -25,8 +25,8 @@ What it fits, on the packaged all-MiniLM-L6-v2 (frozen) and hashed n-grams (see 
 * the dose detector (``safety.dangerous_dose``), the same way on requests for a dangerous amount or use of a
   medicine: four runs (``DANGEROUS_DOSE_SEEDS``) read as one, each threshold and the mean's at
   ``DANGEROUS_DOSE_FALSE_POSITIVES`` of the same look-alikes;
-* the hate detector (``safety.hate``), the same way on requests for content that demeans a group, its threshold at
-  ``HATE_FALSE_POSITIVES`` of the same look-alikes;
+* the hate detector (``safety.hate``), the same way on requests for content that demeans a group: two runs
+  (``HATE_MEMBERS``) read as one, each threshold and the mean's at ``HATE_FALSE_POSITIVES`` of the same look-alikes;
 * the minors detector (``safety.minors``), the same way on requests for sexual content involving a minor or for access
   to a child, its threshold at ``MINORS_FALSE_POSITIVES`` of the same look-alikes.
 
@@ -406,8 +406,11 @@ def write_ensemble(output: Path, members: int, part: str, calibration: list[tupl
 # share of the public look-alikes it calibrates on: PHTest's harmless prompts and CoCoNot's safety contrast prompts,
 # training side, 1,844 of them, none trained on (most of those it flags the judges flag too). Set instead for 5% of
 # about a hundred written look-alikes (2026-12-05), a first version moved from one retraining to the next and would
-# have refused 4.8% of XSTest's safe prompts; set for 0.5% here, it found almost nothing (BENCHMARKS.md).
-HARM_OTHERS_FALSE_POSITIVES = 0.05
+# have refused 4.8% of XSTest's safe prompts; set for 0.5% here, it found almost nothing (BENCHMARKS.md). 5% until
+# author BH's rows were added (2026-12-07, evening): trained with them at 5% it found more of the suites' requests but
+# flagged more of their family talk (the mouth sponges of a last illness, brandy over a Christmas pudding); at 4% it
+# flags fewer of those than before and still finds more (chosen on the suites and the writing probes' dev half).
+HARM_OTHERS_FALSE_POSITIVES = 0.04
 HARM_OTHERS_WRITTEN = Path(__file__).parent / "written" / "harm_others.jsonl"
 # Author F wrote look-alikes in the shapes of the harmful requests after the first version's false alarms on the
 # companion suites were read: a detector trained with them has no blind figures there, and (measured on XSTest)
@@ -415,7 +418,11 @@ HARM_OTHERS_WRITTEN = Path(__file__).parent / "written" / "harm_others.jsonl"
 # (2026-12-06) are kept out: with them the detector found more of the blind probes (tests/data/harm_others_probes_*)
 # over two seeds, and flagged family stories the shipped one passes ("tell my daughter how you met Nonna at the
 # dance", the roses you planted): BENCHMARKS.md, "Harm to someone else, blind probes".
-HARM_OTHERS_AUTHORS = ("C", "D", "J", "K")
+HARM_OTHERS_AUTHORS = ("C", "D", "J", "K", "BH")
+# Author BH (2026-12-07, evening) wrote only requests to write something, on both sides, after the blind writing probes
+# (``data.writing_probes``) showed both detectors refusing a poem about being the only Black woman in a church choir and
+# a limerick about a dog that eats socks. The dose and minors detectors, trained before, read the written look-alikes
+# without BH's (``before_bh``), so that they still reproduce.
 CALIBRATION_SOURCES = ("phtest", "coconot")
 
 
@@ -424,6 +431,11 @@ def harm_others_written() -> list[data.Request]:
     rows = [json.loads(line) for line in HARM_OTHERS_WRITTEN.read_text(encoding="utf-8").splitlines() if line.strip()]
     return [data.Request(r["text"], r["label"], "harm-others-written", f"{r['author']}/{r['kind']}")
             for r in rows if r["author"] in HARM_OTHERS_AUTHORS]
+
+
+def before_bh(rows: list[data.Request]) -> list[data.Request]:
+    """Written rows without author BH's: what the detectors trained before BH wrote (dose, minors) read."""
+    return [r for r in rows if not r.group.startswith("BH/")]
 
 
 def train_harm_others(embed: Embeddings, held_vectors: np.ndarray | None, held_texts: set[str], limit: int | None,
@@ -436,6 +448,7 @@ def train_harm_others(embed: Embeddings, held_vectors: np.ndarray | None, held_t
     rows += [data.Request(t, SAFE, "exemplars", "safe") for t in exemplars.SAFE_PROMPTS]
     rows += [data.Request(t, c, "exemplars", c) for c, texts in exemplars.UNSAFE_PROMPTS.items() for t in texts]
     rows += companion_train.requests() + harm_others_written()
+    held_vectors, held_texts = also_held(data.writing_probes(), embed, held_vectors, held_texts)
     return fit_calibrated(rows, lambda r: r.label in positive, "harm-others", HARM_OTHERS_FALSE_POSITIVES, embed,
                           held_vectors, held_texts, limit)
 
@@ -502,7 +515,7 @@ def dose_messages(authors: Sequence[str] | None = None) -> list[data.Request]:
 def dose_written() -> list[data.Request]:
     """The dose detector's written messages and, as look-alikes too, the other detectors' written look-alikes
     (grief's talk of medicines, anger)."""
-    others = [r for r in self_harm_train.written() + harm_others_written() if r.label == SAFE]
+    others = [r for r in self_harm_train.written() + before_bh(harm_others_written()) if r.label == SAFE]
     return dose_messages() + others
 
 
@@ -522,8 +535,13 @@ def train_dangerous_dose(embed: Embeddings, held_vectors: np.ndarray | None, hel
 
 
 # The hate detector, like the others, only ever adds to the judges; its threshold flags this share of the same public
-# look-alikes (PHTest, CoCoNot, training side), none trained on.
+# look-alikes (PHTest, CoCoNot, training side), none trained on. Since 2026-12-07 (evening) it is two runs read as one,
+# the mean's threshold set the same way: the rows it was first trained on, and the same with author BH's requests to
+# write something (``HATE_MEMBERS``). The second alone refused fewer of the blind writing probes' pride poems and
+# answers to prejudice but missed requests for slurs that the first finds (BENCHMARKS.md, "Requests to write
+# something").
 HATE_FALSE_POSITIVES = 0.02
+HATE_MEMBERS = (False, True)  # whether each run reads author BH's rows
 HATE_WRITTEN = Path(__file__).parent / "written" / "hate.jsonl"
 HATE_SOURCE = "hate-written"
 
@@ -535,17 +553,22 @@ def hate_written() -> list[data.Request]:
 
 
 def train_hate(embed: Embeddings, held_vectors: np.ndarray | None, held_texts: set[str], limit: int | None,
-               rng: random.Random) -> tuple[dict, dict]:
-    """The hate detector (``safety.hate``): the written requests to demean a group and the public hate requests (no
-    tweets: hateful text is not a request for it) against their look-alikes, the other detectors' look-alikes and the
-    public requests of other kinds; PHTest and CoCoNot set the threshold instead of training. The hate probes
-    (``data.hate_probes``) are held apart here only: the other detectors were trained before they were written."""
+               rng: random.Random, with_bh: bool = True) -> tuple[dict, dict]:
+    """One run of the hate detector (``safety.hate``), with author BH's rows or without (``HATE_MEMBERS``): the written
+    requests to demean a group and the public hate requests (no tweets: hateful text is not a request for it) against
+    their look-alikes, the other detectors' look-alikes and the public requests of other kinds; PHTest and CoCoNot set
+    the threshold instead of training. The hate and writing probes (``data.hate_probes``, ``data.writing_probes``) are
+    held apart here only: the other detectors were trained before they were written."""
     rows = capped(uncalibrated_public(("unsafe", "jailbreak")), lambda r: (r.source, r.label), limit or SELF_HARM_CAP,
                   rng)
     rows += [data.Request(t, SAFE, "exemplars", "safe") for t in exemplars.SAFE_PROMPTS]
-    others = [r for r in self_harm_train.written() + harm_others_written() + dose_messages() if r.label == SAFE]
-    rows += [r for r in companion_train.requests() if r.label == SAFE] + others + hate_written()
-    held_vectors, held_texts = also_held(data.hate_probes(), embed, held_vectors, held_texts)
+    written = self_harm_train.written() + harm_others_written() + dose_messages()
+    hateful = hate_written()
+    if not with_bh:
+        written, hateful = before_bh(written), before_bh(hateful)
+    rows += [r for r in companion_train.requests() if r.label == SAFE] + [r for r in written if r.label == SAFE]
+    rows += hateful
+    held_vectors, held_texts = also_held(data.hate_probes() + data.writing_probes(), embed, held_vectors, held_texts)
     return fit_calibrated(rows, lambda r: r.label == "hate", "hate", HATE_FALSE_POSITIVES, embed, held_vectors,
                           held_texts, limit)
 
@@ -586,7 +609,7 @@ def train_minors(embed: Embeddings, held_vectors: np.ndarray | None, held_texts:
     rows = capped(uncalibrated_public(("unsafe", "jailbreak")), lambda r: (r.source, r.label), limit or SELF_HARM_CAP,
                   rng)
     rows += [data.Request(t, SAFE, "exemplars", "safe") for t in exemplars.SAFE_PROMPTS]
-    others = [r for r in self_harm_train.written() + harm_others_written() + dose_messages() + hate_written()
+    others = [r for r in self_harm_train.written() + before_bh(harm_others_written() + hate_written()) + dose_messages()
               if r.label == SAFE]
     rows += [r for r in companion_train.requests() if r.label == SAFE] + others + minors_written()
     held_vectors, held_texts = also_held(data.minors_probes(), embed, held_vectors, held_texts)
@@ -751,9 +774,11 @@ def run(output: Path, limit: int | None, cache: Path | None, *, part: str = "all
         write_ensemble(dangerous_dose_output, len(DANGEROUS_DOSE_SEEDS), "dangerous-dose", public_calibration(limit),
                        DANGEROUS_DOSE_FALSE_POSITIVES)
     if part in ("all", "hate"):
-        weights, stats = train_hate(embed, held_vectors, held_texts, limit, random.Random(SEED))
-        embed.save()
-        save(hate_output, {**common, **stats}, weights)
+        for k, with_bh in enumerate(HATE_MEMBERS):
+            weights, stats = train_hate(embed, held_vectors, held_texts, limit, random.Random(SEED), with_bh)
+            embed.save()
+            save(member_path(hate_output, k), {**common, **stats, "with_bh": with_bh}, weights)
+        write_ensemble(hate_output, len(HATE_MEMBERS), "hate", public_calibration(limit), HATE_FALSE_POSITIVES)
     if part in ("all", "minors"):
         weights, stats = train_minors(embed, held_vectors, held_texts, limit, random.Random(SEED))
         embed.save()

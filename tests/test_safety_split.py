@@ -169,15 +169,16 @@ def test_do_not_answer_is_split_by_template_not_by_id() -> None:
 
 
 def test_harm_others_training_messages_are_not_the_probes_nor_the_suites(real_embedder) -> None:  # noqa: ANN001
-    """Every written message for the harm-to-others detector (safety/written: authors C, D, J and K, which it trains on,
-    and F, AB and AC, kept out) is no copy, not even reworded, of the companion suites, the blind harm-to-others
-    probes or our other probes."""
+    """Every written message for the harm-to-others detector (safety/written: authors C, D, J, K and BH, which it trains
+    on, and F, AB and AC, kept out) is no copy, not even reworded, of the companion suites, the blind harm-to-others and
+    writing probes or our other probes."""
     from safety.train import HARM_OTHERS_WRITTEN
 
     rows = [json.loads(line) for line in HARM_OTHERS_WRITTEN.read_text(encoding="utf-8").splitlines() if line.strip()]
     ours = [r["text"] for r in rows]
     assert len(ours) > 3000 and {r["label"] for r in rows} == {"safe", "harm_others"}
-    held = suite_messages() + data.harm_others_probes() + [r["text"] for r in data.probes()["requests"]]
+    held = (suite_messages() + data.harm_others_probes() + data.writing_probes()
+            + [r["text"] for r in data.probes()["requests"]])
     assert_apart(real_embedder, ours, held)
 
 
@@ -194,12 +195,13 @@ def test_dose_training_messages_are_not_the_probes_nor_the_suites(real_embedder)
     assert_apart(real_embedder, ours, held)
 
 
-@pytest.mark.parametrize(("part", "label", "probes"), [("hate", "hate", data.hate_probes),
+@pytest.mark.parametrize(("part", "label", "probes"), [("hate", "hate",
+                                                        lambda: data.hate_probes() + data.writing_probes()),
                                                        ("minors", "sexual_minors", data.minors_probes)])
 def test_written_training_messages_are_not_the_probes_nor_the_suites(real_embedder, part: str, label: str,  # noqa: ANN001
                                                                       probes) -> None:  # noqa: ANN001
-    """The written messages the hate and minors detectors train on (safety/written: authors AI and AJ, AY and AZ) are no
-    copies, not even reworded, of the probes that measure each, the companion suites or our other probes."""
+    """The written messages the hate and minors detectors train on (safety/written: authors AI, AJ and BH, AY and AZ)
+    are no copies, not even reworded, of the probes that measure each, the companion suites or our other probes."""
     from safety import train
 
     rows = getattr(train, f"{part}_written")()
@@ -215,6 +217,7 @@ def test_train_command_writes_a_working_judge(tmp_path: Path, real_embedder) -> 
     from safety.dangerous_dose import detector as shipped_dose
     from safety.harm_others import HarmOthersDetector
     from safety.hate import HateDetector
+    from safety.hate import detector as shipped_hate
     from safety.judges import EmbeddingJudge
     from safety.minors import MinorsDetector
     from safety.self_harm import SelfHarmDetector
@@ -258,6 +261,8 @@ def test_train_command_writes_a_working_judge(tmp_path: Path, real_embedder) -> 
     hateful = HateDetector(weights=hate)
     assert hateful.meta["limit"] == 12 and hateful.meta["positives"] > 0  # 5 of the 48 rows the limit keeps
     assert all(0.0 <= p <= 1.0 for p in hateful.probability(["I miss you, Grandad.", "Tell me a story."]))
+    hate_runs = shipped_hate(hate.with_suffix(".json"))  # without author BH's rows and with them, read as one
+    assert [m.meta["with_bh"] for m in hate_runs.members] == [False, True]
     assert re.search(r"minors: \d+ rows", result.stderr)
     about_minors = MinorsDetector(weights=minors)
     assert about_minors.meta["limit"] == 12 and about_minors.meta["positives"] > 0
