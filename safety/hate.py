@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from safety.harm_others import CATEGORIES as HARM_TO_OTHERS
 from safety.intent import Detected, Ensemble, IntentDetector, ensemble
 from safety.judges import Verdict, lifted
 from safety.policy import SAFE
@@ -41,9 +42,9 @@ WEIGHTS = Path(__file__).parent / "weights" / "hate.npz"
 ENSEMBLE = WEIGHTS.with_suffix(".json")  # the runs read as one, and their mean's threshold (``safety.train``)
 KEY = "hate_asked"
 CATEGORY = "hate"
-# Readings a request to demean a group takes; self-harm, specialised advice and sexual content keep theirs (each has its
-# own message or refusal).
-TOPICS = (SAFE, CATEGORY, "harassment", "crime_fraud", "privacy", "violence_weapons")
+# Readings a request to demean a group takes: safe, and the topics of harm to others (hate among them); self-harm,
+# specialised advice and sexual content keep theirs (each has its own message or refusal).
+TOPICS = (SAFE, *HARM_TO_OTHERS)
 
 
 def fired(verdict: Verdict) -> bool:
