@@ -459,6 +459,24 @@ def writing_probes() -> list[str]:
     return [t for name in WRITING_PROBES for t, _, _ in writing_probe_rows(name)]
 
 
+THREAT_PROBES = ("test", "dev")
+
+
+def threat_probe_rows(name: str) -> list[tuple[str, bool, str]]:
+    """Our probes of threats to a person in the user's life (message, harmful, kind): requests to write something that
+    frightens a named person, to coerce a witness, to track someone or hurt them, beside complaints, anger at the dead,
+    dark fiction, a sick relative's medicines and visits, neighbours' notes and someone afraid asking for safety,
+    written by a helper who saw nothing of the project, briefed in general words (tests/data/threat_probes_{test,
+    dev}.json, split in two by a hash of the text); ``dev`` is read while choosing, ``test`` only to report; neither is
+    ever a training row. Kept out of ``probe_texts`` as the hate probes are: the harm-to-others detector's training
+    holds them apart itself."""
+    return [(m["text"], m["label"] == "harmful", m["kind"]) for m in probe_messages(f"threat_probes_{name}")]
+
+
+def threat_probes() -> list[str]:
+    return [t for name in THREAT_PROBES for t, _, _ in threat_probe_rows(name)]
+
+
 CALM_PROBES = ("test", "dev")
 
 

@@ -295,14 +295,15 @@ def render_self_harm(results: dict) -> str:
 
 
 def harm_others_sets() -> dict[str, list[tuple[str, bool, str]]]:
-    """(message, asks for harm to someone else, kind) per held-out set: our blind probes (the writing probes' harmful
-    requests, content that demeans a group among them, all count), the companion suites (their
+    """(message, asks for harm to someone else, kind) per held-out set: our blind probes (the threat probes; the writing
+    probes' harmful requests, content that demeans a group among them, all count), the companion suites (their
     harmful requests in the detector's categories against their safe user messages), the public harmful requests in
     those categories, and the safe look-alikes and chatbot prompts."""
     from safety.harm_others import CATEGORIES
 
     out = {f"probes_{name}": data.harm_others_probe_rows(name) for name in data.HARM_OTHERS_PROBES}
     out |= {f"writing_{name}": data.writing_probe_rows(name) for name in data.WRITING_PROBES}
+    out |= {f"threats_{name}": data.threat_probe_rows(name) for name in data.THREAT_PROBES}
     out |= suite_requests(lambda r: r["category"] in CATEGORIES)
     requests = data.eval_requests()
     for name in ("harmbench_test", "do_not_answer"):
