@@ -119,14 +119,15 @@ def evaluate_command(quick: bool, rows: int | None, e2e: int, companion: bool, c
         from safety.baseline import PreviousJudge
         from safety.cross_encoder import CrossEncoderJudge
         from safety.dangerous_dose import detector as dose_detector
-        from safety.harm_others import HarmOthersDetector
+        from safety.harm_others import detector as harm_others_detector
         from safety.hate import detector as hate_detector
         from safety.minors import MinorsDetector
         from safety.self_harm import detector as self_harm_detector
 
         default = PreviousJudge(load_embedder(""))
         results["self_harm"] = self_harm(self_harm_detector(), default, per_set=per_set)
-        results["harm_others"] = harm_others(HarmOthersDetector(), default, per_set=per_set, second=CrossEncoderJudge())
+        results["harm_others"] = harm_others(harm_others_detector(), default, per_set=per_set,
+                                             second=CrossEncoderJudge())
         results["dangerous_dose"] = dose(dose_detector(), default, per_set=per_set)
         results["hate"] = hate(hate_detector(), default, per_set=per_set)
         results["minors"] = minors(MinorsDetector(), default, per_set=per_set)

@@ -103,23 +103,26 @@ class Ensemble:
     """Detectors trained for the same question (other seeds, more rows) read as one: the mean of their recentred
     logits, recentred again at ``threshold``, the mean's own threshold chosen in training. One run of the recipe is a
     draw: three seeds of the same rows found 58, 72 and 103 of the same 160 blind messages said while it happens, and
-    the mean of four runs finds as many or more on every blind set as the draw that had shipped (BENCHMARKS.md)."""
+    the mean of four runs finds as many or more on every blind set as the draw that had shipped (BENCHMARKS.md).
+    Runs trained on different rows, where each finds what the other misses, are read by their ``highest`` reading
+    instead (``safety.harm_others``)."""
 
     CACHE = 64
     # Texts read by every member in turn, a chunk at a time: the frozen layers' output of the last eight batches is
     # remembered (``safety.minilm.Packaged``), so the members after the first run only their own layers over a chunk.
     CHUNK = 64
 
-    def __init__(self, members: Sequence[IntentDetector], threshold: float) -> None:
+    def __init__(self, members: Sequence[IntentDetector], threshold: float, highest: bool = False) -> None:
         self.members = list(members)
         self.threshold = threshold
+        self.combine = np.max if highest else np.mean
         self._read = Memo(self._probabilities, self.CACHE)
 
     def recentred(self, texts: Sequence[str]) -> np.ndarray:
         return in_length_order(texts, self._recentred)
 
     def _recentred(self, texts: list[str]) -> np.ndarray:
-        chunks = [np.mean([m.recentred(texts[i:i + self.CHUNK]) for m in self.members], axis=0)
+        chunks = [self.combine([m.recentred(texts[i:i + self.CHUNK]) for m in self.members], axis=0)
                   for i in range(0, len(texts), self.CHUNK)]
         return (np.concatenate(chunks) if chunks else np.zeros(0)) - self.threshold
 
@@ -131,14 +134,16 @@ class Ensemble:
 
 
 def ensemble(manifest: Path, member: Callable[[Path], IntentDetector], part: str) -> Ensemble:
-    """The runs listed in ``manifest`` (``member`` loads one) read as one, 0.5 at the mean's threshold it names."""
+    """The runs listed in ``manifest`` (``member`` loads one) read as one, 0.5 at the threshold it names for their mean
+    (or their highest reading, where it says ``"reading": "highest"``)."""
     try:
         spec = json.loads(manifest.read_text(encoding="utf-8"))
         paths, threshold = [manifest.parent / name for name in spec["members"]], float(spec["threshold"])
+        highest = {"mean": False, "highest": True}[spec.get("reading", "mean")]
     except (OSError, ValueError, KeyError, TypeError):
         raise KeepsakeError(f"the {part} detector's list of runs is missing or unreadable ({manifest}); "
                             f"run python -m safety.train --part {part}") from None
-    return Ensemble([member(path) for path in paths], threshold)
+    return Ensemble([member(path) for path in paths], threshold, highest)
 
 
 def threshold_for(z: np.ndarray, truth: np.ndarray, false_positives: float) -> float:

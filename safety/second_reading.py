@@ -26,10 +26,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from safety import dangerous_dose, hate, self_harm
+from safety import dangerous_dose, harm_others, hate, self_harm
 from safety.cross_encoder import CrossEncoderJudge
 from safety.dangerous_dose import DoseAware
-from safety.harm_others import HarmOthersAware, HarmOthersDetector
+from safety.harm_others import HarmOthersAware
 from safety.hate import HateAware
 from safety.judges import CORROBORATION, Judge, Verdict, judged, lifted
 from safety.minors import MinorsAware, MinorsDetector
@@ -85,6 +85,6 @@ def chat_judge(topic: Judge, second: CrossEncoderJudge | None = None) -> Judge:
     ``safety.filter.SafetyFilter.cleared``)."""
     both = topic if isinstance(topic, CrossEncoderJudge) else SecondReading(topic, second or CrossEncoderJudge())
     read = MinorsAware(SecondReading(both, MinorsRule(), {MINORS}, corroborates=False), MinorsDetector())
-    read = HarmOthersAware(read, HarmOthersDetector())
+    read = HarmOthersAware(read, harm_others.detector())
     read = HateAware(read, hate.detector())
     return SelfHarmAware(DoseAware(read, dangerous_dose.detector()), self_harm.detector())

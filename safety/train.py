@@ -390,16 +390,20 @@ def train_self_harm(embed: Embeddings, held_vectors: np.ndarray | None, held_tex
 
 
 def write_ensemble(output: Path, members: int, part: str, calibration: list[tuple[str, bool]],
-                   false_positives: float) -> None:
-    """The list of a detector's member files beside ``output`` (``output`` itself the first) and the mean's threshold,
-    flagging ``false_positives`` of the look-alikes in ``calibration`` (the shipped detector reads this list)."""
+                   false_positives: float, highest: bool = False) -> None:
+    """The list of a detector's member files beside ``output`` (``output`` itself the first) and the threshold of their
+    mean (or ``highest`` reading), flagging ``false_positives`` of the look-alikes in ``calibration`` (the shipped
+    detector reads this list)."""
     paths = [member_path(output, k) for k in range(members)]
-    z = intent.Ensemble([intent.IntentDetector(p, part) for p in paths], 0.0).recentred([t for t, _ in calibration])
+    runs = intent.Ensemble([intent.IntentDetector(p, part) for p in paths], 0.0, highest)
+    z = runs.recentred([t for t, _ in calibration])
     threshold = intent.threshold_for(z, np.array([bool(y) for _, y in calibration]), false_positives)
     manifest = output.with_suffix(".json")
-    manifest.write_text(json.dumps({"members": [p.name for p in paths], "threshold": round(threshold, 6),
-                                    "false_positives": false_positives}, indent=1) + "\n")
-    log(f"wrote {manifest} (the mean of {members} runs, threshold {threshold:.3f})")
+    reading = "highest" if highest else "mean"
+    manifest.write_text(json.dumps({"members": [p.name for p in paths], "reading": reading,
+                                    "threshold": round(threshold, 6), "false_positives": false_positives},
+                                   indent=1) + "\n")
+    log(f"wrote {manifest} (the {reading} of {members} runs, threshold {threshold:.3f})")
 
 
 # The harm-to-others detector only ever adds refusals, on requests both judges read as safe. Its threshold flags this
@@ -418,11 +422,22 @@ HARM_OTHERS_WRITTEN = Path(__file__).parent / "written" / "harm_others.jsonl"
 # (2026-12-06) are kept out: with them the detector found more of the blind probes (tests/data/harm_others_probes_*)
 # over two seeds, and flagged family stories the shipped one passes ("tell my daughter how you met Nonna at the
 # dance", the roses you planted): BENCHMARKS.md, "Harm to someone else, blind probes".
-HARM_OTHERS_AUTHORS = ("C", "D", "J", "K", "BH")
+HARM_OTHERS_AUTHORS = ("C", "D", "J", "K", "BH", "BJ")
 # Author BH (2026-12-07, evening) wrote only requests to write something, on both sides, after the blind writing probes
 # (``data.writing_probes``) showed both detectors refusing a poem about being the only Black woman in a church choir and
-# a limerick about a dog that eats socks. The dose and minors detectors, trained before, read the written look-alikes
-# without BH's (``before_bh``), so that they still reproduce.
+# a limerick about a dog that eats socks. Author BJ (2026-12-07, night) wrote requests to write something that frightens
+# a person in the writer's life (a voicemail naming his children's walk home, lyrics about a neighbour's house burning,
+# a message to a witness) beside lawful anger, fiction and carers' messages about medicines and visits, after a threat
+# in a voicemail for an uncle was passed and carers' messages were refused as privacy (the companion suites).
+# Detectors trained before an author wrote read the written rows without theirs (``written_before``), so that they
+# still reproduce.
+LATER_AUTHORS = ("BH", "BJ")  # in the order they wrote
+# Two runs read as one since BJ wrote: without BJ's rows (the run shipped before) and with them, by their highest
+# reading, its threshold at the same share of the public look-alikes. The second alone found the threats it was written
+# for but read a grandfather asked for napalm, ANFO or "the same as your rat bait in Uncle Dennis's tea" as nothing
+# (0.02-0.05, the first 0.55-0.72); their mean let it talk the first out of 13 of the companion suites' requests in
+# its categories, the highest of the two 5 (BENCHMARKS.md, "Threats to a person").
+HARM_OTHERS_MEMBERS = (False, True)  # whether each run reads author BJ's rows
 CALIBRATION_SOURCES = ("phtest", "coconot")
 
 
@@ -433,22 +448,26 @@ def harm_others_written() -> list[data.Request]:
             for r in rows if r["author"] in HARM_OTHERS_AUTHORS]
 
 
-def before_bh(rows: list[data.Request]) -> list[data.Request]:
-    """Written rows without author BH's: what the detectors trained before BH wrote (dose, minors) read."""
-    return [r for r in rows if not r.group.startswith("BH/")]
+def written_before(author: str, rows: list[data.Request]) -> list[data.Request]:
+    """Written rows by none of ``author`` and the ``LATER_AUTHORS`` after them: what a detector trained before that
+    author wrote reads (dose and minors before BH; hate before BJ)."""
+    later = set(LATER_AUTHORS[LATER_AUTHORS.index(author):])
+    return [r for r in rows if r.group.split("/")[0] not in later]
 
 
 def train_harm_others(embed: Embeddings, held_vectors: np.ndarray | None, held_texts: set[str], limit: int | None,
-                      rng: random.Random) -> tuple[dict, dict]:
-    """The harm-to-others detector (``safety.harm_others``): requests in its categories against every other kind,
-    jailbreaks and toxic chat of no stated kind left out; PHTest and CoCoNot set the threshold instead of training."""
+                      rng: random.Random, with_bj: bool = True) -> tuple[dict, dict]:
+    """One run of the harm-to-others detector (``safety.harm_others``), with author BJ's rows or without
+    (``HARM_OTHERS_MEMBERS``): requests in its categories against every other kind, jailbreaks and toxic chat of no
+    stated kind left out; PHTest and CoCoNot set the threshold instead of training."""
     positive = frozenset(HARM_OTHERS) | {"harm_others"}
     public = uncalibrated_public(("unsafe", "jailbreak"))
     rows = capped(public, lambda r: (r.source, r.label in positive), limit or SELF_HARM_CAP, rng)
     rows += [data.Request(t, SAFE, "exemplars", "safe") for t in exemplars.SAFE_PROMPTS]
     rows += [data.Request(t, c, "exemplars", c) for c, texts in exemplars.UNSAFE_PROMPTS.items() for t in texts]
-    rows += companion_train.requests() + harm_others_written()
-    held_vectors, held_texts = also_held(data.writing_probes(), embed, held_vectors, held_texts)
+    written = harm_others_written()
+    rows += companion_train.requests() + (written if with_bj else written_before("BJ", written))
+    held_vectors, held_texts = also_held(data.writing_probes() + data.threat_probes(), embed, held_vectors, held_texts)
     return fit_calibrated(rows, lambda r: r.label in positive, "harm-others", HARM_OTHERS_FALSE_POSITIVES, embed,
                           held_vectors, held_texts, limit)
 
@@ -515,7 +534,7 @@ def dose_messages(authors: Sequence[str] | None = None) -> list[data.Request]:
 def dose_written() -> list[data.Request]:
     """The dose detector's written messages and, as look-alikes too, the other detectors' written look-alikes
     (grief's talk of medicines, anger)."""
-    others = [r for r in self_harm_train.written() + before_bh(harm_others_written()) if r.label == SAFE]
+    others = [r for r in self_harm_train.written() + written_before("BH", harm_others_written()) if r.label == SAFE]
     return dose_messages() + others
 
 
@@ -564,8 +583,8 @@ def train_hate(embed: Embeddings, held_vectors: np.ndarray | None, held_texts: s
     rows += [data.Request(t, SAFE, "exemplars", "safe") for t in exemplars.SAFE_PROMPTS]
     written = self_harm_train.written() + harm_others_written() + dose_messages()
     hateful = hate_written()
-    if not with_bh:
-        written, hateful = before_bh(written), before_bh(hateful)
+    before = "BJ" if with_bh else "BH"  # neither run reads rows written after it was trained
+    written, hateful = written_before(before, written), written_before(before, hateful)
     rows += [r for r in companion_train.requests() if r.label == SAFE] + [r for r in written if r.label == SAFE]
     rows += hateful
     held_vectors, held_texts = also_held(data.hate_probes() + data.writing_probes(), embed, held_vectors, held_texts)
@@ -609,8 +628,8 @@ def train_minors(embed: Embeddings, held_vectors: np.ndarray | None, held_texts:
     rows = capped(uncalibrated_public(("unsafe", "jailbreak")), lambda r: (r.source, r.label), limit or SELF_HARM_CAP,
                   rng)
     rows += [data.Request(t, SAFE, "exemplars", "safe") for t in exemplars.SAFE_PROMPTS]
-    others = [r for r in self_harm_train.written() + before_bh(harm_others_written() + hate_written()) + dose_messages()
-              if r.label == SAFE]
+    others = [r for r in self_harm_train.written() + written_before("BH", harm_others_written() + hate_written())
+              + dose_messages() if r.label == SAFE]
     rows += [r for r in companion_train.requests() if r.label == SAFE] + others + minors_written()
     held_vectors, held_texts = also_held(data.minors_probes(), embed, held_vectors, held_texts)
     return fit_calibrated(rows, lambda r: r.label == "sexual_minors", "minors", MINORS_FALSE_POSITIVES, embed,
@@ -763,9 +782,12 @@ def run(output: Path, limit: int | None, cache: Path | None, *, part: str = "all
         write_ensemble(self_harm_output, len(SELF_HARM_MEMBERS), "self-harm", self_harm_calibration(),
                        SELF_HARM_FALSE_POSITIVES)
     if part in ("all", "harm-others"):
-        weights, stats = train_harm_others(embed, held_vectors, held_texts, limit, random.Random(SEED))
-        embed.save()
-        save(harm_others_output, {**common, **stats}, weights)
+        for k, with_bj in enumerate(HARM_OTHERS_MEMBERS):
+            weights, stats = train_harm_others(embed, held_vectors, held_texts, limit, random.Random(SEED), with_bj)
+            embed.save()
+            save(member_path(harm_others_output, k), {**common, **stats, "with_bj": with_bj}, weights)
+        write_ensemble(harm_others_output, len(HARM_OTHERS_MEMBERS), "harm-others", public_calibration(limit),
+                       HARM_OTHERS_FALSE_POSITIVES, highest=True)
     if part in ("all", "dangerous-dose"):
         for k, seed in enumerate(DANGEROUS_DOSE_SEEDS):
             weights, stats = train_dangerous_dose(embed, held_vectors, held_texts, limit, random.Random(SEED), seed)

@@ -169,15 +169,15 @@ def test_do_not_answer_is_split_by_template_not_by_id() -> None:
 
 
 def test_harm_others_training_messages_are_not_the_probes_nor_the_suites(real_embedder) -> None:  # noqa: ANN001
-    """Every written message for the harm-to-others detector (safety/written: authors C, D, J, K and BH, which it trains
-    on, and F, AB and AC, kept out) is no copy, not even reworded, of the companion suites, the blind harm-to-others and
-    writing probes or our other probes."""
+    """Every written message for the harm-to-others detector (safety/written: authors C, D, J, K, BH and BJ, which it
+    trains on, and F, AB and AC, kept out) is no copy, not even reworded, of the companion suites, the blind
+    harm-to-others, writing and threat probes or our other probes."""
     from safety.train import HARM_OTHERS_WRITTEN
 
     rows = [json.loads(line) for line in HARM_OTHERS_WRITTEN.read_text(encoding="utf-8").splitlines() if line.strip()]
     ours = [r["text"] for r in rows]
     assert len(ours) > 3000 and {r["label"] for r in rows} == {"safe", "harm_others"}
-    held = (suite_messages() + data.harm_others_probes() + data.writing_probes()
+    held = (suite_messages() + data.harm_others_probes() + data.writing_probes() + data.threat_probes()
             + [r["text"] for r in data.probes()["requests"]])
     assert_apart(real_embedder, ours, held)
 
@@ -216,6 +216,7 @@ def test_train_command_writes_a_working_judge(tmp_path: Path, real_embedder) -> 
     from safety.dangerous_dose import DangerousDoseDetector
     from safety.dangerous_dose import detector as shipped_dose
     from safety.harm_others import HarmOthersDetector
+    from safety.harm_others import detector as shipped_harm_others
     from safety.hate import HateDetector
     from safety.hate import detector as shipped_hate
     from safety.judges import EmbeddingJudge
@@ -250,6 +251,9 @@ def test_train_command_writes_a_working_judge(tmp_path: Path, real_embedder) -> 
     other = HarmOthersDetector(weights=harm_others)
     assert other.meta["limit"] == 12 and other.meta["positives"] > 5
     assert all(0.0 <= p <= 1.0 for p in other.probability(["I miss you, Grandad.", "Tell me a story."]))
+    other_runs = shipped_harm_others(harm_others.with_suffix(".json"))  # without author BJ's rows and with them
+    assert [m.meta["with_bj"] for m in other_runs.members] == [False, True]
+    assert all(0.0 <= p <= 1.0 for p in other_runs.probability(["I miss you, Grandad.", "Tell me a story."]))
     assert re.search(r"dangerous-dose: \d+ rows", result.stderr)
     doses = DangerousDoseDetector(weights=dose)
     assert doses.meta["limit"] == 12 and doses.meta["positives"] > 5
