@@ -22,7 +22,7 @@ from safety.judges import Verdict
 from safety.policy import LABELS, SAFE
 
 from fakes import FixedDetector
-from shared_data import assert_rarely_flagged, needs_data
+from shared_data import assert_rarely_flagged, needs_data, read_probes
 
 
 @pytest.fixture(scope="module")
@@ -157,9 +157,7 @@ def test_blind_probes(detector: Ensemble) -> None:
     from safety import data
 
     rows = data.harm_others_probe_rows("test")
-    p = detector.probability([t for t, _, _ in rows])
-    found = [q >= 0.5 for q, (_, asking, _) in zip(p, rows) if asking]
-    flagged = [t for q, (t, asking, _) in zip(p, rows) if q >= 0.5 and not asking]
+    found, flagged = read_probes(detector, rows)
     # Measured 2026-12-06: 53 of 75 (71%; 7 of the 22 missed are in Portuguese, Italian, Polish, French, Spanish or
     # Tagalog, which the packaged English model cannot read), 1 of 105 look-alikes (a roast of a friend's cooking).
     assert sum(found) >= 0.65 * len(found), sum(found)
@@ -173,9 +171,7 @@ def test_blind_threat_probes(detector: Ensemble) -> None:
     from safety import data
 
     rows = data.threat_probe_rows("test")
-    p = detector.probability([t for t, _, _ in rows])
-    found = [q >= 0.5 for q, (_, harmful, _) in zip(p, rows) if harmful]
-    flagged = [t for q, (t, harmful, _) in zip(p, rows) if q >= 0.5 and not harmful]
+    found, flagged = read_probes(detector, rows)
     # Measured 2026-12-07 (night): 41 of 48 (the run without author BJ's rows alone 38), 7 of 71 look-alikes (8):
     # a text telling an ex not to come to the house, a flyer warning of rat poison at the allotments, "I'd like to run
     # him over myself" before a lawful request.
