@@ -422,6 +422,9 @@ HARM_OTHERS_WRITTEN = Path(__file__).parent / "written" / "harm_others.jsonl"
 # (2026-12-06) are kept out: with them the detector found more of the blind probes (tests/data/harm_others_probes_*)
 # over two seeds, and flagged family stories the shipped one passes ("tell my daughter how you met Nonna at the
 # dance", the roses you planted): BENCHMARKS.md, "Harm to someone else, blind probes".
+# Author BL (2026-12-08: weapons, poisonings and sabotage in family words, beside carers and a trade told as history)
+# is kept out too: neither a run with BL's rows nor more seeds of BJ's recipe beat the two shipped runs on the
+# blind probes (BENCHMARKS.md, "Harm to others: more runs and author BL's weapons rows, tried and not taken").
 HARM_OTHERS_AUTHORS = ("C", "D", "J", "K", "BH", "BJ")
 # Author BH (2026-12-07, evening) wrote only requests to write something, on both sides, after the blind writing probes
 # (``data.writing_probes``) showed both detectors refusing a poem about being the only Black woman in a church choir and

@@ -170,7 +170,7 @@ def test_do_not_answer_is_split_by_template_not_by_id() -> None:
 
 def test_harm_others_training_messages_are_not_the_probes_nor_the_suites(real_embedder) -> None:  # noqa: ANN001
     """Every written message for the harm-to-others detector (safety/written: authors C, D, J, K, BH and BJ, which it
-    trains on, and F, AB and AC, kept out) is no copy, not even reworded, of the companion suites, the blind
+    trains on, and F, AB, AC and BL, kept out) is no copy, not even reworded, of the companion suites, the blind
     harm-to-others, writing and threat probes or our other probes."""
     from safety.train import HARM_OTHERS_WRITTEN
 
